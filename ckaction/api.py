@@ -1,0 +1,383 @@
+"""The CompletionKit REST client: typed calls, explicit timeouts, safe retries, errors that say what to fix.
+
+Retry policy (the API has no idempotency keys and sends no Retry-After):
+* reads (GET) retry on 429, 502, 503, 504, timeouts and connection errors, with jittered exponential
+  backoff, honouring Retry-After when a server does send one;
+* writes that are not idempotent (create run, generate, rerun, publish) retry only when the request
+  certainly was not applied: a 429 refusal or a failure to connect. Any other fault after the request
+  may have reached the server raises `UncertainOutcome`, and the caller looks before it sends again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from ckaction import __version__
+from ckaction.errors import (
+    ApiError,
+    Forbidden,
+    MalformedResponse,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthorized,
+    UncertainOutcome,
+    Unprocessable,
+)
+from ckaction.models import Comparison, Metric, Prompt, Response, Run
+from ckaction.redact import Redactor
+
+USER_AGENT = f"ckaction/{__version__} (+https://github.com/marketplace/actions/ckaction)"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+PAGE_LIMIT = 500
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    max_wait: float = 30.0
+    max_total: float = 120.0
+    multiplier: float = 1.0
+
+
+def default_timeout() -> httpx.Timeout:
+    return httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+
+
+def build_http_client(
+    api_root: str, token: str, *, timeout: httpx.Timeout | None = None
+) -> httpx.Client:
+    """The one httpx client the gate uses: base URL, bearer auth, User-Agent, explicit timeouts."""
+    return httpx.Client(
+        base_url=api_root.rstrip("/") + "/",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        },
+        timeout=timeout or default_timeout(),
+        transport=httpx.HTTPTransport(retries=0),
+    )
+
+
+class _Retryable(Exception):
+    """Internal: a failure the policy may retry; carries the error to raise when retries run out."""
+
+    def __init__(self, error: ApiError, retry_after: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, min(float(value), 120.0))
+    except ValueError:
+        return None
+
+
+class CompletionKitClient:
+    """Typed calls over an injected httpx client (its base URL is the API root)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        redact: Redactor | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_request: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._http = http
+        self._redact = redact or Redactor()
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._on_request = on_request
+        self.request_count = 0
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def get_run(self, run_id: int) -> Run:
+        return self._parse(Run, self._call("GET", f"runs/{run_id}", what=f"run {run_id}"))
+
+    def list_runs(self, **filters: Any) -> Iterator[Run]:
+        for item in self._paginate("runs", filters, what="runs"):
+            yield self._parse(Run, item)
+
+    def create_run(self, body: Mapping[str, Any]) -> Run:
+        data = self._call("POST", "runs", json_body=dict(body), idempotent=False, what="the run")
+        return self._parse(Run, data)
+
+    def generate(self, run_id: int) -> Run:
+        data = self._call("POST", f"runs/{run_id}/generate", idempotent=False, what=f"run {run_id}")
+        return self._parse(Run, data)
+
+    def rerun(self, run_id: int) -> Run:
+        data = self._call("POST", f"runs/{run_id}/rerun", idempotent=False, what=f"run {run_id}")
+        return self._parse(Run, data)
+
+    def compare(self, baseline_run_id: int, candidate_run_id: int) -> Comparison:
+        data = self._call(
+            "GET",
+            f"runs/{baseline_run_id}/compare",
+            params={"with": candidate_run_id},
+            what=f"run {baseline_run_id} or run {candidate_run_id}",
+        )
+        return self._parse(Comparison, data)
+
+    def responses(self, run_id: int) -> Iterator[Response]:
+        for item in self._paginate(f"runs/{run_id}/responses", {}, what=f"run {run_id}"):
+            yield self._parse(Response, item)
+
+    # -- prompts and metrics ---------------------------------------------------------------------
+
+    def get_prompt(self, ident: int | str) -> Prompt:
+        return self._parse(Prompt, self._call("GET", f"prompts/{ident}", what=f"prompt {ident}"))
+
+    def publish_prompt(self, prompt_id: int) -> Prompt:
+        data = self._call(
+            "POST", f"prompts/{prompt_id}/publish", idempotent=False, what=f"prompt {prompt_id}"
+        )
+        return self._parse(Prompt, data)
+
+    def get_metric(self, metric_id: int) -> Metric:
+        return self._parse(
+            Metric, self._call("GET", f"metrics/{metric_id}", what=f"metric {metric_id}")
+        )
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _paginate(self, path: str, filters: Mapping[str, Any], *, what: str) -> Iterator[Any]:
+        offset = 0
+        while True:
+            params = {**filters, "limit": PAGE_LIMIT, "offset": offset}
+            response = self._send("GET", path, params=params, idempotent=True, what=what)
+            page = self._json(response)
+            if not isinstance(page, list):
+                raise MalformedResponse(
+                    f"GET {path} returned {type(page).__name__}, expected a JSON array",
+                    status=response.status_code,
+                    path=path,
+                )
+            yield from page
+            limit = _int_header(response, "X-Limit") or len(page)
+            total = _int_header(response, "X-Total-Count")
+            offset += limit
+            if not page or limit <= 0 or (total is not None and offset >= total):
+                return
+            if total is None and len(page) < PAGE_LIMIT:
+                return
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+        what: str,
+    ) -> Any:
+        response = self._send(
+            method, path, params=params, json_body=json_body, idempotent=idempotent, what=what
+        )
+        return self._json(response)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        idempotent: bool,
+        what: str,
+    ) -> httpx.Response:
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                return exc.retry_after
+            backoff = wait_random_exponential(
+                multiplier=self._retry.multiplier, max=self._retry.max_wait
+            )
+            return float(backoff(state))
+
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
+            stop=stop_after_attempt(self._retry.attempts) | stop_after_delay(self._retry.max_total),
+            wait=wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(method, path, params, json_body, idempotent, what)
+        except _Retryable as exc:
+            raise exc.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Mapping[str, Any] | None,
+        idempotent: bool,
+        what: str,
+    ) -> httpx.Response:
+        self.request_count += 1
+        if self._on_request:
+            self._on_request(method, path)
+        label = f"{method} /{path}"
+        try:
+            response = self._http.request(method, path, params=params, json=json_body)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Never reached the server: safe to retry even a write.
+            raise _Retryable(
+                TransportError(
+                    f"{label}: could not connect to CompletionKit ({type(exc).__name__})",
+                    path=path,
+                    hint="Check api-url / org and that the runner can reach the API.",
+                )
+            ) from None
+        except httpx.TimeoutException as exc:
+            error = TransportError(f"{label}: no answer in time ({type(exc).__name__})", path=path)
+            if idempotent:
+                raise _Retryable(error) from None
+            raise UncertainOutcome(str(error), path=path) from None
+        except httpx.TransportError as exc:
+            error = TransportError(f"{label}: connection failed ({type(exc).__name__})", path=path)
+            if idempotent:
+                raise _Retryable(error) from None
+            raise UncertainOutcome(str(error), path=path) from None
+
+        status = response.status_code
+        if status < 400:
+            return response
+        api_error = self._error(response, label, what)
+        if status == 429:
+            raise _Retryable(api_error, _retry_after(response))
+        if status in RETRY_STATUSES or status >= 500:
+            if not idempotent:
+                raise UncertainOutcome(api_error.message, status=status, path=path)
+            if status in RETRY_STATUSES:
+                raise _Retryable(api_error, _retry_after(response))
+        raise api_error
+
+    def _error(self, response: httpx.Response, label: str, what: str) -> ApiError:
+        status = response.status_code
+        body: Any = None
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        server_says = ""
+        details = ""
+        if isinstance(body, dict):
+            server_says = str(body.get("error") or "")[:300]
+            if body.get("details"):
+                details = json.dumps(body["details"], ensure_ascii=False)[:800]
+        elif response.text:
+            server_says = response.text[:200]
+        server_says = self._redact(server_says)
+        details = self._redact(details)
+        said = f" ({server_says})" if server_says else ""
+        path = response.request.url.path
+        if status == 401:
+            return Unauthorized(
+                f"{label}: 401 Unauthorized{said}",
+                status=status,
+                path=path,
+                hint="The api-token was refused. Check that the secret holds a current "
+                "CompletionKit API token (Settings → API tokens) for this org, and that org / "
+                "api-url point at that org.",
+            )
+        if status == 403:
+            return Forbidden(
+                f"{label}: 403 Forbidden{said}",
+                status=status,
+                path=path,
+                hint="The api-token may not do this; use a token with access to this org.",
+            )
+        if status == 404:
+            return NotFound(
+                f"{label}: 404, {what} was not found{said}",
+                status=status,
+                path=path,
+                hint=f"Check that {what} exists in this CompletionKit org.",
+            )
+        if status == 422:
+            extra = f"; details: {details}" if details else ""
+            return Unprocessable(
+                f"{label}: 422, CompletionKit refused the request{said}{extra}",
+                status=status,
+                path=path,
+                hint="Fix the inputs the API names above.",
+            )
+        if status == 429:
+            return RateLimited(
+                f"{label}: 429, rate limit exceeded after retries{said}",
+                status=status,
+                path=path,
+                hint="Too many requests for this token or IP; run fewer gates at once.",
+            )
+        if status >= 500:
+            return ServerError(
+                f"{label}: {status} from CompletionKit{said}",
+                status=status,
+                path=path,
+                hint="CompletionKit had a server error; re-run the job later.",
+            )
+        return ApiError(f"{label}: HTTP {status}{said}", status=status, path=path)
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise MalformedResponse(
+                f"{response.request.method} {response.request.url.path}: "
+                f"the API answered {response.status_code} with a body that is not JSON",
+                status=response.status_code,
+                path=response.request.url.path,
+                hint="A proxy or an incompatible server may sit at api-url.",
+            ) from None
+
+    def _parse(self, model: type[Model], data: Any) -> Model:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False, include_url=False)[0]
+            where = ".".join(str(part) for part in first.get("loc", ()))
+            raise MalformedResponse(
+                f"The API returned a {model.__name__} we cannot read "
+                f"({where or 'body'}: {first.get('msg')})",
+                hint="api-url may point at an incompatible server.",
+            ) from None
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    try:
+        return int(response.headers[name])
+    except (KeyError, ValueError):
+        return None

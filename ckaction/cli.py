@@ -1,0 +1,195 @@
+"""The composition root: the only place that reads the environment, builds real collaborators
+(HTTP client, clock, runner protocol) and maps outcomes to exit codes.
+
+Two doors lead here: the GitHub Action (`entrypoint.py` → `action_main`, inputs from `INPUT_*`) and
+the CLI (`ckaction gate --prompt-id …`, flags named like the inputs, or `CKACTION_*` / `INPUT_*`
+environment variables). Both validate through `Settings.parse` and run the same commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import TextIO
+
+from ckaction import __version__
+from ckaction.context import RunContext, context_from_env
+from ckaction.decide import Tolerances
+from ckaction.errors import CkError, InputError
+from ckaction.gha import Runner
+from ckaction.inputs import Settings, input_id, raw_inputs_from_env
+from ckaction.redact import Redactor
+from ckaction.report import ErrorInfo, Report
+
+EXIT_OK, EXIT_REGRESSED, EXIT_ERROR = 0, 1, 2
+DEFAULT_TOLERANCES = Tolerances(
+    row=Settings.model_fields["row_tolerance"].default,
+    avg=Settings.model_fields["avg_tolerance"].default,
+)
+ISSUES_URL = "https://github.com/ckaction/ckaction/issues"
+FORK_HINT = (
+    "Pull requests from forks get no repository secrets, so the CompletionKit token is empty. "
+    "Run the gate for fork PRs with the two-workflow `workflow_run` recipe in the README "
+    '(section "Pull requests from forks"), or have a maintainer push the branch to this repository.'
+)
+
+
+def _exit_code(report: Report, settings: Settings | None) -> int:
+    if report.result == "passed":
+        return EXIT_OK
+    if report.result == "regressed":
+        if settings is not None and not settings.fail_on_regression:
+            return EXIT_OK
+        return EXIT_REGRESSED
+    return EXIT_ERROR
+
+
+class App:
+    """One invocation: settings in, report out through the runner, an exit code back."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        *,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        summary_file: str | None = None,
+    ) -> None:
+        self.environ = environ
+        self.redact = Redactor()
+        self.runner = Runner(environ, redact=self.redact, stream=stream)
+        self.context: RunContext = context_from_env(environ)
+        self.clock = clock
+        self.sleep = sleep
+        self.summary_file = summary_file
+
+    def run(self, raw: Mapping[str, str]) -> int:
+        # Mask first: before validation, before anything can print.
+        for key in ("api_token", "github_token"):
+            if raw.get(key):
+                self.runner.mask(raw[key])
+        settings: Settings | None = None
+        report = Report(result="error", tolerances=DEFAULT_TOLERANCES)
+        try:
+            if not raw.get("api_token") and self.context.is_fork:
+                raise InputError(
+                    {"api-token": "is empty: this pull request comes from a fork"}, hint=FORK_HINT
+                )
+            settings = Settings.parse(raw)
+            report = self.execute(settings)
+        except CkError as exc:
+            report = self._error_report(report, exc, settings)
+        except Exception as exc:  # the last line of defence: no traceback for users
+            self.runner.debug(self.redact("".join(traceback.format_exception(exc))))
+            report = self._error_report(
+                report,
+                CkError(
+                    f"Unexpected {type(exc).__name__}: {exc}",
+                    hint=f"This is a bug in ckaction {__version__}; please report it at {ISSUES_URL} "
+                    "with the log (re-run with debug logging for a traceback).",
+                ),
+                settings,
+            )
+        self.deliver(report, settings)
+        return _exit_code(report, settings)
+
+    def execute(self, settings: Settings) -> Report:
+        from ckaction.commands import run_command
+
+        return run_command(
+            settings,
+            runner=self.runner,
+            context=self.context,
+            redact=self.redact,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+    def _error_report(self, report: Report, exc: CkError, settings: Settings | None) -> Report:
+        if settings is not None:
+            report.tolerances = Tolerances(settings.row_tolerance, settings.avg_tolerance)
+        report.result = "error"
+        report.error = ErrorInfo(exc.title, self.redact(exc.message), self.redact(exc.hint))
+        if isinstance(exc, InputError):
+            for name, problem in exc.problems.items():
+                self.runner.error(f"`{name}` {problem}", title=f"Invalid input {name}")
+        else:
+            self.runner.error(exc.message, title=exc.title)
+        if exc.hint:
+            self.runner.info(f"What to do: {exc.hint}")
+        return report
+
+    def deliver(self, report: Report, settings: Settings | None) -> None:
+        """Outputs, the JSON report, the job summary and the PR comment, whatever the result."""
+        from ckaction.delivery import deliver
+
+        deliver(
+            report,
+            settings,
+            runner=self.runner,
+            context=self.context,
+            summary_file=self.summary_file,
+            environ=self.environ,
+        )
+
+
+def action_main(environ: Mapping[str, str] | None = None) -> int:
+    """The GitHub Action's entry: inputs from INPUT_* as the runner passes them."""
+    env = dict(os.environ if environ is None else environ)
+    return App(env).run(raw_inputs_from_env(env))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ckaction",
+        description="Gate LLM prompt changes on CompletionKit evaluations.",
+        epilog="Every flag can also be set as CKACTION_<NAME> (e.g. CKACTION_API_TOKEN). "
+        "Exit codes: 0 passed, 1 regressed, 2 error.",
+    )
+    parser.add_argument("--version", action="version", version=f"ckaction {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in (
+        ("gate", "score a candidate prompt and compare it per row with a baseline run"),
+        ("publish", "publish a scored prompt version (make it current)"),
+        ("rebaseline", "capture a fresh baseline run of the live prompt"),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        for field in Settings.model_fields:
+            if field == "command":
+                continue
+            command.add_argument(f"--{input_id(field)}", dest=field, default=None, metavar="VALUE")
+        command.add_argument(
+            "--summary-file", default=None, help="write the Markdown summary here (default: stdout)"
+        )
+    demo = sub.add_parser(
+        "demo", help="run a gate against the embedded emulator (no account needed)"
+    )
+    demo.add_argument("--summary-file", default="ckaction-demo-summary.md")
+    demo.add_argument("--run-seconds", type=float, default=2.0, help="how long the demo run takes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    env = dict(os.environ if environ is None else environ)
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_ERROR
+    if args.command == "demo":
+        from ckaction.demo import run_demo
+
+        return run_demo(summary_file=args.summary_file, run_seconds=args.run_seconds)
+    raw = raw_inputs_from_env(env, "INPUT_")
+    raw.update(raw_inputs_from_env(env, "CKACTION_"))
+    raw.update({k: v.strip() for k, v in vars(args).items() if k in Settings.model_fields and v})
+    raw["command"] = args.command
+    return App(env, summary_file=args.summary_file).run(raw)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The commands: gate, publish and rebaseline, each a function of settings and collaborators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ckaction.api import CompletionKitClient, build_http_client
+from ckaction.context import RunContext
+from ckaction.errors import ConfigurationError, RunFailed
+from ckaction.flow import GATE_TAG, Gate, Log
+from ckaction.inputs import Settings
+from ckaction.redact import Redactor
+from ckaction.report import Report, RunRef
+
+
+def run_command(
+    settings: Settings,
+    *,
+    runner: Log,
+    context: RunContext,
+    redact: Redactor,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    client: CompletionKitClient | None = None,
+) -> Report:
+    """Run settings.command with a real client (or the one given) and return its report."""
+    redact.add(settings.token)
+    if client is None:
+        with build_http_client(settings.api_root, settings.token) as http:
+            api = CompletionKitClient(http, redact=redact, sleep=sleep)
+            return _dispatch(settings, api, runner, context, clock, sleep)
+    return _dispatch(settings, client, runner, context, clock, sleep)
+
+
+def _dispatch(
+    settings: Settings,
+    client: CompletionKitClient,
+    log: Log,
+    context: RunContext,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> Report:
+    commit = settings.commit or context.sha
+    gate = Gate(settings, client, log=log, clock=clock, sleep=sleep, commit=commit)
+    gate.report.workflow_run_url = context.workflow_run_url
+    gate.report.comment_id = settings.comment_id
+    if settings.command == "publish":
+        return publish(gate)
+    if settings.command == "rebaseline":
+        return rebaseline(gate)
+    return gate.run()
+
+
+def publish(gate: Gate) -> Report:
+    """Make prompt-id the current version of its family; a no-op when it already is."""
+    settings, client, report = gate.settings, gate.client, gate.report
+    assert settings.prompt_id is not None
+    report.command = "publish"
+    report.prompt_id = settings.prompt_id
+    prompt = client.get_prompt(settings.prompt_id)
+    if prompt.current:
+        report.done.append(
+            f"Prompt {prompt.id} (version {prompt.version_number}) is already the current "
+            "version: nothing to publish."
+        )
+    else:
+        prompt = client.publish_prompt(prompt.id)
+        if not prompt.current:
+            raise ConfigurationError(
+                f"CompletionKit answered the publish of prompt {prompt.id} but it is not current.",
+                hint="Check the prompt in CompletionKit.",
+            )
+        report.done.append(
+            f"Published prompt {prompt.id} (version {prompt.version_number}): it is now the "
+            "current version of its family."
+        )
+    gate.log.info(report.done[-1])
+    report.extra_outputs = {
+        "prompt-id": str(prompt.id),
+        "version-number": str(prompt.version_number or ""),
+    }
+    report.result = "passed"
+    return report
+
+
+def rebaseline(gate: Gate) -> Report:
+    """A fresh baseline under today's conditions: rerun the baseline, or a new run of the live
+    prompt when judge-model or temperature changes (rerun would copy the old settings)."""
+    settings, client, report = gate.settings, gate.client, gate.report
+    report.command = "rebaseline"
+    if settings.baseline_run_id is not None:
+        old = client.get_run(settings.baseline_run_id)
+    else:
+        assert settings.prompt_id is not None
+        old = gate.resolve_baseline(client.get_prompt(settings.prompt_id))
+    report.baseline = RunRef(old.id, gate.run_url(old.id), old.name)
+    if settings.judge_model or settings.temperature is not None:
+        if old.prompt_id is None:
+            raise ConfigurationError(f"Run {old.id} has no prompt to re-run with new settings.")
+        live = client.get_prompt(old.prompt_id)
+        if live.family_key:
+            live = client.get_prompt(live.family_key)
+        body = {
+            "prompt_id": live.id,
+            "dataset_id": settings.dataset_id or old.dataset_id,
+            "metric_ids": list(settings.metric_ids or old.metric_ids),
+            "judge_model": settings.judge_model or old.judge_model,
+            "tag_names": [t for t in old.tag_names if t != GATE_TAG] + ["ckaction-baseline"],
+        }
+        temperature = settings.temperature if settings.temperature is not None else old.temperature
+        if temperature is not None:
+            body["temperature"] = temperature
+        for key in ("judge_temperature", "max_tokens", "expected_column"):
+            value = getattr(old, key)
+            if value is not None:
+                body[key] = value
+        run = client.create_run(body)
+        gate.log.info(f"Created run {run.id} of live prompt {live.id} with the new settings")
+        run = gate.start(run)
+        how = f"a new run of the live prompt (id {live.id}) with the new settings"
+    else:
+        run = client.rerun(old.id)
+        gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
+        how = f"a rerun of run {old.id} (same settings, today's metric versions)"
+    report.candidate = RunRef(run.id, gate.run_url(run.id), run.name)
+    run = gate.wait(run)
+    if run.status == "failed":
+        raise RunFailed(
+            f"The new baseline run {run.id} failed: {run.failure_summary or 'no reason given'}",
+            hint=f"Open {gate.run_url(run.id)}.",
+        )
+    if not run.has_scores:
+        raise ConfigurationError(
+            f"The new baseline run {run.id} completed without scores.",
+            hint="Set judge-model so LLM-judge metrics are graded.",
+        )
+    report.avg_score = run.avg_score
+    report.done.append(
+        f"Captured a fresh baseline: run {run.id}, {how}. Gates now compare with it when "
+        f"baseline-run-id is {run.id} (or when it is the newest green run of the live prompt)."
+    )
+    report.extra_outputs = {"run-id": str(run.id), "baseline-run-id": str(old.id)}
+    report.result = "passed"
+    return report

@@ -1,0 +1,360 @@
+"""The verdict: pure functions from a comparison to per-row and per-metric results. No I/O.
+
+Rules (the seed's jq gate, generalised):
+* a row regresses when any LLM-judge metric's delta is strictly below the row tolerance, or any check
+  metric went from pass to fail (`result_change == "broke"`);
+* an LLM-judge metric regresses when its mean delta over paired rows is strictly below the average
+  tolerance (checks regress only through `broke`);
+* baseline cases the candidate lacks are `missing` and paired cases the candidate did not score are
+  `unscored`: both are reported, neither fails the gate;
+* a comparison with no paired score at all measured nothing, and is an error, never a pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from ckaction.errors import NothingMeasured
+from ckaction.models import CompareRow, Comparison, MetricCompare, Response
+
+RowStatus = Literal["regressed", "improved", "unchanged", "missing", "unscored"]
+Result = Literal["passed", "regressed", "error"]
+_HIDDEN_COLUMNS = ("expected_output", "actual_output")
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    row: Decimal
+    avg: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One metric on one row."""
+
+    metric_id: int
+    metric_name: str
+    kind: str
+    baseline: Decimal | None
+    new: Decimal | None
+    baseline_passed: bool | None
+    new_passed: bool | None
+    delta: Decimal | None
+    change: str | None
+    regressed: bool
+    improved: bool
+    rationale: str | None
+    baseline_version: int | None
+    new_version: int | None
+
+    @property
+    def is_check(self) -> bool:
+        return self.kind == "check"
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    row_index: int | None
+    baseline_response_id: int | None
+    candidate_response_id: int | None
+    input: str
+    status: RowStatus
+    cells: tuple[Cell, ...]
+
+    @property
+    def regressed_cells(self) -> tuple[Cell, ...]:
+        return tuple(cell for cell in self.cells if cell.regressed)
+
+    @property
+    def worst_delta(self) -> Decimal:
+        """The most negative delta among regressed cells; a broken check counts as -inf-ish (-99)."""
+        values = [
+            cell.delta if cell.delta is not None else Decimal(-99)
+            for cell in self.cells
+            if cell.regressed
+        ]
+        return min(values) if values else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricResult:
+    metric_id: int
+    name: str
+    kind: str
+    pairs: int
+    baseline_mean: Decimal | None
+    new_mean: Decimal | None
+    mean_delta: Decimal | None
+    tolerance: Decimal | None
+    regressed: bool
+    rows_regressed: int
+    broke: int = 0
+    fixed: int = 0
+    version_changed: bool = False
+
+
+@dataclass(frozen=True)
+class Counts:
+    compared: int = 0
+    regressed: int = 0
+    improved: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    unscored: int = 0
+    new_cases: int = 0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    result: Result
+    reasons: tuple[str, ...]
+    rows: tuple[RowResult, ...]
+    metrics: tuple[MetricResult, ...]
+    counts: Counts
+    version_drift: tuple[str, ...] = field(default=())
+
+    @property
+    def regressed_rows(self) -> list[RowResult]:
+        """Regressed rows, worst delta first."""
+        rows = [row for row in self.rows if row.status == "regressed"]
+        return sorted(rows, key=lambda row: (row.worst_delta, row.row_index or 0))
+
+
+def display_input(input_data: str | None) -> str:
+    """A row's input as a reader wants it: the CSV columns the prompt sees, answer keys left out."""
+    if not input_data:
+        return ""
+    try:
+        data = json.loads(input_data)
+    except (json.JSONDecodeError, TypeError):
+        return input_data
+    if not isinstance(data, dict):
+        return str(data)
+    shown = {key: value for key, value in data.items() if key not in _HIDDEN_COLUMNS} or data
+    if len(shown) == 1:
+        return str(next(iter(shown.values())))
+    return "; ".join(f"{key}: {value}" for key, value in shown.items())
+
+
+def _delta(entry: MetricCompare) -> Decimal | None:
+    if entry.delta is not None:
+        return entry.delta
+    if entry.left_score is not None and entry.right_score is not None:
+        return entry.right_score - entry.left_score
+    return None
+
+
+def _cell(entry: MetricCompare, tolerances: Tolerances, rationale: str | None) -> Cell:
+    delta = None if entry.is_check else _delta(entry)
+    if entry.is_check:
+        regressed = entry.result_change == "broke"
+        improved = entry.result_change == "fixed"
+    else:
+        regressed = delta is not None and delta < tolerances.row
+        improved = delta is not None and delta > 0
+    return Cell(
+        metric_id=entry.metric_id,
+        metric_name=entry.metric_name or f"metric {entry.metric_id}",
+        kind=entry.kind,
+        baseline=entry.left_score,
+        new=entry.right_score,
+        baseline_passed=entry.left_passed,
+        new_passed=entry.right_passed,
+        delta=delta,
+        change=entry.result_change,
+        regressed=regressed,
+        improved=improved,
+        rationale=rationale,
+        baseline_version=entry.left_metric_version_id,
+        new_version=entry.right_metric_version_id,
+    )
+
+
+def _measured(cell: Cell) -> bool:
+    return cell.change is not None if cell.is_check else cell.delta is not None
+
+
+def evaluate_row(
+    row: CompareRow,
+    tolerances: Tolerances,
+    *,
+    input_text: str,
+    rationales: Mapping[int, str | None],
+) -> RowResult:
+    cells = tuple(
+        _cell(entry, tolerances, rationales.get(entry.metric_id)) for entry in row.per_metric
+    )
+    status: RowStatus
+    if row.right_response_id is None:
+        status = "missing"
+    elif not any(_measured(cell) for cell in cells):
+        status = "unscored"
+    elif any(cell.regressed for cell in cells):
+        status = "regressed"
+    elif any(cell.improved for cell in cells):
+        status = "improved"
+    else:
+        status = "unchanged"
+    return RowResult(
+        row_index=row.row_index,
+        baseline_response_id=row.left_response_id,
+        candidate_response_id=row.right_response_id,
+        input=input_text,
+        status=status,
+        cells=cells,
+    )
+
+
+def _mean(values: list[Decimal]) -> Decimal | None:
+    return sum(values, Decimal(0)) / len(values) if values else None
+
+
+def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list[MetricResult]:
+    grouped: dict[int, list[Cell]] = {}
+    for row in rows:
+        if row.status in ("missing",):
+            continue
+        for cell in row.cells:
+            grouped.setdefault(cell.metric_id, []).append(cell)
+    results: list[MetricResult] = []
+    for metric_id, cells in grouped.items():
+        first = cells[0]
+        versions_differ = any(
+            c.baseline_version is not None
+            and c.new_version is not None
+            and c.baseline_version != c.new_version
+            for c in cells
+        )
+        rows_regressed = sum(1 for c in cells if c.regressed)
+        if first.is_check:
+            paired = [
+                c for c in cells if c.baseline_passed is not None and c.new_passed is not None
+            ]
+            base_rate = _mean([Decimal(int(bool(c.baseline_passed))) for c in paired])
+            new_rate = _mean([Decimal(int(bool(c.new_passed))) for c in paired])
+            results.append(
+                MetricResult(
+                    metric_id=metric_id,
+                    name=first.metric_name,
+                    kind="check",
+                    pairs=len(paired),
+                    baseline_mean=base_rate,
+                    new_mean=new_rate,
+                    mean_delta=None
+                    if base_rate is None or new_rate is None
+                    else new_rate - base_rate,
+                    tolerance=None,
+                    regressed=rows_regressed > 0,
+                    rows_regressed=rows_regressed,
+                    broke=sum(1 for c in cells if c.change == "broke"),
+                    fixed=sum(1 for c in cells if c.change == "fixed"),
+                    version_changed=versions_differ,
+                )
+            )
+            continue
+        paired = [c for c in cells if c.delta is not None]
+        mean_delta = _mean([c.delta for c in paired if c.delta is not None])
+        results.append(
+            MetricResult(
+                metric_id=metric_id,
+                name=first.metric_name,
+                kind=first.kind,
+                pairs=len(paired),
+                baseline_mean=_mean([c.baseline for c in paired if c.baseline is not None]),
+                new_mean=_mean([c.new for c in paired if c.new is not None]),
+                mean_delta=mean_delta,
+                tolerance=tolerances.avg,
+                regressed=mean_delta is not None and mean_delta < tolerances.avg,
+                rows_regressed=rows_regressed,
+                version_changed=versions_differ,
+            )
+        )
+    return results
+
+
+def count_new_cases(comparison: Comparison, candidate_responses: Iterable[Response]) -> int:
+    """Cases only the candidate has: compare never returns them, so count them from its responses."""
+    paired = {row.right_response_id for row in comparison.rows if row.right_response_id is not None}
+    paired_inputs: set[str | None] = set()
+    count = 0
+    seen_inputs: set[str | None] = set()
+    for response in candidate_responses:
+        if response.id in paired:
+            paired_inputs.add(response.input_data)
+    for response in candidate_responses:
+        if response.id in paired or response.input_data in paired_inputs:
+            continue
+        if response.input_data in seen_inputs:
+            continue
+        seen_inputs.add(response.input_data)
+        count += 1
+    return count
+
+
+def evaluate(
+    comparison: Comparison,
+    tolerances: Tolerances,
+    *,
+    baseline_responses: Mapping[int, Response],
+    candidate_responses: Mapping[int, Response],
+) -> Evaluation:
+    """Judge a comparison. Raises NothingMeasured when no paired row carries a score."""
+    rows: list[RowResult] = []
+    for row in comparison.rows:
+        source = baseline_responses.get(row.left_response_id or -1)
+        candidate = candidate_responses.get(row.right_response_id or -1)
+        if source is None:
+            source = candidate
+        rationales: dict[int, str | None] = {}
+        if candidate is not None:
+            rationales = {
+                review.metric_id: review.ai_feedback
+                for review in candidate.reviews
+                if review.metric_id is not None
+            }
+        text = display_input(source.input_data) if source else f"row {row.row_index}"
+        rows.append(evaluate_row(row, tolerances, input_text=text, rationales=rationales))
+
+    metrics = summarize_metrics(rows, tolerances)
+    counts = Counts(
+        compared=sum(1 for r in rows if r.status not in ("missing", "unscored")),
+        regressed=sum(1 for r in rows if r.status == "regressed"),
+        improved=sum(1 for r in rows if r.status == "improved"),
+        unchanged=sum(1 for r in rows if r.status == "unchanged"),
+        missing=sum(1 for r in rows if r.status == "missing"),
+        unscored=sum(1 for r in rows if r.status == "unscored"),
+        new_cases=count_new_cases(comparison, list(candidate_responses.values())),
+    )
+    if counts.compared == 0:
+        raise NothingMeasured(
+            f"No row of run {comparison.right_run_id} could be paired with a scored row of "
+            f"baseline run {comparison.left_run_id} ({counts.missing} missing, "
+            f"{counts.unscored} unscored).",
+            hint="Check that the candidate ran on the baseline's dataset (rows pair by their exact "
+            "input) and that its metrics were graded (an LLM judge needs judge-model).",
+        )
+    reasons: list[str] = []
+    for metric in metrics:
+        if metric.kind != "check" and metric.regressed and metric.mean_delta is not None:
+            reasons.append(
+                f"{metric.name}: mean delta {metric.mean_delta:+.2f} is below the average "
+                f"tolerance {tolerances.avg}"
+            )
+    if counts.regressed:
+        reasons.append(
+            f"{counts.regressed} row(s) regressed (a delta below {tolerances.row} "
+            "or a check that broke)"
+        )
+    drift = tuple(sorted({m.name for m in metrics if m.version_changed}))
+    return Evaluation(
+        result="regressed" if reasons else "passed",
+        reasons=tuple(reasons),
+        rows=tuple(rows),
+        metrics=tuple(metrics),
+        counts=counts,
+        version_drift=drift,
+    )

@@ -1,0 +1,91 @@
+"""Where a report goes: step outputs, the JSON report file, the job summary (or the CLI's stdout or
+--summary-file) and, on pull requests, the sticky comment. Delivery never changes the verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ckaction.context import RunContext
+from ckaction.gha import Runner
+from ckaction.inputs import Settings
+from ckaction.report import Report
+
+OUTPUT_NAMES = (
+    "run-id",
+    "baseline-run-id",
+    "result",
+    "passed",
+    "regressions",
+    "avg-score",
+    "prompt-id",
+    "report",
+    "version-number",
+    "comment-url",
+)
+
+
+def gate_outputs(report: Report, report_path: str) -> dict[str, str]:
+    outputs = {
+        "result": report.result,
+        "passed": "true" if report.passed else "false",
+        "run-id": str(report.candidate.id) if report.candidate else "",
+        "baseline-run-id": str(report.baseline.id) if report.baseline else "",
+        "regressions": str(report.counts.regressed),
+        "avg-score": "" if report.avg_score is None else f"{report.avg_score}",
+        "prompt-id": "" if report.prompt_id is None else str(report.prompt_id),
+        "report": report_path,
+    }
+    outputs.update(report.extra_outputs)
+    return outputs
+
+
+def write_report_file(report: Report, settings: Settings | None, context: RunContext) -> str:
+    """Write the JSON report under the workspace; returns its path relative to the workspace."""
+    relative = settings.report_path if settings else "ckaction-report.json"
+    path = Path(relative)
+    target = path if path.is_absolute() else context.workspace / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(report.to_json(), encoding="utf-8")
+    try:
+        return str(target.resolve().relative_to(context.workspace.resolve()))
+    except ValueError:
+        return str(target)
+
+
+def deliver(
+    report: Report,
+    settings: Settings | None,
+    *,
+    runner: Runner,
+    context: RunContext,
+    summary_file: str | None,
+    environ: Mapping[str, str],
+) -> None:
+    from ckaction.render import render_comment, render_summary
+
+    try:
+        report_path = write_report_file(report, settings, context)
+    except OSError as exc:
+        runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
+        report_path = ""
+    summary = render_summary(report)
+    if summary_file:
+        Path(summary_file).write_text(runner.redact(summary), encoding="utf-8")
+        runner.info(f"Summary written to {summary_file}")
+    elif not runner.append_summary(summary) and not runner.on_github:
+        with runner.stop_commands():
+            runner.info(summary)
+    if (
+        report.command == "gate"
+        and settings is not None
+        and settings.comment
+        and context.pr_number is not None
+    ):
+        from ckaction.github import post_comment
+
+        url = post_comment(render_comment(report), settings, context, runner, environ)
+        if url:
+            report.extra_outputs["comment-url"] = url
+    for name, value in gate_outputs(report, report_path).items():
+        runner.set_output(name, value)

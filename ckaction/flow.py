@@ -1,0 +1,394 @@
+"""The gate's five steps: resolve the baseline, create (or reuse) the candidate run, start it, wait for
+it, compare and decide. Collaborators (API client, clock, sleep, log) are passed in; nothing here
+reads the environment or writes files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ckaction.api import CompletionKitClient
+from ckaction.decide import Tolerances, evaluate
+from ckaction.errors import (
+    ConfigurationError,
+    GateTimeout,
+    NothingMeasured,
+    RunFailed,
+    UncertainOutcome,
+    Unprocessable,
+)
+from ckaction.inputs import Settings
+from ckaction.models import Metric, Prompt, Run
+from ckaction.polling import PollSchedule
+from ckaction.report import Report, RunRef
+
+GATE_TAG = "ckaction-gate"
+MAX_WRITE_ATTEMPTS = 3
+
+
+class Log(Protocol):
+    def info(self, text: str) -> None: ...
+    def warning(self, message: str, *, title: str = "") -> bool: ...
+    def group(self, title: str) -> AbstractContextManager[None]: ...
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What the candidate run is asked to do; its hash names the run so re-runs can find it."""
+
+    prompt_id: int
+    dataset_id: int
+    metric_ids: tuple[int, ...]
+    judge_model: str | None
+    temperature: float | None
+    judge_temperature: float | None
+    max_tokens: int | None
+    expected_column: str | None
+
+    def config_hash(self) -> str:
+        data = json.dumps(self.__dict__, sort_keys=True, default=str)
+        return hashlib.sha256(data.encode()).hexdigest()[:10]
+
+    def body(self, name: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": name,
+            "prompt_id": self.prompt_id,
+            "dataset_id": self.dataset_id,
+            "metric_ids": list(self.metric_ids),
+            "tag_names": [GATE_TAG],
+        }
+        optional = {
+            "judge_model": self.judge_model,
+            "temperature": self.temperature,
+            "judge_temperature": self.judge_temperature,
+            "max_tokens": self.max_tokens,
+            "expected_column": self.expected_column,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return body
+
+
+def run_mark(spec: RunSpec, commit: str | None) -> str:
+    """The name every gate run carries: the commit and a hash of the run's configuration."""
+    source = commit[:12] if commit else f"local-{secrets.token_hex(4)}"
+    return f"ckaction gate {source} cfg-{spec.config_hash()}"
+
+
+def is_gate_run(run: Run) -> bool:
+    return GATE_TAG in run.tag_names or (run.name or "").startswith("ckaction gate ")
+
+
+def like_for_like_differences(
+    spec: RunSpec, baseline: Run, metrics_by_id: dict[int, Metric]
+) -> list[str]:
+    """What makes the comparison not like-for-like, naming both values."""
+    differences: list[str] = []
+    if baseline.judge_model != spec.judge_model:
+        differences.append(
+            f"judge model: baseline `{baseline.judge_model or 'none'}`, "
+            f"candidate `{spec.judge_model or 'none'}`"
+        )
+    if baseline.dataset_id != spec.dataset_id:
+        differences.append(f"dataset: baseline {baseline.dataset_id}, candidate {spec.dataset_id}")
+    if set(baseline.metric_ids) != set(spec.metric_ids):
+
+        def names(ids: list[int] | tuple[int, ...]) -> str:
+            return (
+                ", ".join(metrics_by_id[i].name if i in metrics_by_id else str(i) for i in ids)
+                or "none"
+            )
+
+        differences.append(
+            f"metrics: baseline [{names(baseline.metric_ids)}], candidate [{names(spec.metric_ids)}]"
+        )
+    return differences
+
+
+class Gate:
+    """One gate: create/start/poll/compare/decide against an injected client, clock and sleep."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: CompletionKitClient,
+        *,
+        log: Log,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        commit: str | None = None,
+        schedule: PollSchedule | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.log = log
+        self.clock = clock
+        self.sleep = sleep
+        self.commit = commit
+        self.schedule = schedule or PollSchedule()
+        self.deadline = clock() + settings.timeout_seconds
+        self.tolerances = Tolerances(row=settings.row_tolerance, avg=settings.avg_tolerance)
+        self.report = Report(result="error", tolerances=self.tolerances)
+
+    def run_url(self, run_id: int) -> str:
+        return f"{self.settings.web_root}/runs/{run_id}"
+
+    # -- step 1: the baseline ----------------------------------------------------------------------
+
+    def resolve_baseline(self, candidate: Prompt) -> Run:
+        settings = self.settings
+        if settings.baseline_run_id is not None:
+            baseline = self.client.get_run(settings.baseline_run_id)
+            if baseline.status != "completed":
+                raise ConfigurationError(
+                    f"baseline-run-id {baseline.id} is `{baseline.status}`, not completed.",
+                    hint="Pass a completed, scored run as baseline-run-id, or leave it empty to use "
+                    "the last green run of the live prompt.",
+                )
+            if not baseline.has_scores:
+                raise ConfigurationError(
+                    f"baseline-run-id {baseline.id} completed without scores.",
+                    hint="Pick a run whose metrics were graded (it needs a judge model).",
+                )
+            return baseline
+        if settings.baseline_prompt_id is not None:
+            live = self.client.get_prompt(settings.baseline_prompt_id)
+        elif candidate.family_key:
+            live = self.client.get_prompt(candidate.family_key)
+        else:
+            live = candidate
+        self.report.baseline_prompt_id = live.id
+        for run in self.client.list_runs(prompt_id=live.id, status="completed"):
+            if run.status == "completed" and run.has_scores and not is_gate_run(run):
+                self.log.info(
+                    f"Baseline: run {run.id} ({run.name}), the last green run of prompt {live.id}"
+                )
+                return run
+        raise ConfigurationError(
+            f"The live prompt (id {live.id}, version {live.version_number}) has no completed, "
+            "scored run that is not a gate run, so there is no baseline to compare with.",
+            hint="Pass baseline-run-id, or capture a baseline first with "
+            "`ckaction rebaseline` (command: rebaseline).",
+        )
+
+    # -- step 2: what to run -----------------------------------------------------------------------
+
+    def plan(self, baseline: Run) -> tuple[RunSpec, dict[int, Metric]]:
+        settings = self.settings
+        assert settings.prompt_id is not None
+        dataset_id = settings.dataset_id or baseline.dataset_id
+        metric_ids = settings.metric_ids or tuple(baseline.metric_ids)
+        if dataset_id is None:
+            raise ConfigurationError(
+                f"Baseline run {baseline.id} has no dataset and dataset-id is empty.",
+                hint="Set dataset-id.",
+            )
+        if not metric_ids:
+            raise ConfigurationError(
+                f"Baseline run {baseline.id} has no metrics and metric-ids is empty.",
+                hint="Set metric-ids, e.g. metric-ids: 1,2,3.",
+            )
+        spec = RunSpec(
+            prompt_id=settings.prompt_id,
+            dataset_id=dataset_id,
+            metric_ids=tuple(metric_ids),
+            judge_model=settings.judge_model or baseline.judge_model,
+            temperature=settings.temperature
+            if settings.temperature is not None
+            else baseline.temperature,
+            judge_temperature=baseline.judge_temperature,
+            max_tokens=baseline.max_tokens,
+            expected_column=baseline.expected_column,
+        )
+        metrics = {mid: self.client.get_metric(mid) for mid in spec.metric_ids}
+        judged = [m.name for m in metrics.values() if m.is_llm_judge]
+        if judged and not spec.judge_model:
+            raise ConfigurationError(
+                f"No judge model: LLM-judge metrics ({', '.join(judged)}) would not be graded, "
+                "and the run would complete with no scores.",
+                hint="Set judge-model (the baseline run has none to inherit).",
+            )
+        for mid in baseline.metric_ids:
+            if mid not in metrics:
+                metrics[mid] = self.client.get_metric(mid)
+        return spec, metrics
+
+    # -- steps 3 and 4: create (or reuse) and start ------------------------------------------------
+
+    def find_marked(self, spec: RunSpec, name: str) -> Run | None:
+        """The newest run carrying this gate's mark that has not failed."""
+        for run in self.client.list_runs(prompt_id=spec.prompt_id, **{"tag[]": GATE_TAG}):
+            if run.name == name and run.status != "failed":
+                return run
+        return None
+
+    def obtain_run(self, spec: RunSpec) -> Run:
+        name = run_mark(spec, self.commit)
+        if self.settings.reuse_runs and self.commit:
+            existing = self.find_marked(spec, name)
+            if existing is not None:
+                self.report.reused_run = True
+                self.log.info(
+                    f"Reusing run {existing.id} ({existing.status}): same commit and configuration, "
+                    "so no new evaluation is paid for."
+                )
+                return existing
+        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+            try:
+                run = self.client.create_run(spec.body(name))
+                self.log.info(f"Created run {run.id} ({name})")
+                return run
+            except UncertainOutcome as exc:
+                self.log.warning(
+                    f"Creating the run may or may not have worked ({exc.message}); looking it up "
+                    "before trying again.",
+                    title="Uncertain create",
+                )
+                found = self.find_marked(spec, name)
+                if found is not None:
+                    self.log.info(f"Found run {found.id}: the create had reached CompletionKit.")
+                    return found
+                if attempt == MAX_WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def start(self, run: Run) -> Run:
+        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+            if run.status != "pending":
+                return run
+            try:
+                return self.client.generate(run.id)
+            except UncertainOutcome as exc:
+                self.log.warning(
+                    f"Starting run {run.id} may or may not have worked ({exc.message}); reading "
+                    "the run before sending it again.",
+                    title="Uncertain start",
+                )
+                run = self.client.get_run(run.id)
+                if attempt == MAX_WRITE_ATTEMPTS and run.status == "pending":
+                    raise
+            except Unprocessable:
+                current = self.client.get_run(run.id)
+                if current.status in ("running", "completed"):
+                    return current
+                raise
+        return run
+
+    # -- step 5: wait ------------------------------------------------------------------------------
+
+    def wait(self, run: Run) -> Run:
+        with self.log.group(f"Waiting for run {run.id}"):
+            last = ""
+            while not run.is_terminal:
+                now = self.clock()
+                line = _progress_line(run)
+                if line != last:
+                    self.log.info(line)
+                    last = line
+                if now >= self.deadline:
+                    raise GateTimeout(
+                        f"Run {run.id} did not finish within timeout-minutes "
+                        f"({self.settings.timeout_minutes:g}); it is still `{run.status}` on "
+                        f"CompletionKit: {self.run_url(run.id)}",
+                        hint="Raise timeout-minutes, or use a smaller (smoke) dataset on pushes. "
+                        "The run goes on; a re-run of this job with reuse-runs attaches to it.",
+                    )
+                delay = min(self.schedule.next_delay(now, run), max(0.0, self.deadline - now))
+                self.sleep(delay)
+                run = self.client.get_run(run.id)
+            self.log.info(_progress_line(run))
+        return run
+
+    # -- the whole gate ----------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        settings = self.settings
+        report = self.report
+        assert settings.prompt_id is not None
+        report.prompt_id = settings.prompt_id
+        with self.log.group("Resolving the baseline"):
+            candidate_prompt = self.client.get_prompt(settings.prompt_id)
+            report.prompt_label = _prompt_label(candidate_prompt)
+            baseline = self.resolve_baseline(candidate_prompt)
+            report.baseline = RunRef(baseline.id, self.run_url(baseline.id), baseline.name)
+            spec, metrics = self.plan(baseline)
+            report.dataset_id = spec.dataset_id
+            report.judge_model = spec.judge_model
+            report.not_like_for_like = like_for_like_differences(spec, baseline, metrics)
+        with self.log.group("Creating and starting the candidate run"):
+            run = self.obtain_run(spec)
+            report.candidate = RunRef(run.id, self.run_url(run.id), run.name)
+            run = self.start(run)
+        run = self.wait(run)
+        report.avg_score = run.avg_score
+        if run.status == "failed":
+            raise RunFailed(
+                f"Run {run.id} failed on CompletionKit: "
+                f"{run.failure_summary or run.error_message or 'no reason given'}",
+                hint=f"Open {self.run_url(run.id)} to see which rows failed and why.",
+            )
+        if not run.has_scores:
+            raise NothingMeasured(
+                f"Run {run.id} completed without any score (no graded metric).",
+                hint="A run needs a judge model for LLM-judge metrics; check judge-model and "
+                "metric-ids.",
+            )
+        report.notes.extend(_run_notes(run))
+        with self.log.group("Comparing with the baseline"):
+            comparison = self.client.compare(baseline.id, run.id)
+            baseline_responses = {r.id: r for r in self.client.responses(baseline.id)}
+            candidate_responses = {r.id: r for r in self.client.responses(run.id)}
+            evaluation = evaluate(
+                comparison,
+                self.tolerances,
+                baseline_responses=baseline_responses,
+                candidate_responses=candidate_responses,
+            )
+            self.log.info(
+                f"{evaluation.counts.compared} rows compared, {evaluation.counts.regressed} regressed"
+            )
+        report.evaluation = evaluation
+        if evaluation.version_drift:
+            report.not_like_for_like.append(
+                "metric versions: the rubric of "
+                + ", ".join(evaluation.version_drift)
+                + " changed between the baseline and the candidate"
+            )
+        report.result = evaluation.result
+        return report
+
+
+def _prompt_label(prompt: Prompt) -> str:
+    version = f" v{prompt.version_number}" if prompt.version_number else ""
+    return f"{prompt.name}{version}" if prompt.name else f"prompt {prompt.id}"
+
+
+def _progress_line(run: Run) -> str:
+    if run.progress is None:
+        return f"run {run.id}: {run.status}"
+    gen, judged = run.progress.generated, run.progress.judged
+    failed = ""
+    if gen.failed or judged.failed:
+        failed = f", failed {gen.failed} generating / {judged.failed} judging"
+    return (
+        f"run {run.id}: {run.status}, generated {gen.done}/{gen.total}, "
+        f"judged {judged.done}/{judged.total}{failed}"
+    )
+
+
+def _run_notes(run: Run) -> Iterator[str]:
+    if run.progress and run.progress.generated.failed:
+        yield (
+            f"{run.progress.generated.failed} row(s) of run {run.id} failed to generate and were "
+            "not compared."
+        )
+    if run.progress and run.progress.judged.failed:
+        yield f"{run.progress.judged.failed} row(s) of run {run.id} failed judging."
+    if run.temperature_ignored:
+        yield "The provider ignored the temperature: scores may not reproduce."
+    if run.judge_temperature_ignored:
+        yield "The provider ignored the judge temperature: scores may not reproduce."

@@ -1,0 +1,268 @@
+"""Inputs: one validated, frozen settings object built from the runner's env or the CLI's flags.
+
+The runner passes a Docker action's inputs as `INPUT_<NAME>` with hyphens kept (`INPUT_PROMPT-ID`),
+sends `""` for inputs the workflow left unset, and does not enforce `required:`. `raw_inputs_from_env`
+normalizes those names once; `Settings.parse` validates and reports every problem by its action.yml
+id, so the user knows exactly which `with:` key to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ckaction.errors import InputError
+
+CLOUD_ROOT = "https://completionkit.com/orgs/{org}/api/v1"
+COMMANDS = ("gate", "publish", "rebaseline")
+Command = Literal["gate", "publish", "rebaseline"]
+_TRUE = ("true", "True", "TRUE")
+_FALSE = ("false", "False", "FALSE")
+_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_SECRET_FIELDS = {"api_token", "github_token"}
+
+
+def input_id(field_name: str) -> str:
+    """The action.yml id of a settings field: `prompt_id` → `prompt-id`."""
+    return field_name.replace("_", "-")
+
+
+def normalize_key(key: str) -> str:
+    """`INPUT_PROMPT-ID`, `prompt-id`, `PROMPT_ID` → `prompt_id`."""
+    if key.upper().startswith("INPUT_"):
+        key = key[len("INPUT_") :]
+    return key.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def raw_inputs_from_env(environ: Mapping[str, str], prefix: str = "INPUT_") -> dict[str, str]:
+    """Every non-empty `<prefix><NAME>` variable, keyed by settings field name, value trimmed."""
+    raw: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.upper().startswith(prefix) and value.strip() != "":
+            raw[normalize_key(key[len(prefix) :])] = value.strip()
+    return raw
+
+
+def _parse_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ValueError("expected true or false (as GitHub Actions spells booleans)")
+    return value
+
+
+def _parse_int_id(value: Any) -> Any:
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d+", value):
+            raise ValueError(f"expected a positive integer id, got {value[:60]!r}")
+        value = int(value)
+    if isinstance(value, int) and value <= 0:
+        raise ValueError("expected a positive integer id")
+    return value
+
+
+def _parse_decimal(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except InvalidOperation as exc:
+            raise ValueError(f"expected a number such as -1.0, got {value[:60]!r}") from exc
+        if not number.is_finite():
+            raise ValueError("expected a finite number")
+        return number
+    return value
+
+
+def parse_metric_ids(value: str) -> tuple[int, ...]:
+    """Accepts `1,2,3`, `1 2 3`, newline-separated ids or a JSON list `[1, 2, 3]`."""
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError("expected a list of ids such as [1, 2, 3]") from exc
+        if not isinstance(items, list):
+            raise ValueError("expected a list of ids such as [1, 2, 3]")
+        parts = [str(item) for item in items]
+    else:
+        parts = [part for part in re.split(r"[,\s]+", text) if part]
+    if not parts:
+        raise ValueError("expected at least one metric id")
+    ids: list[int] = []
+    for part in parts:
+        if not re.fullmatch(r"\d+", part) or int(part) <= 0:
+            raise ValueError(f"{part[:30]!r} is not a metric id; use 1,2,3 or [1, 2, 3]")
+        if int(part) not in ids:
+            ids.append(int(part))
+    return tuple(ids)
+
+
+class Settings(BaseModel):
+    """Everything a command needs, validated. Field names are the action.yml ids with `_` for `-`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    api_token: SecretStr | None = None
+    org: str | None = None
+    api_url: str | None = None
+    web_url: str | None = None
+    command: Command = "gate"
+    prompt_id: int | None = None
+    baseline_run_id: int | None = None
+    baseline_prompt_id: int | None = None
+    dataset_id: int | None = None
+    metric_ids: tuple[int, ...] | None = None
+    judge_model: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    row_tolerance: Decimal = Decimal("-1.0")
+    avg_tolerance: Decimal = Decimal("-0.2")
+    timeout_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    fail_on_regression: bool = True
+    reuse_runs: bool = True
+    comment: bool = True
+    comment_id: str | None = None
+    github_token: SecretStr | None = None
+    report_path: str = "ckaction-report.json"
+    commit: str | None = None
+
+    _bools = field_validator("fail_on_regression", "reuse_runs", "comment", mode="before")(
+        _parse_bool
+    )
+    _ids = field_validator(
+        "prompt_id", "baseline_run_id", "baseline_prompt_id", "dataset_id", mode="before"
+    )(_parse_int_id)
+    _decimals = field_validator("row_tolerance", "avg_tolerance", mode="before")(_parse_decimal)
+
+    @field_validator("metric_ids", mode="before")
+    @classmethod
+    def _metric_ids(cls, value: Any) -> Any:
+        return parse_metric_ids(value) if isinstance(value, str) else value
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _command(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() not in COMMANDS:
+            raise ValueError(f"expected one of {', '.join(COMMANDS)}, got {value[:40]!r}")
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("org")
+    @classmethod
+    def _org(cls, value: str | None) -> str | None:
+        if value is not None and not _ORG.fullmatch(value):
+            raise ValueError("expected an org slug such as acme-inc (letters, digits, - and _)")
+        return value
+
+    @field_validator("api_url", "web_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("expected an http(s) URL such as https://completionkit.com/orgs/acme")
+        return value.rstrip("/")
+
+    @field_validator("commit")
+    @classmethod
+    def _commit(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA.fullmatch(value):
+            raise ValueError("expected a git commit SHA (hex)")
+        return value
+
+    @field_validator("temperature", "timeout_minutes", mode="before")
+    @classmethod
+    def _finite_float(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError as exc:
+                raise ValueError(f"expected a number, got {value[:40]!r}") from exc
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError("expected a finite number")
+            return number
+        return value
+
+    @model_validator(mode="after")
+    def _required(self) -> Settings:
+        problems: dict[str, str] = {}
+        if self.api_token is None or not self.api_token.get_secret_value().strip():
+            problems["api_token"] = (
+                "is required: pass your CompletionKit API token from a secret, "
+                "e.g. api-token: ${{ secrets.CK_API_TOKEN }}"
+            )
+        if self.api_url is None and self.org is None:
+            problems["org"] = "is required (or set api-url): your CompletionKit org slug"
+        if self.command in ("gate", "publish") and self.prompt_id is None:
+            problems["prompt_id"] = f"is required for command {self.command}: the prompt version id"
+        if self.command == "rebaseline" and self.prompt_id is None and self.baseline_run_id is None:
+            problems["baseline_run_id"] = "or prompt-id is required for command rebaseline"
+        if problems:
+            raise ValueError(json.dumps(problems))
+        return self
+
+    @property
+    def api_root(self) -> str:
+        if self.api_url:
+            return self.api_url
+        return CLOUD_ROOT.format(org=self.org)
+
+    @property
+    def web_root(self) -> str:
+        """Where CompletionKit's web pages live: web-url, or the API root without /api/v1."""
+        if self.web_url:
+            return self.web_url
+        root = self.api_root
+        return root[: -len("/api/v1")] if root.endswith("/api/v1") else root
+
+    @property
+    def token(self) -> str:
+        return self.api_token.get_secret_value() if self.api_token else ""
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.timeout_minutes * 60.0
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Settings:
+        """Validate raw inputs; every problem is reported at once, named by its action.yml id."""
+        try:
+            return cls.model_validate(dict(raw))
+        except ValidationError as exc:
+            raise InputError(_problems(exc)) from None
+
+
+def _problems(exc: ValidationError) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = error.get("loc") or ()
+        message = str(error.get("msg", "is invalid"))
+        if not loc:
+            payload = message.removeprefix("Value error, ")
+            try:
+                for field, text in json.loads(payload).items():
+                    problems[input_id(field)] = text
+                continue
+            except (json.JSONDecodeError, AttributeError):
+                problems["inputs"] = payload
+                continue
+        field = str(loc[0])
+        message = message.removeprefix("Value error, ")
+        if field in _SECRET_FIELDS:
+            message = "is invalid"
+        problems.setdefault(input_id(field), message)
+    return problems

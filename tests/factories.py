@@ -1,0 +1,75 @@
+"""Small builders for compare payloads and responses, shaped like CompletionKit's JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ckaction.models import Comparison, Response
+
+
+def judge(metric_id: int, left: Any, right: Any, *, name: str = "Accuracy", delta: Any = "auto",
+          left_version: int | None = 1, right_version: int | None = 1) -> dict[str, Any]:
+    if delta == "auto":
+        delta = None if left is None or right is None else round(float(right) - float(left), 2)
+    return {
+        "metric_id": metric_id, "metric_name": name, "kind": "llm_judge",
+        "left_score": None if left is None else f"{float(left):.1f}",
+        "right_score": None if right is None else f"{float(right):.1f}",
+        "left_passed": None, "right_passed": None,
+        "left_metric_version_id": left_version, "right_metric_version_id": right_version,
+        "delta": delta, "result_change": None,
+    }
+
+
+def check(metric_id: int, left: bool | None, right: bool | None, *, name: str = "Has order no") -> dict[str, Any]:
+    change = None
+    if left is not None and right is not None:
+        change = "same" if left == right else ("broke" if left else "fixed")
+    return {
+        "metric_id": metric_id, "metric_name": name, "kind": "check",
+        "left_score": None, "right_score": None, "left_passed": left, "right_passed": right,
+        "left_metric_version_id": 1, "right_metric_version_id": 1, "delta": None,
+        "result_change": change,
+    }
+
+
+def row(index: int, *per_metric: dict[str, Any], missing: bool = False) -> dict[str, Any]:
+    return {
+        "left_response_id": 1000 + index,
+        "right_response_id": None if missing else 2000 + index,
+        "row_index": index,
+        "per_metric": list(per_metric),
+    }
+
+
+def comparison(*rows: dict[str, Any]) -> Comparison:
+    metric_ids: list[int] = []
+    for r in rows:
+        for entry in r["per_metric"]:
+            if entry["metric_id"] not in metric_ids:
+                metric_ids.append(entry["metric_id"])
+    return Comparison.model_validate(
+        {"left_run_id": 1, "right_run_id": 2, "metric_ids": metric_ids, "rows": list(rows)}
+    )
+
+
+def responses(comp: Comparison, *, side: str, extra_inputs: tuple[str, ...] = ()) -> dict[int, Response]:
+    out: dict[int, Response] = {}
+    for r in comp.rows:
+        rid = r.left_response_id if side == "left" else r.right_response_id
+        if rid is None:
+            continue
+        reviews = [
+            {"metric_id": m.metric_id, "ai_feedback": f"rationale {r.row_index}/{m.metric_id}"}
+            for m in r.per_metric
+        ]
+        out[rid] = Response.model_validate(
+            {"id": rid, "input_data": json.dumps({"text": f"input {r.row_index}", "expected_output": "x"}),
+             "reviews": reviews, "row_index": r.row_index}
+        )
+    for n, text in enumerate(extra_inputs):
+        out[9000 + n] = Response.model_validate(
+            {"id": 9000 + n, "input_data": json.dumps({"text": text})}
+        )
+    return out
