@@ -75,13 +75,16 @@ class App:
                 self.runner.mask(raw[key])
         settings: Settings | None = None
         report = Report(result="error", tolerances=DEFAULT_TOLERANCES)
+        report.workflow_run_url = self.context.workflow_run_url
         try:
             if not raw.get("api_token") and self.context.is_fork:
                 raise InputError(
                     {"api-token": "is empty: this pull request comes from a fork"}, hint=FORK_HINT
                 )
             settings = Settings.parse(raw)
-            report = self.execute(settings)
+            report.command = settings.command
+            report.comment_id = settings.comment_id
+            report = self.execute(settings, report)
         except CkError as exc:
             report = self._error_report(report, exc, settings)
         except Exception as exc:  # the last line of defence: no traceback for users
@@ -98,11 +101,12 @@ class App:
         self.deliver(report, settings)
         return _exit_code(report, settings)
 
-    def execute(self, settings: Settings) -> Report:
+    def execute(self, settings: Settings, report: Report) -> Report:
         from ckaction.commands import run_command
 
         return run_command(
             settings,
+            report=report,
             runner=self.runner,
             context=self.context,
             redact=self.redact,

@@ -21,15 +21,16 @@ def run_command(
     redact: Redactor,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    report: Report,
     client: CompletionKitClient | None = None,
 ) -> Report:
-    """Run settings.command with a real client (or the one given) and return its report."""
+    """Run settings.command with a real client (or the one given), filling in `report`."""
     redact.add(settings.token)
     if client is None:
         with build_http_client(settings.api_root, settings.token) as http:
             api = CompletionKitClient(http, redact=redact, sleep=sleep)
-            return _dispatch(settings, api, runner, context, clock, sleep)
-    return _dispatch(settings, client, runner, context, clock, sleep)
+            return _dispatch(settings, api, runner, context, clock, sleep, report)
+    return _dispatch(settings, client, runner, context, clock, sleep, report)
 
 
 def _dispatch(
@@ -39,11 +40,10 @@ def _dispatch(
     context: RunContext,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    report: Report,
 ) -> Report:
     commit = settings.commit or context.sha
-    gate = Gate(settings, client, log=log, clock=clock, sleep=sleep, commit=commit)
-    gate.report.workflow_run_url = context.workflow_run_url
-    gate.report.comment_id = settings.comment_id
+    gate = Gate(settings, client, log=log, clock=clock, sleep=sleep, commit=commit, report=report)
     if settings.command == "publish":
         return publish(gate)
     if settings.command == "rebaseline":

@@ -122,6 +122,7 @@ class Gate:
         sleep: Callable[[float], None],
         commit: str | None = None,
         schedule: PollSchedule | None = None,
+        report: Report | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -132,7 +133,9 @@ class Gate:
         self.schedule = schedule or PollSchedule()
         self.deadline = clock() + settings.timeout_seconds
         self.tolerances = Tolerances(row=settings.row_tolerance, avg=settings.avg_tolerance)
-        self.report = Report(result="error", tolerances=self.tolerances)
+        # The report fills in as the gate goes, so an error part-way still names what it got to.
+        self.report = report or Report(result="error", tolerances=self.tolerances)
+        self.report.tolerances = self.tolerances
 
     def run_url(self, run_id: int) -> str:
         return f"{self.settings.web_root}/runs/{run_id}"

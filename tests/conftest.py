@@ -1,0 +1,108 @@
+"""Shared fixtures: a seeded emulator served over HTTP on 127.0.0.1, and the runner's environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ckaction.emulator import Emulator, EmulatorServer, seed_demo, serve
+
+TOKEN = "ck-test-token-0123456789"
+
+
+@dataclass
+class Served:
+    emulator: Emulator
+    server: EmulatorServer
+    ids: object
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    emulator = Emulator(token=TOKEN, org="acme")
+    emulator.run_duration = 0.3
+    ids = seed_demo(emulator)
+    with serve(emulator) as server:
+        yield Served(emulator, server, ids)
+
+
+@dataclass
+class ActionEnv:
+    """The environment the runner gives a Docker action, with its file commands in tmp_path."""
+
+    root: Path
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "workspace"
+
+    @property
+    def output_file(self) -> Path:
+        return self.root / "file_commands" / "output"
+
+    @property
+    def summary_file(self) -> Path:
+        return self.root / "file_commands" / "summary"
+
+    @property
+    def event_file(self) -> Path:
+        return self.root / "workflow" / "event.json"
+
+    def environ(self, inputs: dict[str, str], *, event: str = "push", payload: dict | None = None,
+                **extra: str) -> dict[str, str]:
+        for path in (self.workspace, self.output_file.parent, self.event_file.parent):
+            path.mkdir(parents=True, exist_ok=True)
+        self.event_file.write_text(json.dumps(payload or {}))
+        # Each step gets fresh file commands, as on the runner.
+        self.output_file.unlink(missing_ok=True)
+        self.summary_file.unlink(missing_ok=True)
+        env = {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(self.workspace),
+            "GITHUB_OUTPUT": str(self.output_file),
+            "GITHUB_STEP_SUMMARY": str(self.summary_file),
+            "GITHUB_EVENT_PATH": str(self.event_file),
+            "GITHUB_EVENT_NAME": event,
+            "GITHUB_REPOSITORY": "acme/prompts",
+            "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+            "GITHUB_RUN_ID": "4242",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_API_URL": "http://127.0.0.1:9",
+        }
+        env.update(extra)
+        for name, value in inputs.items():
+            env[f"INPUT_{name.upper()}"] = value
+        return env
+
+    def outputs(self) -> dict[str, str]:
+        """Parse GITHUB_OUTPUT's heredoc records."""
+        if not self.output_file.exists():
+            return {}
+        lines = self.output_file.read_text().split("\n")
+        outputs: dict[str, str] = {}
+        i = 0
+        while i < len(lines):
+            if "<<" in lines[i]:
+                name, delimiter = lines[i].split("<<", 1)
+                j = lines.index(delimiter, i + 1)
+                outputs[name] = "\n".join(lines[i + 1 : j])
+                i = j + 1
+            else:
+                i += 1
+        return outputs
+
+    def summary(self) -> str:
+        return self.summary_file.read_text() if self.summary_file.exists() else ""
+
+
+@pytest.fixture
+def action_env(tmp_path: Path) -> ActionEnv:
+    return ActionEnv(tmp_path)
