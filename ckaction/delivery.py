@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from ckaction.context import RunContext
@@ -76,6 +77,8 @@ def deliver(
     elif not runner.append_summary(summary) and not runner.on_github:
         with runner.stop_commands():
             runner.info(summary)
+    if settings is not None and settings.pr_number is not None:
+        context = replace(context, pr_number=settings.pr_number)
     if (
         report.command == "gate"
         and settings is not None

@@ -140,12 +140,18 @@ class Settings(BaseModel):
     github_token: SecretStr | None = None
     report_path: str = "ckaction-report.json"
     commit: str | None = None
+    pr_number: int | None = None
 
     _bools = field_validator("fail_on_regression", "reuse_runs", "comment", mode="before")(
         _parse_bool
     )
     _ids = field_validator(
-        "prompt_id", "baseline_run_id", "baseline_prompt_id", "dataset_id", mode="before"
+        "prompt_id",
+        "baseline_run_id",
+        "baseline_prompt_id",
+        "dataset_id",
+        "pr_number",
+        mode="before",
     )(_parse_int_id)
     _decimals = field_validator("row_tolerance", "avg_tolerance", mode="before")(_parse_decimal)
 
