@@ -1,0 +1,55 @@
+"""Injected faults and the request log: the emulator's hooks for client-resilience tests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour, matched against (method, path relative to the API root).
+
+    * `status`: answer with this status instead of processing (body: `{"error": ...}` JSON, or the
+      raw `body` string). `None` means "no status override" (useful with `delay` alone).
+    * `after_processing`: process the request normally (state changes happen) and only then answer
+      with the fault, so a client cannot tell whether its write landed.
+    * `delay`: sleep this many real seconds before answering (read-timeout tests). Any processing
+      happens first, so with `status=None` a write lands and only its answer is late.
+    * `malformed`: answer 200 with a body that is not valid JSON.
+    * `times`: how many matching requests the fault applies to before it is used up.
+    * `method`: HTTP method, or None / "*" for any.
+    """
+
+    method: str | None = "POST"
+    path: str = r"/runs$"
+    status: int | None = 503
+    body: str | None = None
+    delay: float = 0.0
+    times: int = 1
+    after_processing: bool = False
+    malformed: bool = False
+    content_type: str | None = None
+    hits: int = field(default=0, init=False)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.times <= 0:
+            return False
+        if self.method not in (None, "*") and self.method.upper() != method.upper():
+            return False
+        return re.search(self.path, path) is not None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP request the emulator received and how it answered."""
+
+    method: str
+    path: str  # relative to the API root (e.g. "/runs/3/generate"); the full path if outside it
+    query: dict[str, list[str]]
+    time: float  # the emulator clock when the request arrived
+    status: int
+    full_path: str = ""
+    body: object = None  # the parsed JSON body, the raw text if not JSON, or None
+    client: str = ""
+    fault: Fault | None = None
