@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from ckaction.api import CompletionKitClient, build_http_client
 from ckaction.context import RunContext
@@ -11,6 +14,7 @@ from ckaction.flow import GATE_TAG, Gate, Log
 from ckaction.inputs import Settings
 from ckaction.redact import Redactor
 from ckaction.report import Report, RunRef
+from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 
 
 def run_command(
@@ -26,11 +30,32 @@ def run_command(
 ) -> Report:
     """Run settings.command with a real client (or the one given), filling in `report`."""
     redact.add(settings.token)
+    # Files are inputs too: a malformed sign-off file fails before any network call.
+    signoffs = gather_signoffs(settings, context, report) if settings.command == "gate" else None
     if client is None:
         with build_http_client(settings.api_root, settings.token) as http:
             api = CompletionKitClient(http, redact=redact, sleep=sleep)
-            return _dispatch(settings, api, runner, context, clock, sleep, report)
-    return _dispatch(settings, client, runner, context, clock, sleep, report)
+            return _dispatch(settings, api, runner, context, clock, sleep, report, signoffs)
+    return _dispatch(settings, client, runner, context, clock, sleep, report, signoffs)
+
+
+def gather_signoffs(settings: Settings, context: RunContext, report: Report) -> SignOffs:
+    """The label and file sign-offs that apply to this gate; expired and rejected ones go to the
+    report so a reviewer sees them."""
+    valid: list[SignOff] = []
+    if settings.signoffs_file:
+        path = Path(settings.signoffs_file)
+        target = path if path.is_absolute() else context.workspace / path
+        valid, expired, rejected = load_signoffs(
+            target, settings.signoffs_file, today=dt.datetime.now(dt.UTC).date()
+        )
+        report.signoffs_expired = [f"{e.describe()}: expired, covers nothing" for e in expired]
+        report.signoffs_rejected = [f"{r.where}: {r.problem}; covers nothing" for r in rejected]
+    return SignOffs(
+        entries=tuple(valid),
+        label=label_signoff(settings.signoff_label, context.pr_labels, context.event),
+        prompt_id=settings.prompt_id,
+    )
 
 
 def _dispatch(
@@ -41,13 +66,27 @@ def _dispatch(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     report: Report,
+    signoffs: SignOffs | None,
 ) -> Report:
     commit = settings.commit or context.sha
-    gate = Gate(settings, client, log=log, clock=clock, sleep=sleep, commit=commit, report=report)
+    gate = Gate(
+        settings,
+        client,
+        log=log,
+        clock=clock,
+        sleep=sleep,
+        commit=commit,
+        report=report,
+        signoffs=signoffs,
+    )
     if settings.command == "publish":
         return publish(gate)
     if settings.command == "rebaseline":
         return rebaseline(gate)
+    if settings.command == "calibrate":
+        from ckaction.calibrate import calibrate
+
+        return calibrate(gate)
     return gate.run()
 
 
@@ -100,7 +139,7 @@ def rebaseline(gate: Gate) -> Report:
         live = client.get_prompt(old.prompt_id)
         if live.family_key:
             live = client.get_prompt(live.family_key)
-        body = {
+        body: dict[str, Any] = {
             "prompt_id": live.id,
             "dataset_id": settings.dataset_id or old.dataset_id,
             "metric_ids": list(settings.metric_ids or old.metric_ids),

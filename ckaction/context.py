@@ -31,6 +31,7 @@ class RunContext:
     is_fork: bool = False
     pr_labels: tuple[str, ...] = ()
     actor: str = ""
+    event: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def workflow_run_url(self) -> str | None:
@@ -106,4 +107,5 @@ def context_from_env(environ: Mapping[str, str]) -> RunContext:
         is_fork=is_fork,
         pr_labels=labels,
         actor=environ.get("GITHUB_ACTOR", ""),
+        event=event,
     )

@@ -20,8 +20,11 @@ from typing import Literal
 
 from ckaction.errors import NothingMeasured
 from ckaction.models import CompareRow, Comparison, MetricCompare, Response
+from ckaction.signoff import SignOffs
+from ckaction.stats import Interval, mean_interval, underpowered
 
-RowStatus = Literal["regressed", "improved", "unchanged", "missing", "unscored"]
+RowStatus = Literal["regressed", "signed_off", "improved", "unchanged", "missing", "unscored"]
+AvgGate = Literal["band", "significant"]
 Result = Literal["passed", "regressed", "error"]
 _HIDDEN_COLUMNS = ("expected_output", "actual_output")
 
@@ -30,6 +33,7 @@ _HIDDEN_COLUMNS = ("expected_output", "actual_output")
 class Tolerances:
     row: Decimal
     avg: Decimal
+    avg_gate: AvgGate = "band"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,11 @@ class Cell:
     rationale: str | None
     baseline_version: int | None
     new_version: int | None
+    signed_off: str | None = None
+
+    @property
+    def unsigned_regression(self) -> bool:
+        return self.regressed and self.signed_off is None
 
     @property
     def is_check(self) -> bool:
@@ -95,6 +104,10 @@ class MetricResult:
     broke: int = 0
     fixed: int = 0
     version_changed: bool = False
+    interval: Interval | None = None
+    underpowered: bool = False
+    signed_off_rows: int = 0
+    gated_mean_delta: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class Counts:
     missing: int = 0
     unscored: int = 0
     new_cases: int = 0
+    signed_off: int = 0
 
 
 @dataclass(frozen=True)
@@ -148,7 +162,14 @@ def _delta(entry: MetricCompare) -> Decimal | None:
     return None
 
 
-def _cell(entry: MetricCompare, tolerances: Tolerances, rationale: str | None) -> Cell:
+def _cell(
+    entry: MetricCompare,
+    tolerances: Tolerances,
+    rationale: str | None,
+    *,
+    input_text: str,
+    signoffs: SignOffs | None,
+) -> Cell:
     delta = None if entry.is_check else _delta(entry)
     if entry.is_check:
         regressed = entry.result_change == "broke"
@@ -156,9 +177,13 @@ def _cell(entry: MetricCompare, tolerances: Tolerances, rationale: str | None) -
     else:
         regressed = delta is not None and delta < tolerances.row
         improved = delta is not None and delta > 0
+    name = entry.metric_name or f"metric {entry.metric_id}"
+    signed_off = None
+    if regressed and signoffs is not None:
+        signed_off = signoffs.covering(input_text, name, delta, entry.is_check)
     return Cell(
         metric_id=entry.metric_id,
-        metric_name=entry.metric_name or f"metric {entry.metric_id}",
+        metric_name=name,
         kind=entry.kind,
         baseline=entry.left_score,
         new=entry.right_score,
@@ -171,6 +196,7 @@ def _cell(entry: MetricCompare, tolerances: Tolerances, rationale: str | None) -
         rationale=rationale,
         baseline_version=entry.left_metric_version_id,
         new_version=entry.right_metric_version_id,
+        signed_off=signed_off,
     )
 
 
@@ -184,17 +210,27 @@ def evaluate_row(
     *,
     input_text: str,
     rationales: Mapping[int, str | None],
+    signoffs: SignOffs | None = None,
 ) -> RowResult:
     cells = tuple(
-        _cell(entry, tolerances, rationales.get(entry.metric_id)) for entry in row.per_metric
+        _cell(
+            entry,
+            tolerances,
+            rationales.get(entry.metric_id),
+            input_text=input_text,
+            signoffs=signoffs,
+        )
+        for entry in row.per_metric
     )
     status: RowStatus
     if row.right_response_id is None:
         status = "missing"
     elif not any(_measured(cell) for cell in cells):
         status = "unscored"
-    elif any(cell.regressed for cell in cells):
+    elif any(cell.unsigned_regression for cell in cells):
         status = "regressed"
+    elif any(cell.regressed for cell in cells):
+        status = "signed_off"
     elif any(cell.improved for cell in cells):
         status = "improved"
     else:
@@ -229,7 +265,7 @@ def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list
             and c.baseline_version != c.new_version
             for c in cells
         )
-        rows_regressed = sum(1 for c in cells if c.regressed)
+        rows_regressed = sum(1 for c in cells if c.unsigned_regression)
         if first.is_check:
             paired = [
                 c for c in cells if c.baseline_passed is not None and c.new_passed is not None
@@ -253,11 +289,22 @@ def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list
                     broke=sum(1 for c in cells if c.change == "broke"),
                     fixed=sum(1 for c in cells if c.change == "fixed"),
                     version_changed=versions_differ,
+                    signed_off_rows=sum(1 for c in cells if c.regressed and c.signed_off),
                 )
             )
             continue
         paired = [c for c in cells if c.delta is not None]
-        mean_delta = _mean([c.delta for c in paired if c.delta is not None])
+        deltas = [c.delta for c in paired if c.delta is not None]
+        mean_delta = _mean(deltas)
+        # Signed-off rows are accepted drops: the average gate looks at the rest.
+        gated = [c.delta for c in paired if c.delta is not None and c.signed_off is None]
+        gated_mean = _mean(gated)
+        interval = mean_interval(gated)
+        below = gated_mean is not None and gated_mean < tolerances.avg
+        if tolerances.avg_gate == "significant":
+            regressed = below and interval is not None and interval.high < 0
+        else:
+            regressed = below
         results.append(
             MetricResult(
                 metric_id=metric_id,
@@ -268,9 +315,13 @@ def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list
                 new_mean=_mean([c.new for c in paired if c.new is not None]),
                 mean_delta=mean_delta,
                 tolerance=tolerances.avg,
-                regressed=mean_delta is not None and mean_delta < tolerances.avg,
-                rows_regressed=rows_regressed,
+                regressed=regressed,
+                rows_regressed=sum(1 for c in cells if c.unsigned_regression),
                 version_changed=versions_differ,
+                interval=interval,
+                underpowered=underpowered(interval, tolerances.avg),
+                signed_off_rows=sum(1 for c in cells if c.regressed and c.signed_off),
+                gated_mean_delta=gated_mean,
             )
         )
     return results
@@ -301,6 +352,7 @@ def evaluate(
     *,
     baseline_responses: Mapping[int, Response],
     candidate_responses: Mapping[int, Response],
+    signoffs: SignOffs | None = None,
 ) -> Evaluation:
     """Judge a comparison. Raises NothingMeasured when no paired row carries a score."""
     rows: list[RowResult] = []
@@ -317,11 +369,14 @@ def evaluate(
                 if review.metric_id is not None
             }
         text = display_input(source.input_data) if source else f"row {row.row_index}"
-        rows.append(evaluate_row(row, tolerances, input_text=text, rationales=rationales))
+        rows.append(
+            evaluate_row(row, tolerances, input_text=text, rationales=rationales, signoffs=signoffs)
+        )
 
     metrics = summarize_metrics(rows, tolerances)
     counts = Counts(
         compared=sum(1 for r in rows if r.status not in ("missing", "unscored")),
+        signed_off=sum(1 for r in rows if r.status == "signed_off"),
         regressed=sum(1 for r in rows if r.status == "regressed"),
         improved=sum(1 for r in rows if r.status == "improved"),
         unchanged=sum(1 for r in rows if r.status == "unchanged"),
@@ -339,10 +394,15 @@ def evaluate(
         )
     reasons: list[str] = []
     for metric in metrics:
-        if metric.kind != "check" and metric.regressed and metric.mean_delta is not None:
+        if metric.kind != "check" and metric.regressed and metric.gated_mean_delta is not None:
+            how = (
+                " and its whole 95% interval lies below zero"
+                if tolerances.avg_gate == "significant"
+                else ""
+            )
             reasons.append(
-                f"{metric.name}: mean delta {metric.mean_delta:+.2f} is below the average "
-                f"tolerance {tolerances.avg}"
+                f"{metric.name}: mean delta {metric.gated_mean_delta:+.2f} is below the average "
+                f"tolerance {tolerances.avg}{how}"
             )
     if counts.regressed:
         reasons.append(

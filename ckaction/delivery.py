@@ -23,6 +23,9 @@ OUTPUT_NAMES = (
     "report",
     "version-number",
     "comment-url",
+    "signed-off",
+    "recommended-row-tolerance",
+    "recommended-avg-tolerance",
 )
 
 
@@ -33,6 +36,7 @@ def gate_outputs(report: Report, report_path: str) -> dict[str, str]:
         "run-id": str(report.candidate.id) if report.candidate else "",
         "baseline-run-id": str(report.baseline.id) if report.baseline else "",
         "regressions": str(report.counts.regressed),
+        "signed-off": str(report.counts.signed_off),
         "avg-score": "" if report.avg_score is None else f"{report.avg_score}",
         "prompt-id": "" if report.prompt_id is None else str(report.prompt_id),
         "report": report_path,

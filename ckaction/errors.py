@@ -99,3 +99,9 @@ class NothingMeasured(CkError):
     """The run completed, but there is nothing to compare: no scores, or no paired rows."""
 
     title = "Nothing was measured"
+
+
+class StaleBaseline(CkError):
+    """The baseline was scored under other conditions and on-stale-baseline is fail."""
+
+    title = "Stale baseline"

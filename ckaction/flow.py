@@ -19,6 +19,7 @@ from ckaction.errors import (
     GateTimeout,
     NothingMeasured,
     RunFailed,
+    StaleBaseline,
     UncertainOutcome,
     Unprocessable,
 )
@@ -26,6 +27,7 @@ from ckaction.inputs import Settings
 from ckaction.models import Metric, Prompt, Run
 from ckaction.polling import PollSchedule
 from ckaction.report import Report, RunRef
+from ckaction.signoff import SignOffs
 
 GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
@@ -123,6 +125,7 @@ class Gate:
         commit: str | None = None,
         schedule: PollSchedule | None = None,
         report: Report | None = None,
+        signoffs: SignOffs | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -132,7 +135,10 @@ class Gate:
         self.commit = commit
         self.schedule = schedule or PollSchedule()
         self.deadline = clock() + settings.timeout_seconds
-        self.tolerances = Tolerances(row=settings.row_tolerance, avg=settings.avg_tolerance)
+        self.tolerances = Tolerances(
+            row=settings.row_tolerance, avg=settings.avg_tolerance, avg_gate=settings.avg_gate
+        )
+        self.signoffs = signoffs
         # The report fills in as the gate goes, so an error part-way still names what it got to.
         self.report = report or Report(result="error", tolerances=self.tolerances)
         self.report.tolerances = self.tolerances
@@ -350,6 +356,7 @@ class Gate:
                 self.tolerances,
                 baseline_responses=baseline_responses,
                 candidate_responses=candidate_responses,
+                signoffs=self.signoffs,
             )
             self.log.info(
                 f"{evaluation.counts.compared} rows compared, {evaluation.counts.regressed} regressed"
@@ -361,7 +368,19 @@ class Gate:
                 + ", ".join(evaluation.version_drift)
                 + " changed between the baseline and the candidate"
             )
+        report.signoffs_used = sorted(
+            {cell.signed_off for row in evaluation.rows for cell in row.cells if cell.signed_off}
+        )
         report.result = evaluation.result
+        if report.not_like_for_like and self.settings.on_stale_baseline == "fail":
+            raise StaleBaseline(
+                "The comparison is not like-for-like ("
+                + "; ".join(report.not_like_for_like)
+                + "), and on-stale-baseline is fail.",
+                hint="Capture a fresh baseline under today's conditions with "
+                f"`ckaction rebaseline --baseline-run-id {baseline.id}` (or command: rebaseline), "
+                "then gate against it.",
+            )
         return report
 
 

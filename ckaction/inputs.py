@@ -27,8 +27,8 @@ from pydantic import (
 from ckaction.errors import InputError
 
 CLOUD_ROOT = "https://completionkit.com/orgs/{org}/api/v1"
-COMMANDS = ("gate", "publish", "rebaseline")
-Command = Literal["gate", "publish", "rebaseline"]
+COMMANDS = ("gate", "publish", "rebaseline", "calibrate")
+Command = Literal["gate", "publish", "rebaseline", "calibrate"]
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -141,6 +141,11 @@ class Settings(BaseModel):
     report_path: str = "ckaction-report.json"
     commit: str | None = None
     pr_number: int | None = None
+    signoff_label: str | None = "prompt-regression-approved"
+    signoffs_file: str | None = ".completionkit/signoffs.yml"
+    avg_gate: Literal["band", "significant"] = "band"
+    on_stale_baseline: Literal["warn", "fail"] = "warn"
+    calibration_runs: int = Field(default=2, ge=1, le=10)
 
     _bools = field_validator("fail_on_regression", "reuse_runs", "comment", mode="before")(
         _parse_bool
@@ -159,6 +164,11 @@ class Settings(BaseModel):
     @classmethod
     def _metric_ids(cls, value: Any) -> Any:
         return parse_metric_ids(value) if isinstance(value, str) else value
+
+    @field_validator("avg_gate", "on_stale_baseline", mode="before")
+    @classmethod
+    def _choice(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("command", mode="before")
     @classmethod
@@ -215,8 +225,12 @@ class Settings(BaseModel):
             problems["org"] = "is required (or set api-url): your CompletionKit org slug"
         if self.command in ("gate", "publish") and self.prompt_id is None:
             problems["prompt_id"] = f"is required for command {self.command}: the prompt version id"
-        if self.command == "rebaseline" and self.prompt_id is None and self.baseline_run_id is None:
-            problems["baseline_run_id"] = "or prompt-id is required for command rebaseline"
+        if (
+            self.command in ("rebaseline", "calibrate")
+            and self.prompt_id is None
+            and self.baseline_run_id is None
+        ):
+            problems["baseline_run_id"] = f"or prompt-id is required for command {self.command}"
         if problems:
             raise ValueError(json.dumps(problems))
         return self

@@ -48,6 +48,10 @@ class Report:
     reused_run: bool = False
     avg_score: Decimal | None = None
     command: str = "gate"
+    signoffs_used: list[str] = field(default_factory=list)
+    signoffs_expired: list[str] = field(default_factory=list)
+    signoffs_rejected: list[str] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None
     extra_outputs: dict[str, str] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
 
@@ -85,6 +89,12 @@ class Report:
             "not_like_for_like": list(self.not_like_for_like),
             "notes": list(self.notes),
             "done": list(self.done),
+            "signoffs": {
+                "used": list(self.signoffs_used),
+                "expired": list(self.signoffs_expired),
+                "rejected": list(self.signoffs_rejected),
+            },
+            "calibration": self.calibration,
             "outputs": dict(self.extra_outputs),
             "workflow_run_url": self.workflow_run_url,
             "counts": dict(self.counts.__dict__),
@@ -119,6 +129,12 @@ def _metric(metric: MetricResult) -> dict[str, Any]:
         "broke": metric.broke,
         "fixed": metric.fixed,
         "version_changed": metric.version_changed,
+        "signed_off_rows": metric.signed_off_rows,
+        "gated_mean_delta": _num(metric.gated_mean_delta),
+        "ci95": None
+        if metric.interval is None
+        else {"low": metric.interval.low, "high": metric.interval.high, "n": metric.interval.n},
+        "underpowered": metric.underpowered,
     }
 
 
@@ -134,6 +150,7 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "delta": _num(cell.delta),
         "result_change": cell.change,
         "regressed": cell.regressed,
+        "signed_off": cell.signed_off,
         "rationale": cell.rationale,
     }
 

@@ -56,8 +56,14 @@ class ActionEnv:
     def event_file(self) -> Path:
         return self.root / "workflow" / "event.json"
 
-    def environ(self, inputs: dict[str, str], *, event: str = "push", payload: dict | None = None,
-                **extra: str) -> dict[str, str]:
+    def environ(
+        self,
+        inputs: dict[str, str],
+        *,
+        event: str = "push",
+        payload: dict | None = None,
+        **extra: str,
+    ) -> dict[str, str]:
         for path in (self.workspace, self.output_file.parent, self.event_file.parent):
             path.mkdir(parents=True, exist_ok=True)
         self.event_file.write_text(json.dumps(payload or {}))

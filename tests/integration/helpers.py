@@ -36,11 +36,21 @@ class Result:
         return "\n".join([self.stdout, self.stderr, json.dumps(self.outputs), self.summary, report])
 
 
-def run_action(env: ActionEnv, inputs: dict[str, str], *, timeout: float = 60, **kwargs: Any) -> Result:
-    base_inputs = {"api-token": TOKEN, "row-tolerance": "-1.0", "avg-tolerance": "-0.2",
-                   "timeout-minutes": "2", "fail-on-regression": "true", "comment": "true",
-                   "command": "gate", "reuse-runs": "true", "report-path": "ckaction-report.json",
-                   "github-token": "ghs_faketoken0000000000"}
+def run_action(
+    env: ActionEnv, inputs: dict[str, str], *, timeout: float = 60, **kwargs: Any
+) -> Result:
+    base_inputs = {
+        "api-token": TOKEN,
+        "row-tolerance": "-1.0",
+        "avg-tolerance": "-0.2",
+        "timeout-minutes": "2",
+        "fail-on-regression": "true",
+        "comment": "true",
+        "command": "gate",
+        "reuse-runs": "true",
+        "report-path": "ckaction-report.json",
+        "github-token": "ghs_faketoken0000000000",
+    }
     merged = {**base_inputs, **inputs}
     environ = env.environ(merged, **kwargs)
     environ["PATH"] = os.environ.get("PATH", "")

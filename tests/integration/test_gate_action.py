@@ -16,7 +16,9 @@ def posts(emulator, pattern):
 
 
 def test_a_regressing_candidate_fails_with_outputs_summary_and_report(served, action_env):
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
     assert result.code == 1, result.stdout + result.stderr
     out = result.outputs
     assert out["result"] == "regressed" and out["passed"] == "false"
@@ -36,7 +38,9 @@ def test_a_regressing_candidate_fails_with_outputs_summary_and_report(served, ac
 
 
 def test_the_live_prompt_passes_and_a_gate_run_never_becomes_a_baseline(served, action_env):
-    first = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v1_id)})
+    first = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v1_id)}
+    )
     assert first.code == 0, first.stdout
     assert first.outputs["result"] == "passed" and first.outputs["passed"] == "true"
     assert first.outputs["regressions"] == "0"
@@ -49,15 +53,23 @@ def test_the_live_prompt_passes_and_a_gate_run_never_becomes_a_baseline(served, 
 
 
 def test_fail_on_regression_false_reports_and_exits_zero(served, action_env):
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id),
-                                     "fail-on-regression": "false"})
+    result = run_action(
+        action_env,
+        {
+            "api-url": served.url,
+            "prompt-id": str(served.ids.prompt_v2_id),
+            "fail-on-regression": "false",
+        },
+    )
     assert result.code == 0
     assert result.outputs["result"] == "regressed" and result.outputs["passed"] == "false"
 
 
 def test_invalid_inputs_fail_before_any_network_call(served, action_env):
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": "v2", "row-tolerance": "x",
-                                     "metric-ids": "1,a"})
+    result = run_action(
+        action_env,
+        {"api-url": served.url, "prompt-id": "v2", "row-tolerance": "x", "metric-ids": "1,a"},
+    )
     assert result.code == 2
     assert served.emulator.requests == []
     for name in ("prompt-id", "row-tolerance", "metric-ids"):
@@ -75,8 +87,10 @@ def test_missing_required_inputs_are_named(served, action_env):
 
 def test_a_wrong_token_is_a_clear_401_and_the_token_is_never_printed(served, action_env):
     wrong = "ck-wrong-token-abcdefgh"
-    result = run_action(action_env, {"api-url": served.url, "api-token": wrong,
-                                     "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env,
+        {"api-url": served.url, "api-token": wrong, "prompt-id": str(served.ids.prompt_v2_id)},
+    )
     assert result.code == 2
     assert "401" in result.stdout and "api-token" in result.stdout
     assert f"::add-mask::{wrong}" in result.stdout
@@ -85,9 +99,13 @@ def test_a_wrong_token_is_a_clear_401_and_the_token_is_never_printed(served, act
 
 def test_an_error_body_echoing_the_token_is_redacted_everywhere(served, action_env):
     served.emulator.faults.append(
-        Fault("GET", r"/prompts/\d+$", status=500, body=f'{{"error": "bad token {TOKEN}"}}', times=10)
+        Fault(
+            "GET", r"/prompts/\d+$", status=500, body=f'{{"error": "bad token {TOKEN}"}}', times=10
+        )
     )
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
     assert result.code == 2
     assert TOKEN not in result.everything.replace(f"::add-mask::{TOKEN}", "")
     assert "***" in result.stdout
@@ -104,7 +122,9 @@ def test_a_failed_run_is_an_error_showing_its_failure_summary(served, action_env
         raise GenerationError("model overloaded")
 
     served.emulator.generator = broken
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
     assert result.code == 2
     assert result.outputs["result"] == "error"
     assert "Every response failed to generate" in result.summary_text
@@ -112,8 +132,14 @@ def test_a_failed_run_is_an_error_showing_its_failure_summary(served, action_env
 
 def test_timeout_names_the_run_still_going(served, action_env):
     served.emulator.run_duration = 120
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id),
-                                     "timeout-minutes": "0.02"})
+    result = run_action(
+        action_env,
+        {
+            "api-url": served.url,
+            "prompt-id": str(served.ids.prompt_v2_id),
+            "timeout-minutes": "0.02",
+        },
+    )
     assert result.code == 2
     run_id = result.outputs["run-id"]
     assert run_id
@@ -124,16 +150,29 @@ def test_timeout_names_the_run_still_going(served, action_env):
 def test_no_judge_model_stops_before_creating_a_run(served, action_env):
     emu = served.emulator
     ids = served.ids
-    bare = emu.add_completed_run(ids.prompt_v1_id, ids.dataset_id, ids.metric_ids[2:],
-                                 judge_model=None)
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(ids.prompt_v2_id),
-                                     "baseline-run-id": str(ids.baseline_run_id),
-                                     "metric-ids": ",".join(map(str, ids.metric_ids))})
+    bare = emu.add_completed_run(
+        ids.prompt_v1_id, ids.dataset_id, ids.metric_ids[2:], judge_model=None
+    )
+    result = run_action(
+        action_env,
+        {
+            "api-url": served.url,
+            "prompt-id": str(ids.prompt_v2_id),
+            "baseline-run-id": str(ids.baseline_run_id),
+            "metric-ids": ",".join(map(str, ids.metric_ids)),
+        },
+    )
     assert result.code == 1  # inherits gpt-4o-mini from the scored baseline: a real gate
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(ids.prompt_v2_id),
-                                     "baseline-run-id": str(bare["id"]),
-                                     "metric-ids": ",".join(map(str, ids.metric_ids))},
-                        GITHUB_SHA="1111111111111111111111111111111111111111")
+    result = run_action(
+        action_env,
+        {
+            "api-url": served.url,
+            "prompt-id": str(ids.prompt_v2_id),
+            "baseline-run-id": str(bare["id"]),
+            "metric-ids": ",".join(map(str, ids.metric_ids)),
+        },
+        GITHUB_SHA="1111111111111111111111111111111111111111",
+    )
     assert result.code == 2
     assert "judge-model" in result.summary_text
     created = posts(emu, r"/runs$")
@@ -142,10 +181,16 @@ def test_no_judge_model_stops_before_creating_a_run(served, action_env):
 
 def test_a_create_that_landed_behind_a_502_is_found_not_duplicated(served, action_env):
     served.emulator.faults.append(Fault("POST", r"/runs$", status=502, after_processing=True))
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
     assert result.code == 1, result.stdout
-    runs = served.emulator.list_runs().items if hasattr(served.emulator.list_runs(), "items") else None
-    gate_runs = [r for r in served.emulator.requests if r.method == "POST" and r.path.endswith("/runs")]
+    runs = (
+        served.emulator.list_runs().items if hasattr(served.emulator.list_runs(), "items") else None
+    )
+    gate_runs = [
+        r for r in served.emulator.requests if r.method == "POST" and r.path.endswith("/runs")
+    ]
     assert len(gate_runs) == 1
     assert "Uncertain create" in result.stdout
     assert runs is None or sum(1 for r in runs if "ckaction gate" in (r.get("name") or "")) == 1
@@ -153,14 +198,18 @@ def test_a_create_that_landed_behind_a_502_is_found_not_duplicated(served, actio
 
 def test_a_create_that_never_landed_is_sent_again(served, action_env):
     served.emulator.faults.append(Fault("POST", r"/runs$", status=503))
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
     assert result.code == 1, result.stdout
     assert len(posts(served.emulator, r"/runs$")) == 2
 
 
 def test_a_start_that_landed_behind_a_504_is_not_sent_twice(served, action_env):
     served.emulator.faults.append(Fault("POST", r"/generate$", status=504, after_processing=True))
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
     assert result.code == 1, result.stdout
     assert len(posts(served.emulator, r"/generate$")) == 1
 
@@ -168,13 +217,17 @@ def test_a_start_that_landed_behind_a_504_is_not_sent_twice(served, action_env):
 def test_rate_limits_and_server_errors_on_reads_are_retried(served, action_env):
     served.emulator.faults.append(Fault("GET", r"/runs/\d+$", status=429, times=2))
     served.emulator.faults.append(Fault("GET", r"/compare$", status=503, times=1))
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
     assert result.code == 1, result.stdout
 
 
 def test_a_malformed_body_is_an_error_not_a_crash(served, action_env):
     served.emulator.faults.append(Fault("GET", r"/compare$", malformed=True, times=10))
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
     assert result.code == 2
     assert "not JSON" in result.summary_text
     assert "Traceback" not in result.everything
@@ -182,13 +235,21 @@ def test_a_malformed_body_is_an_error_not_a_crash(served, action_env):
 
 def test_a_smoke_subset_reports_missing_rows_and_new_cases_without_failing(served, action_env):
     emu, ids = served.emulator, served.ids
-    smoke = emu.add_dataset("smoke", [
-        {"customer_message": "Where is my parcel? It was due on Monday.", "order_number": "10482",
-         "expected_output": "Apologise, confirm order #10482 is in transit, give the new date."},
-        {"customer_message": "A brand new case", "order_number": "1", "expected_output": "x"},
-    ])
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(ids.prompt_v1_id),
-                                     "dataset-id": str(smoke["id"])})
+    smoke = emu.add_dataset(
+        "smoke",
+        [
+            {
+                "customer_message": "Where is my parcel? It was due on Monday.",
+                "order_number": "10482",
+                "expected_output": "Apologise, confirm order #10482 is in transit, give the new date.",
+            },
+            {"customer_message": "A brand new case", "order_number": "1", "expected_output": "x"},
+        ],
+    )
+    result = run_action(
+        action_env,
+        {"api-url": served.url, "prompt-id": str(ids.prompt_v1_id), "dataset-id": str(smoke["id"])},
+    )
     assert result.code == 0, result.stdout
     counts = result.report["counts"]
     assert counts["missing"] == 4 and counts["compared"] == 1 and counts["new_cases"] == 1
@@ -206,17 +267,30 @@ def test_a_second_gate_on_the_same_commit_pays_for_no_new_run(served, action_env
 
 
 def test_reuse_runs_false_creates_a_new_run(served, action_env):
-    inputs = {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id), "reuse-runs": "false"}
+    inputs = {
+        "api-url": served.url,
+        "prompt-id": str(served.ids.prompt_v2_id),
+        "reuse-runs": "false",
+    }
     run_action(action_env, inputs)
     run_action(action_env, inputs)
     assert len(posts(served.emulator, r"/runs$")) == 2
 
 
 def test_a_fork_pr_without_the_secret_says_so_plainly(served, action_env):
-    payload = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "someone/prompts"}},
-                                "base": {"repo": {"full_name": "acme/prompts"}}}}
-    result = run_action(action_env, {"api-token": "", "api-url": served.url, "prompt-id": "1"},
-                        event="pull_request", payload=payload)
+    payload = {
+        "pull_request": {
+            "number": 7,
+            "head": {"repo": {"full_name": "someone/prompts"}},
+            "base": {"repo": {"full_name": "acme/prompts"}},
+        }
+    }
+    result = run_action(
+        action_env,
+        {"api-token": "", "api-url": served.url, "prompt-id": "1"},
+        event="pull_request",
+        payload=payload,
+    )
     assert result.code == 2
     assert "fork" in result.summary_text and "workflow_run" in result.summary_text
     assert served.emulator.requests == []
@@ -231,7 +305,12 @@ def test_row_text_cannot_forge_workflow_commands(served, action_env, hostile):
     served.emulator.faults.append(
         Fault("GET", r"/prompts/\d+$", status=422, body='{"error": "::error::from the server"}')
     )
-    result = run_action(action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)})
-    forged = [line for line in result.stdout.splitlines()
-              if line.startswith(("::error::forged", "::warning::x", "::error::from the server"))]
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
+    forged = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith(("::error::forged", "::warning::x", "::error::from the server"))
+    ]
     assert forged == []

@@ -1,0 +1,200 @@
+"""Sign-off of expected regressions: a pull-request label, or reviewed entries in a YAML file.
+
+File format (`.completionkit/signoffs.yml` by default), a list of entries:
+
+    - input: "change the delivery address"   # text the row's input contains
+      metric: Accuracy                       # metric name
+      min-delta: -2                          # the lowest delta accepted (a broken check counts as -1)
+      reason: "Terser replies drop the link; accepted by @maria"
+      expires: 2026-12-31                    # required; an expired entry covers nothing
+      prompt-id: 42                          # optional: only for this candidate prompt
+
+A malformed file is an input error naming the file and line; a malformed or expired entry is
+listed in the report and covers nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ckaction.errors import InputError
+
+KEYS = {"input", "metric", "min-delta", "reason", "expires", "prompt-id"}
+CHECK_BROKE_DELTA = Decimal(-1)
+
+
+@dataclass(frozen=True)
+class SignOff:
+    input: str
+    metric: str
+    min_delta: Decimal
+    reason: str
+    expires: dt.date
+    prompt_id: int | None
+    where: str
+
+    def describe(self) -> str:
+        return f"{self.where}: {self.reason} (until {self.expires.isoformat()})"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    where: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class LabelSignOff:
+    label: str
+    who: str | None
+
+    def describe(self) -> str:
+        by = f" added by @{self.who}" if self.who else ""
+        return f"label `{self.label}`{by} (while the label stays on the pull request)"
+
+
+@dataclass(frozen=True)
+class SignOffs:
+    """Every sign-off that applies to this gate."""
+
+    entries: tuple[SignOff, ...] = ()
+    expired: tuple[SignOff, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
+    label: LabelSignOff | None = None
+    prompt_id: int | None = None
+
+    def covering(
+        self, input_text: str, metric: str, delta: Decimal | None, is_check: bool
+    ) -> str | None:
+        """What signs off this regression, or None."""
+        if self.label is not None:
+            return self.label.describe()
+        effective = CHECK_BROKE_DELTA if is_check else delta
+        if effective is None:
+            return None
+        for entry in self.entries:
+            if entry.prompt_id is not None and entry.prompt_id != self.prompt_id:
+                continue
+            if entry.metric.casefold() != metric.casefold():
+                continue
+            if entry.input.casefold() not in input_text.casefold():
+                continue
+            if effective >= entry.min_delta:
+                return entry.describe()
+        return None
+
+    @property
+    def active(self) -> bool:
+        return self.label is not None or bool(self.entries)
+
+
+def load_signoffs(
+    path: Path, display: str, *, today: dt.date
+) -> tuple[list[SignOff], list[SignOff], list[Rejected]]:
+    """(valid, expired, rejected) entries of a sign-off file; a missing file has none."""
+    import yaml
+
+    if not path.exists():
+        return [], [], []
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text)
+    except UnicodeDecodeError:
+        raise InputError({"signoffs-file": f"{display} is not UTF-8 text"}) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InputError({"signoffs-file": f"{display}{where}: {problem}"}) from None
+    if root is None:
+        return [], [], []
+    if not isinstance(root, yaml.SequenceNode):
+        raise InputError(
+            {
+                "signoffs-file": f"{display} line {root.start_mark.line + 1}: expected a list of entries"
+            }
+        )
+    valid: list[SignOff] = []
+    expired: list[SignOff] = []
+    rejected: list[Rejected] = []
+    for node in root.value:
+        where = f"{display} line {node.start_mark.line + 1}"
+        try:
+            entry = _entry(yaml.safe_load(yaml.serialize(node)), where)
+        except ValueError as exc:
+            rejected.append(Rejected(where, str(exc)))
+            continue
+        (expired if entry.expires < today else valid).append(entry)
+    return valid, expired, rejected
+
+
+def _entry(data: Any, where: str) -> SignOff:
+    if not isinstance(data, dict):
+        raise ValueError(
+            "an entry must be a mapping with input, metric, min-delta, reason, expires"
+        )
+    unknown = sorted(set(map(str, data)) - KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s): {', '.join(unknown)}")
+    missing = [
+        key
+        for key in ("input", "metric", "min-delta", "reason", "expires")
+        if data.get(key) in (None, "")
+    ]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    try:
+        min_delta = Decimal(str(data["min-delta"]))
+        if not min_delta.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ValueError("min-delta must be a number such as -2") from None
+    expires = data["expires"]
+    if isinstance(expires, str):
+        try:
+            expires = dt.date.fromisoformat(expires)
+        except ValueError:
+            raise ValueError("expires must be a date such as 2026-12-31") from None
+    if not isinstance(expires, dt.date):
+        raise ValueError("expires must be a date such as 2026-12-31")
+    prompt_id = data.get("prompt-id")
+    if prompt_id is not None and (not isinstance(prompt_id, int) or isinstance(prompt_id, bool)):
+        raise ValueError("prompt-id must be an integer")
+    return SignOff(
+        input=str(data["input"]),
+        metric=str(data["metric"]),
+        min_delta=min_delta,
+        reason=str(data["reason"]),
+        expires=expires if not isinstance(expires, dt.datetime) else expires.date(),
+        prompt_id=prompt_id,
+        where=where,
+    )
+
+
+def label_signoff(
+    label: str | None, labels: Iterable[str], event: dict[str, Any]
+) -> LabelSignOff | None:
+    """The label sign-off when the PR carries the label; who added it when the event says so."""
+    if not label or label not in set(labels):
+        return None
+    who = None
+    added = event.get("label") if isinstance(event.get("label"), dict) else None
+    if event.get("action") == "labeled" and added and added.get("name") == label:
+        sender = event.get("sender")
+        if isinstance(sender, dict) and isinstance(sender.get("login"), str):
+            who = sender["login"]
+    return LabelSignOff(label, who)
+
+
+@dataclass
+class SignOffSummary:
+    """What the report shows about sign-offs."""
+
+    used: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
