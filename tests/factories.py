@@ -8,28 +8,50 @@ from typing import Any
 from ckaction.models import Comparison, Response
 
 
-def judge(metric_id: int, left: Any, right: Any, *, name: str = "Accuracy", delta: Any = "auto",
-          left_version: int | None = 1, right_version: int | None = 1) -> dict[str, Any]:
+def judge(
+    metric_id: int,
+    left: Any,
+    right: Any,
+    *,
+    name: str = "Accuracy",
+    delta: Any = "auto",
+    left_version: int | None = 1,
+    right_version: int | None = 1,
+) -> dict[str, Any]:
     if delta == "auto":
         delta = None if left is None or right is None else round(float(right) - float(left), 2)
     return {
-        "metric_id": metric_id, "metric_name": name, "kind": "llm_judge",
+        "metric_id": metric_id,
+        "metric_name": name,
+        "kind": "llm_judge",
         "left_score": None if left is None else f"{float(left):.1f}",
         "right_score": None if right is None else f"{float(right):.1f}",
-        "left_passed": None, "right_passed": None,
-        "left_metric_version_id": left_version, "right_metric_version_id": right_version,
-        "delta": delta, "result_change": None,
+        "left_passed": None,
+        "right_passed": None,
+        "left_metric_version_id": left_version,
+        "right_metric_version_id": right_version,
+        "delta": delta,
+        "result_change": None,
     }
 
 
-def check(metric_id: int, left: bool | None, right: bool | None, *, name: str = "Has order no") -> dict[str, Any]:
+def check(
+    metric_id: int, left: bool | None, right: bool | None, *, name: str = "Has order no"
+) -> dict[str, Any]:
     change = None
     if left is not None and right is not None:
         change = "same" if left == right else ("broke" if left else "fixed")
     return {
-        "metric_id": metric_id, "metric_name": name, "kind": "check",
-        "left_score": None, "right_score": None, "left_passed": left, "right_passed": right,
-        "left_metric_version_id": 1, "right_metric_version_id": 1, "delta": None,
+        "metric_id": metric_id,
+        "metric_name": name,
+        "kind": "check",
+        "left_score": None,
+        "right_score": None,
+        "left_passed": left,
+        "right_passed": right,
+        "left_metric_version_id": 1,
+        "right_metric_version_id": 1,
+        "delta": None,
         "result_change": change,
     }
 
@@ -54,7 +76,9 @@ def comparison(*rows: dict[str, Any]) -> Comparison:
     )
 
 
-def responses(comp: Comparison, *, side: str, extra_inputs: tuple[str, ...] = ()) -> dict[int, Response]:
+def responses(
+    comp: Comparison, *, side: str, extra_inputs: tuple[str, ...] = ()
+) -> dict[int, Response]:
     out: dict[int, Response] = {}
     for r in comp.rows:
         rid = r.left_response_id if side == "left" else r.right_response_id
@@ -65,8 +89,12 @@ def responses(comp: Comparison, *, side: str, extra_inputs: tuple[str, ...] = ()
             for m in r.per_metric
         ]
         out[rid] = Response.model_validate(
-            {"id": rid, "input_data": json.dumps({"text": f"input {r.row_index}", "expected_output": "x"}),
-             "reviews": reviews, "row_index": r.row_index}
+            {
+                "id": rid,
+                "input_data": json.dumps({"text": f"input {r.row_index}", "expected_output": "x"}),
+                "reviews": reviews,
+                "row_index": r.row_index,
+            }
         )
     for n, text in enumerate(extra_inputs):
         out[9000 + n] = Response.model_validate(

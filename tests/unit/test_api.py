@@ -54,7 +54,10 @@ def test_reads_retry_transient_statuses_with_backoff(client, sleeps, status):
 @respx.mock
 def test_retry_after_is_honoured(client, sleeps):
     respx.get(f"{ROOT}/runs/5").mock(
-        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json=RUN)]
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "7"}),
+            httpx.Response(200, json=RUN),
+        ]
     )
     client.get_run(5)
     assert sleeps == [7.0]

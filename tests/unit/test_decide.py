@@ -13,7 +13,8 @@ TOL = Tolerances(row=Decimal("-1.0"), avg=Decimal("-0.2"))
 
 def run(comp, tol=TOL, extra_inputs=()):
     return evaluate(
-        comp, tol,
+        comp,
+        tol,
         baseline_responses=responses(comp, side="left"),
         candidate_responses=responses(comp, side="right", extra_inputs=extra_inputs),
     )
@@ -21,7 +22,10 @@ def run(comp, tol=TOL, extra_inputs=()):
 
 def test_a_row_that_drops_past_the_row_tolerance_regresses_worst_first():
     comp = comparison(
-        row(0, judge(1, 5, 5)), row(1, judge(1, 5, 3)), row(2, judge(1, 4, 2.5)), row(3, judge(1, 3, 4))
+        row(0, judge(1, 5, 5)),
+        row(1, judge(1, 5, 3)),
+        row(2, judge(1, 4, 2.5)),
+        row(3, judge(1, 3, 4)),
     )
     ev = run(comp, Tolerances(row=Decimal("-1.0"), avg=Decimal("-5")))
     assert ev.result == "regressed"
@@ -32,8 +36,13 @@ def test_a_row_that_drops_past_the_row_tolerance_regresses_worst_first():
 
 
 def test_a_delta_equal_to_the_tolerance_is_not_a_regression():
-    comp = comparison(row(0, judge(1, 5, 4)), row(1, judge(1, 5, 5)), row(2, judge(1, 5, 5)),
-                      row(3, judge(1, 5, 5)), row(4, judge(1, 5, 5)))
+    comp = comparison(
+        row(0, judge(1, 5, 4)),
+        row(1, judge(1, 5, 5)),
+        row(2, judge(1, 5, 5)),
+        row(3, judge(1, 5, 5)),
+        row(4, judge(1, 5, 5)),
+    )
     ev = run(comp)
     assert ev.result == "passed"  # -1.0 is not strictly below -1.0; mean -0.2 not below -0.2
 

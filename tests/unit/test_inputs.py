@@ -31,8 +31,13 @@ def test_normalize_key(key):
 
 @pytest.mark.parametrize(
     ("text", "ids"),
-    [("1,2,3", (1, 2, 3)), ("1 2 3", (1, 2, 3)), ("[1, 2, 3]", (1, 2, 3)), ("3\n1", (3, 1)),
-     ("1, 1, 2", (1, 2))],
+    [
+        ("1,2,3", (1, 2, 3)),
+        ("1 2 3", (1, 2, 3)),
+        ("[1, 2, 3]", (1, 2, 3)),
+        ("3\n1", (3, 1)),
+        ("1, 1, 2", (1, 2)),
+    ],
 )
 def test_metric_ids_forms(text, ids):
     assert parse_metric_ids(text) == ids
@@ -67,7 +72,12 @@ def test_every_problem_is_named_by_its_action_yml_id():
         Settings.parse(raw)
     problems = caught.value.problems
     assert set(problems) == {
-        "prompt-id", "row-tolerance", "metric-ids", "fail-on-regression", "timeout-minutes", "org"
+        "prompt-id",
+        "row-tolerance",
+        "metric-ids",
+        "fail-on-regression",
+        "timeout-minutes",
+        "org",
     }
     assert "abc" in problems["prompt-id"]
     assert "true or false" in problems["fail-on-regression"]

@@ -4,15 +4,24 @@ from ckaction.polling import PollSchedule, progress_fraction
 
 def run_at(fraction: float, total: int = 100, status: str = "running") -> Run:
     done = int(total * fraction)
-    return Run.model_validate({
-        "id": 1, "status": status,
-        "progress": {"generated": {"done": done, "total": total}, "judged": {"done": done, "total": done}},
-    })
+    return Run.model_validate(
+        {
+            "id": 1,
+            "status": status,
+            "progress": {
+                "generated": {"done": done, "total": total},
+                "judged": {"done": done, "total": done},
+            },
+        }
+    )
 
 
 def test_fraction_counts_generation_and_judging():
     assert progress_fraction(run_at(0.5)) == 0.5
-    assert progress_fraction(Run.model_validate({"id": 1, "status": "running", "progress_total": 0})) is None
+    assert (
+        progress_fraction(Run.model_validate({"id": 1, "status": "running", "progress_total": 0}))
+        is None
+    )
 
 
 def test_blind_polls_back_off_to_the_cap():
