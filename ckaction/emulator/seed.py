@@ -34,6 +34,31 @@ DEMO_ROWS: list[dict[str, str]] = [
         "order_number": "10594",
         "expected_output": "Give the 30-day return steps for #10594 and the prepaid label.",
     },
+    {
+        "customer_message": "My discount code did not apply at checkout.",
+        "order_number": "10611",
+        "expected_output": "Apologise and refund the missing discount on #10611.",
+    },
+    {
+        "customer_message": "Can I add an item to my order?",
+        "order_number": "10625",
+        "expected_output": "Explain #10625 can't be edited after payment; suggest a second order.",
+    },
+    {
+        "customer_message": "The tracking link says 'label created' for a week.",
+        "order_number": "10638",
+        "expected_output": "Confirm #10638 is delayed at the carrier and open an investigation.",
+    },
+    {
+        "customer_message": "I received someone else's package.",
+        "order_number": "10652",
+        "expected_output": "Apologise, send a prepaid return label for the wrong item on #10652.",
+    },
+    {
+        "customer_message": "Please cancel my order, I ordered by mistake.",
+        "order_number": "10667",
+        "expected_output": "Confirm the cancellation of #10667 and the refund timeline.",
+    },
 ]
 TEMPLATE_V1 = (
     "You are a friendly support agent. The customer wrote about order #{{order_number}}: "
@@ -61,7 +86,7 @@ class DemoIds:
 
 
 def seed_demo(emu: Emulator, *, install_judge: bool = True) -> DemoIds:
-    """Seed a prompt family (v1 current, v2 a draft candidate), a 5-row dataset, three metrics
+    """Seed a prompt family (v1 current, v2 a draft candidate), a 10-row dataset, three metrics
     and a completed baseline run of v1.
 
     With `install_judge` (default) `emu.judge` becomes a `ScriptedJudge` that scores every

@@ -252,7 +252,7 @@ def test_a_smoke_subset_reports_missing_rows_and_new_cases_without_failing(serve
     )
     assert result.code == 0, result.stdout
     counts = result.report["counts"]
-    assert counts["missing"] == 4 and counts["compared"] == 1 and counts["new_cases"] == 1
+    assert counts["missing"] == 9 and counts["compared"] == 1 and counts["new_cases"] == 1
     assert any("dataset" in item for item in result.report["not_like_for_like"])
 
 
