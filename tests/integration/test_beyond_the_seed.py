@@ -19,16 +19,22 @@ def pr_payload(labels=(), action="synchronize", sender="maria"):
         "pull_request": {
             "number": 12,
             "labels": [{"name": name} for name in labels],
-            "head": {"sha": "abcabcabcabcabcabcabcabcabcabcabcabcabca",
-                     "repo": {"full_name": "acme/prompts"}},
+            "head": {
+                "sha": "abcabcabcabcabcabcabcabcabcabcabcabcabca",
+                "repo": {"full_name": "acme/prompts"},
+            },
             "base": {"repo": {"full_name": "acme/prompts"}},
         },
     }
 
 
 def gate_v2(served, action_env, **kwargs):
-    inputs = {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id), "comment": "false",
-              "avg-tolerance": "-0.5"}
+    inputs = {
+        "api-url": served.url,
+        "prompt-id": str(served.ids.prompt_v2_id),
+        "comment": "false",
+        "avg-tolerance": "-0.5",
+    }
     inputs.update(kwargs.pop("inputs", {}))
     return run_action(action_env, inputs, **kwargs)
 
@@ -40,8 +46,12 @@ def test_without_sign_off_the_demo_regression_fails(served, action_env):
 
 
 def test_a_label_signs_off_every_regression_and_records_who(served, action_env):
-    result = gate_v2(served, action_env, event="pull_request",
-                     payload=pr_payload([LABEL], action="labeled", sender="maria"))
+    result = gate_v2(
+        served,
+        action_env,
+        event="pull_request",
+        payload=pr_payload([LABEL], action="labeled", sender="maria"),
+    )
     assert result.code == 0, result.stdout
     assert result.outputs["result"] == "passed"
     assert result.outputs["signed-off"] == "1" and result.outputs["regressions"] == "0"
@@ -109,8 +119,11 @@ def test_a_metric_version_bump_is_reported_as_stale_and_can_fail(served, action_
     assert warn.code == 0
     assert any("metric versions" in item for item in warn.report["not_like_for_like"])
     assert "ckaction rebaseline --baseline-run-id" in warn.summary_text
-    fail = gate_v2(served, action_env, inputs={"prompt-id": str(served.ids.prompt_v1_id),
-                                               "on-stale-baseline": "fail"})
+    fail = gate_v2(
+        served,
+        action_env,
+        inputs={"prompt-id": str(served.ids.prompt_v1_id), "on-stale-baseline": "fail"},
+    )
     assert fail.code == 2
     assert fail.outputs["result"] == "error"
     assert "Stale baseline" in fail.summary_text
@@ -128,30 +141,51 @@ def test_every_metric_reports_a_confidence_interval(served, action_env):
 
 
 def test_significant_avg_gate_does_not_fail_on_an_underpowered_drift(served, action_env):
-    result = gate_v2(served, action_env, inputs={"avg-gate": "significant", "row-tolerance": "-3",
-                                                 "avg-tolerance": "-0.1"})
+    result = gate_v2(
+        served,
+        action_env,
+        inputs={"avg-gate": "significant", "row-tolerance": "-3", "avg-tolerance": "-0.1"},
+    )
     assert result.code == 0
-    band = gate_v2(served, action_env, inputs={"row-tolerance": "-3", "avg-tolerance": "-0.1"},
-                   GITHUB_SHA="2222222222222222222222222222222222222222")
+    band = gate_v2(
+        served,
+        action_env,
+        inputs={"row-tolerance": "-3", "avg-tolerance": "-0.1"},
+        GITHUB_SHA="2222222222222222222222222222222222222222",
+    )
     assert band.code == 1
 
 
 def test_calibrate_recommends_tolerances_that_identical_reruns_pass(served, action_env):
     emu, ids = served.emulator, served.ids
     emu.judge = NoisyJudge(ids.judge, spread=1, seed=7, probability=0.3)
-    baseline = emu.add_completed_run(ids.prompt_v1_id, ids.dataset_id, ids.metric_ids,
-                                     judge_model=ids.judge_model)
-    result = run_action(action_env, {"api-url": served.url, "command": "calibrate",
-                                     "baseline-run-id": str(baseline["id"]),
-                                     "calibration-runs": "3"})
+    baseline = emu.add_completed_run(
+        ids.prompt_v1_id, ids.dataset_id, ids.metric_ids, judge_model=ids.judge_model
+    )
+    result = run_action(
+        action_env,
+        {
+            "api-url": served.url,
+            "command": "calibrate",
+            "baseline-run-id": str(baseline["id"]),
+            "calibration-runs": "3",
+        },
+    )
     assert result.code == 0, result.stdout
     row_tol = result.outputs["recommended-row-tolerance"]
     avg_tol = result.outputs["recommended-avg-tolerance"]
     assert float(row_tol) <= -0.5 and float(avg_tol) <= -0.05
     assert len(result.report["calibration"]["reruns"]) == 3
     for n in range(4):
-        gate = run_action(action_env, {"api-url": served.url, "prompt-id": str(ids.prompt_v1_id),
-                                       "baseline-run-id": str(baseline["id"]),
-                                       "row-tolerance": row_tol, "avg-tolerance": avg_tol},
-                          GITHUB_SHA=f"{n}" * 40)
+        gate = run_action(
+            action_env,
+            {
+                "api-url": served.url,
+                "prompt-id": str(ids.prompt_v1_id),
+                "baseline-run-id": str(baseline["id"]),
+                "row-tolerance": row_tol,
+                "avg-tolerance": avg_tol,
+            },
+            GITHUB_SHA=f"{n}" * 40,
+        )
         assert gate.code == 0, gate.summary_text

@@ -11,15 +11,19 @@ from tests.integration.helpers import ROOT, run_action
 
 def test_publish_makes_the_candidate_current(served, action_env):
     emu, ids = served.emulator, served.ids
-    result = run_action(action_env, {"api-url": served.url, "command": "publish",
-                                     "prompt-id": str(ids.prompt_v2_id)})
+    result = run_action(
+        action_env,
+        {"api-url": served.url, "command": "publish", "prompt-id": str(ids.prompt_v2_id)},
+    )
     assert result.code == 0, result.stdout
     assert result.outputs["prompt-id"] == str(ids.prompt_v2_id)
     assert result.outputs["version-number"] == "2"
     assert emu.get_prompt(ids.family_key)["id"] == ids.prompt_v2_id
     assert "Published prompt" in result.summary_text
-    again = run_action(action_env, {"api-url": served.url, "command": "publish",
-                                    "prompt-id": str(ids.prompt_v2_id)})
+    again = run_action(
+        action_env,
+        {"api-url": served.url, "command": "publish", "prompt-id": str(ids.prompt_v2_id)},
+    )
     assert again.code == 0
     assert "already the current version" in again.summary_text
     publishes = [r for r in emu.requests if r.method == "POST" and r.path.endswith("/publish")]
@@ -27,16 +31,19 @@ def test_publish_makes_the_candidate_current(served, action_env):
 
 
 def test_publish_of_an_unknown_prompt_is_an_error(served, action_env):
-    result = run_action(action_env, {"api-url": served.url, "command": "publish",
-                                     "prompt-id": "4040"})
+    result = run_action(
+        action_env, {"api-url": served.url, "command": "publish", "prompt-id": "4040"}
+    )
     assert result.code == 2
     assert "prompt 4040" in result.summary_text
 
 
 def test_rebaseline_reruns_the_baseline_and_outputs_the_new_run(served, action_env):
     emu, ids = served.emulator, served.ids
-    result = run_action(action_env, {"api-url": served.url, "command": "rebaseline",
-                                     "prompt-id": str(ids.prompt_v1_id)})
+    result = run_action(
+        action_env,
+        {"api-url": served.url, "command": "rebaseline", "prompt-id": str(ids.prompt_v1_id)},
+    )
     assert result.code == 0, result.stdout
     new_id = int(result.outputs["run-id"])
     assert result.outputs["baseline-run-id"] == str(ids.baseline_run_id)
@@ -51,9 +58,15 @@ def test_rebaseline_reruns_the_baseline_and_outputs_the_new_run(served, action_e
 
 def test_rebaseline_with_a_new_judge_model_creates_a_run_with_it(served, action_env):
     emu, ids = served.emulator, served.ids
-    result = run_action(action_env, {"api-url": served.url, "command": "rebaseline",
-                                     "baseline-run-id": str(ids.baseline_run_id),
-                                     "judge-model": "gpt-5-judge"})
+    result = run_action(
+        action_env,
+        {
+            "api-url": served.url,
+            "command": "rebaseline",
+            "baseline-run-id": str(ids.baseline_run_id),
+            "judge-model": "gpt-5-judge",
+        },
+    )
     assert result.code == 0, result.stdout
     run = emu.get_run(int(result.outputs["run-id"]))
     assert run["judge_model"] == "gpt-5-judge"
@@ -65,13 +78,27 @@ def cli(*args, env_extra=None, cwd=None):
     import os
 
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "ckaction", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ckaction", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_cli_gate_outside_github_prints_the_summary_and_exits_by_verdict(served, tmp_path):
-    proc = cli("gate", "--api-url", served.url, "--prompt-id", str(served.ids.prompt_v2_id),
-               env_extra={"CKACTION_API_TOKEN": TOKEN}, cwd=tmp_path)
+    proc = cli(
+        "gate",
+        "--api-url",
+        served.url,
+        "--prompt-id",
+        str(served.ids.prompt_v2_id),
+        env_extra={"CKACTION_API_TOKEN": TOKEN},
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Regressed rows" in proc.stdout
     assert "::" not in proc.stdout.split("## ", 1)[0]  # no workflow commands outside GitHub
@@ -81,8 +108,18 @@ def test_cli_gate_outside_github_prints_the_summary_and_exits_by_verdict(served,
 
 def test_cli_summary_file_and_flag_validation(served, tmp_path):
     summary = tmp_path / "eval.md"
-    proc = cli("gate", "--api-url", served.url, "--prompt-id", str(served.ids.prompt_v1_id),
-               "--api-token", TOKEN, "--summary-file", str(summary), cwd=tmp_path)
+    proc = cli(
+        "gate",
+        "--api-url",
+        served.url,
+        "--prompt-id",
+        str(served.ids.prompt_v1_id),
+        "--api-token",
+        TOKEN,
+        "--summary-file",
+        str(summary),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "passed" in summary.read_text()
     bad = cli("gate", "--prompt-id", "x", "--api-token", TOKEN, "--org", "acme", cwd=tmp_path)
@@ -93,8 +130,9 @@ def test_cli_summary_file_and_flag_validation(served, tmp_path):
 def test_cli_version_and_demo(tmp_path):
     version = cli("--version")
     assert version.returncode == 0 and version.stdout.startswith("ckaction ")
-    demo = cli("demo", "--run-seconds", "0.3", "--summary-file", str(tmp_path / "demo.md"),
-               cwd=tmp_path)
+    demo = cli(
+        "demo", "--run-seconds", "0.3", "--summary-file", str(tmp_path / "demo.md"), cwd=tmp_path
+    )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "Regressed rows" in demo.stdout
     assert "caught the regression" in demo.stdout
