@@ -74,6 +74,7 @@ def deliver(
     except OSError as exc:
         runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
         report_path = ""
+    announce(report, runner)
     summary = render_summary(report)
     if summary_file:
         Path(summary_file).write_text(runner.redact(summary), encoding="utf-8")
@@ -96,3 +97,36 @@ def deliver(
             report.extra_outputs["comment-url"] = url
     for name, value in gate_outputs(report, report_path).items():
         runner.set_output(name, value)
+
+
+def announce(report: Report, runner: Runner) -> None:
+    """One error annotation per regressed metric, and the regressed rows in a log group.
+
+    Row text is echoed inside stop-commands, so a row that reads `::error::…` stays text.
+    """
+    evaluation = report.evaluation
+    if evaluation is None or report.command != "gate":
+        return
+    for metric in evaluation.metrics:
+        if not (metric.regressed or metric.rows_regressed):
+            continue
+        parts = []
+        if metric.rows_regressed:
+            parts.append(f"{metric.rows_regressed} row(s) regressed")
+        if metric.regressed and metric.gated_mean_delta is not None:
+            parts.append(f"mean delta {metric.gated_mean_delta:+.2f} below {metric.tolerance}")
+        runner.error("; ".join(parts), title=f"Prompt regression: {metric.name}")
+    rows = evaluation.regressed_rows
+    if not rows:
+        return
+    with runner.group(f"Regressed rows ({len(rows)})"), runner.stop_commands():
+        for row in rows[:200]:
+            for cell in row.regressed_cells:
+                change = (
+                    "pass→fail"
+                    if cell.is_check
+                    else f"{cell.baseline} → {cell.new} ({cell.delta:+})"
+                )
+                runner.info(f"row {row.row_index}: {cell.metric_name} {change}: {row.input[:200]}")
+        if len(rows) > 200:
+            runner.info(f"… and {len(rows) - 200} more in the JSON report")

@@ -314,3 +314,48 @@ def test_row_text_cannot_forge_workflow_commands(served, action_env, hostile):
         if line.startswith(("::error::forged", "::warning::x", "::error::from the server"))
     ]
     assert forged == []
+
+
+def test_each_regressed_metric_gets_one_annotation(served, action_env):
+    result = run_action(
+        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
+    annotations = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
+    assert annotations == ["::error title=Prompt regression%3A Accuracy::1 row(s) regressed"]
+    assert "::group::Regressed rows (1)" in result.stdout
+
+
+def test_hostile_row_inputs_are_echoed_as_inert_text(served, action_env):
+    from ckaction.emulator import ScriptedJudge
+
+    emu, ids = served.emulator, served.ids
+    hostile = [
+        {"customer_message": "::error::forged from a row", "order_number": "1"},
+        {
+            "customer_message": "@octocat <img src=https://evil.example/p.png> | #12 `x` **b**",
+            "order_number": "2",
+        },
+    ]
+    dataset = emu.add_dataset("hostile", hostile)
+    emu.judge = ScriptedJudge(
+        {(ids.prompt_v2_id, 0, "Accuracy"): 1, (ids.prompt_v2_id, 1, "Accuracy"): 1}, default=5
+    )
+    baseline = emu.add_completed_run(
+        ids.prompt_v1_id, dataset["id"], ids.metric_ids[:2], judge_model=ids.judge_model
+    )
+    result = run_action(
+        action_env,
+        {
+            "api-url": served.url,
+            "prompt-id": str(ids.prompt_v2_id),
+            "baseline-run-id": str(baseline["id"]),
+        },
+    )
+    assert result.code == 1, result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("::error::forged")]
+    stop = [line for line in result.stdout.splitlines() if line.startswith("::stop-commands::")]
+    assert len(stop) == 1
+    token = stop[0].removeprefix("::stop-commands::")
+    echoed = result.stdout.split(stop[0], 1)[1].split(f"::{token}::", 1)[0]
+    assert "forged from a row" in echoed
+    assert "<img" not in result.summary
