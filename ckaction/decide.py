@@ -327,23 +327,13 @@ def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list
     return results
 
 
-def count_new_cases(comparison: Comparison, candidate_responses: Iterable[Response]) -> int:
-    """Cases only the candidate has: compare never returns them, so count them from its responses."""
-    paired = {row.right_response_id for row in comparison.rows if row.right_response_id is not None}
-    paired_inputs: set[str | None] = set()
-    count = 0
-    seen_inputs: set[str | None] = set()
-    for response in candidate_responses:
-        if response.id in paired:
-            paired_inputs.add(response.input_data)
-    for response in candidate_responses:
-        if response.id in paired or response.input_data in paired_inputs:
-            continue
-        if response.input_data in seen_inputs:
-            continue
-        seen_inputs.add(response.input_data)
-        count += 1
-    return count
+def count_new_cases(
+    baseline_responses: Iterable[Response], candidate_responses: Iterable[Response]
+) -> int:
+    """Cases only the candidate has. Compare pairs rows by exact input and never returns these,
+    so they are counted from the two runs' responses."""
+    baseline_inputs = {response.input_data for response in baseline_responses}
+    return len({r.input_data for r in candidate_responses} - baseline_inputs)
 
 
 def evaluate(
@@ -382,7 +372,7 @@ def evaluate(
         unchanged=sum(1 for r in rows if r.status == "unchanged"),
         missing=sum(1 for r in rows if r.status == "missing"),
         unscored=sum(1 for r in rows if r.status == "unscored"),
-        new_cases=count_new_cases(comparison, list(candidate_responses.values())),
+        new_cases=count_new_cases(baseline_responses.values(), candidate_responses.values()),
     )
     if counts.compared == 0:
         raise NothingMeasured(
