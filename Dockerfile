@@ -1,6 +1,21 @@
-# syntax=docker/dockerfile:1
+# The Docker action's image. No `# syntax=` line: nothing here needs a newer Dockerfile frontend,
+# and BuildKit would pull one from Docker Hub on every runner build.
+#
+# GitHub runs it as
+#   docker run --workdir /github/workspace --rm -e INPUT_... -v "$GITHUB_WORKSPACE":/github/workspace ...
+# so nothing here may rely on WORKDIR or on the user's repository being absent from the cwd.
+#
+# Base: the official, version-pinned slim Python image. Kept as a tag, not a digest
+# (python:3.12-slim@sha256:...): a digest cannot be satisfied by a locally built stand-in,
+# and .ci/container.sh builds this image daemonless against a local base tagged
+# docker.io/library/python:3.12-slim (no registry there). Pin the digest here only together
+# with a base image that the local build can match.
 FROM python:3.12-slim
 
+# Unbuffered: log lines and workflow commands reach the runner in order, as they happen.
+# No .pyc writes at run time (the workspace is mounted read-write; the image is thrown away).
+# PYTHONSAFEPATH: never put the script's folder or the cwd (the user's repository) on sys.path,
+# so a ckaction.py or ckaction/ in the workspace cannot shadow the installed package.
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONSAFEPATH=1 \
@@ -8,11 +23,22 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 
-COPY requirements.txt /opt/ckaction/requirements.txt
-RUN pip install --no-cache-dir -r /opt/ckaction/requirements.txt
+# Dependencies first, from the one list pyproject.toml also reads (dynamic dependencies), so this
+# layer is rebuilt only when requirements.txt changes.
+COPY requirements.txt /tmp/ckaction-deps/requirements.txt
+RUN python -m pip install --no-cache-dir -r /tmp/ckaction-deps/requirements.txt \
+    && rm -rf /tmp/ckaction-deps
 
-COPY pyproject.toml requirements.txt README.md entrypoint.py /opt/ckaction/
-COPY ckaction /opt/ckaction/ckaction
-RUN pip install --no-cache-dir --no-deps /opt/ckaction
+# Then the package itself, into site-packages (no dependency resolution: they are all above);
+# `pip check` fails the build if requirements.txt and the package metadata ever disagree.
+COPY pyproject.toml requirements.txt README.md /tmp/ckaction-src/
+COPY ckaction /tmp/ckaction-src/ckaction
+RUN python -m pip install --no-cache-dir --no-deps /tmp/ckaction-src \
+    && python -m pip check \
+    && rm -rf /tmp/ckaction-src
 
+COPY entrypoint.py /opt/ckaction/entrypoint.py
+
+# No USER: the runner needs root to write into the mounted workspace and file-command folder.
+# Absolute exec form: independent of PATH, WORKDIR and the --workdir the runner passes.
 ENTRYPOINT ["/usr/local/bin/python", "/opt/ckaction/entrypoint.py"]
