@@ -1,41 +1,129 @@
 """Render a Report as Markdown for the job summary and the PR comment, from one jinja2 template.
 
-Table rows are pre-rendered here (escaped by `ckaction.markdown`) and trimmed to a character budget:
-the verdict, the metric table and the worst regressions always come first; what does not fit is
-replaced by a line saying how many rows were left out and where the full table is.
+Every untrusted string (row inputs, rationales, metric, prompt and run names, error messages) goes
+through `ckaction.markdown.md_text` here; the template only places pre-rendered strings.
+
+Size: GitHub caps a step's job summary at 1 MiB of UTF-8 and a comment at 65,536 characters, so the
+output is fitted into a budget counted in UTF-8 bytes (never less than the character count, so it
+holds for either cap). The fixed parts (headline, facts, counts, error, reasons, warnings, notes) are
+bounded by per-field limits and at most MAX_LISTED items a list. The tables are filled by priority:
+the metric table, the regressed rows (worst first), then the folded signed-off, improved, unchanged,
+missing and unscored rows. A table takes whole rows while they fit; at the first that does not, it
+and every later table stop, and each says how many rows were left out and where the full table is.
+Rendering is linear in the rows and only escapes the lines that are kept; a last-resort cut keeps
+the output under GitHub's hard limit whatever happens.
+
+Output is a pure function of the report: no clock, no randomness, so an unchanged report renders
+byte-identical (the sticky comment is only rewritten when something changed).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ckaction import __version__
-from ckaction.decide import Cell, RowResult
-from ckaction.markdown import fmt_delta, fmt_rate, fmt_score, md_text
-from ckaction.report import Report
+from ckaction.decide import Cell, MetricResult, RowResult, Tolerances
+from ckaction.markdown import (
+    fmt_delta,
+    fmt_rate,
+    fmt_score,
+    fmt_tolerance,
+    md_link,
+    md_text,
+    md_url,
+)
+from ckaction.report import Report, RunRef
 
 if TYPE_CHECKING:
     import jinja2
 
+COMMENT_LIMIT = 65_536
+"""GitHub's cap on a comment body, in characters."""
+SUMMARY_LIMIT = 1_048_576
+"""GitHub's cap on one step's job summary, in bytes."""
 COMMENT_BUDGET = 60_000
 SUMMARY_BUDGET = 900_000
-INPUT_LIMIT = 120
-RATIONALE_LIMIT = 240
+MAX_LISTED = 10
+"""Reasons, warnings, notes and done sentences shown before an "… N more" line."""
+
 _EMOJI = {"passed": "✅", "regressed": "❌", "error": "⚠️"}
-ROW_HEADER = "| Row | Input | Metric | Baseline | New | Delta | Judge's rationale (new) |\n|--:|---|---|--:|--:|--:|---|"
+_COMMANDS = {
+    "gate": "Prompt gate",
+    "publish": "Publish",
+    "rebaseline": "Rebaseline",
+    "calibrate": "Calibrate",
+}
+_COUNT_LABELS = {
+    "compared": "Rows compared",
+    "regressed": "Regressed",
+    "improved": "Improved",
+    "unchanged": "Unchanged",
+    "missing": "Missing",
+    "unscored": "Unscored",
+    "new_cases": "New cases",
+    "signed_off": "Signed off",
+}
+METRIC_HEADER = (
+    "| Metric | Kind | Pairs | Baseline mean | New mean | Mean delta | 95% CI of delta "
+    "| Tolerance | Verdict |\n|---|---|--:|--:|--:|--:|--:|---|---|"
+)
+ROW_HEADER = (
+    "| Row | Input | Metric | Baseline | New | Delta | Judge's rationale (new) |\n"
+    "|--:|---|---|--:|--:|--:|---|"
+)
 BRIEF_HEADER = "| Row | Input | Metric | Baseline | New | Delta |\n|--:|---|---|--:|--:|--:|"
+SIGNED_HEADER = (
+    "| Row | Input | Metric | Baseline | New | Delta | Signed off |\n|--:|---|---|--:|--:|--:|---|"
+)
+_RUN_ID = re.compile(r"/actions/runs/([0-9]+)")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a rendering goes: its budget and hard limit (UTF-8 bytes), its text limits."""
+
+    budget: int
+    hard_limit: int
+    see_also: str
+    marker: str | None = None
+    input_limit: int = 120
+    rationale_limit: int = 240
+    name_limit: int = 60
+
+
+SUMMARY = Layout(
+    budget=SUMMARY_BUDGET,
+    hard_limit=SUMMARY_LIMIT,
+    see_also="the full table is in the JSON report",
+    input_limit=160,
+    rationale_limit=400,
+)
+COMMENT = Layout(
+    budget=COMMENT_BUDGET,
+    hard_limit=COMMENT_LIMIT,
+    see_also="the full table is in the job summary and the JSON report",
+)
 
 
 @dataclass
 class Section:
+    """A table whose rows are fitted into the budget; `omitted` rows were left out."""
+
     title: str
     header: str
-    lines: list[str]
+    noun: str
     total: int
-    omitted: int
+    lines: list[str] = field(default_factory=list)
+    omitted: int = 0
+
+    def __post_init__(self) -> None:
+        self.omitted = self.total
 
 
 def marker_for(comment_id: str | None) -> str:
@@ -44,7 +132,10 @@ def marker_for(comment_id: str | None) -> str:
 
 
 def md_marker_id(comment_id: str) -> str:
-    return "".join(ch for ch in comment_id if ch.isalnum() or ch in "-_.")[:64]
+    """The comment id as it may appear inside an HTML comment: ASCII letters, digits, `-_.`, and
+    never `--` (which HTML comments cannot contain)."""
+    kept = "".join(ch for ch in comment_id if ch.isascii() and (ch.isalnum() or ch in "-_."))
+    return re.sub("-{2,}", "-", kept)[:64]
 
 
 @cache
@@ -56,7 +147,17 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 - Markdown, not HTML: untrusted values go through md_text
         keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+
+
+def size(text: str) -> int:
+    """What a rendering costs against its budget: UTF-8 bytes (never fewer than characters)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+# -- cells -----------------------------------------------------------------------------------------
 
 
 def _score(cell: Cell, side: str) -> str:
@@ -76,172 +177,244 @@ def _delta(cell: Cell) -> str:
     return fmt_delta(cell.delta, 1)
 
 
+def _severity(cell: Cell) -> tuple[Decimal, str]:
+    """Worst first: a broken check, then the most negative delta (as decide.RowResult.worst_delta)."""
+    return (cell.delta if cell.delta is not None else Decimal(-99), cell.metric_name)
+
+
 def _row_label(row: RowResult) -> str:
     return "—" if row.row_index is None else str(row.row_index)
 
 
-def regressed_lines(rows: Iterable[RowResult]) -> Iterable[str]:
-    for row in rows:
-        for cell in sorted(
-            row.regressed_cells, key=lambda c: c.delta if c.delta is not None else -99
-        ):
-            yield (
-                f"| {_row_label(row)} | {md_text(row.input, INPUT_LIMIT)} | "
-                f"{md_text(cell.metric_name, 60)} | {_score(cell, 'baseline')} | "
-                f"{_score(cell, 'new')} | **{_delta(cell)}** | "
-                f"{md_text(cell.rationale or '', RATIONALE_LIMIT) or '—'} |"
+class _Rows:
+    """Table lines for rows (each metric name is escaped once, however many rows it has)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self._names: dict[str, str] = {}
+
+    def name(self, metric_name: str) -> str:
+        text = self._names.get(metric_name)
+        if text is None:
+            text = md_text(metric_name, self.layout.name_limit) or "—"
+            self._names[metric_name] = text
+        return text
+
+    def regressed(self, row: RowResult) -> list[str]:
+        """One line per regressed metric of the row, worst first, with the judge's rationale."""
+        lines = []
+        text = md_text(row.input, self.layout.input_limit) or "—"
+        for cell in sorted(row.regressed_cells, key=_severity):
+            rationale = md_text(cell.rationale or "", self.layout.rationale_limit) or "—"
+            accepted = " (signed off)" if cell.signed_off else ""
+            lines.append(
+                f"| {_row_label(row)} | {text} | {self.name(cell.metric_name)} | "
+                f"{_score(cell, 'baseline')} | {_score(cell, 'new')} | **{_delta(cell)}**{accepted} "
+                f"| {rationale} |"
             )
+            text = "″"
+        return lines
 
+    def signed_off(self, row: RowResult) -> list[str]:
+        """One line per regressed metric of the row, with the sign-off that accepted it."""
+        lines = []
+        text = md_text(row.input, self.layout.input_limit) or "—"
+        for cell in sorted(row.regressed_cells, key=_severity):
+            lines.append(
+                f"| {_row_label(row)} | {text} | {self.name(cell.metric_name)} | "
+                f"{_score(cell, 'baseline')} | {_score(cell, 'new')} | {_delta(cell)} | "
+                f"{md_text(cell.signed_off or '', self.layout.rationale_limit) or '—'} |"
+            )
+            text = "″"
+        return lines or self.every(row)
 
-def brief_lines(rows: Iterable[RowResult], pick: Callable[[Cell], bool]) -> Iterable[str]:
-    for row in rows:
+    def improved(self, row: RowResult) -> list[str]:
+        return self.brief(row, lambda cell: cell.improved)
+
+    def every(self, row: RowResult) -> list[str]:
+        return self.brief(row, lambda cell: True)
+
+    def brief(self, row: RowResult, pick: Callable[[Cell], bool]) -> list[str]:
+        lines = []
+        text = md_text(row.input, self.layout.input_limit) or "—"
         for cell in row.cells:
             if pick(cell):
-                yield (
-                    f"| {_row_label(row)} | {md_text(row.input, INPUT_LIMIT)} | "
-                    f"{md_text(cell.metric_name, 60)} | {_score(cell, 'baseline')} | "
-                    f"{_score(cell, 'new')} | {_delta(cell)} |"
+                lines.append(
+                    f"| {_row_label(row)} | {text} | {self.name(cell.metric_name)} | "
+                    f"{_score(cell, 'baseline')} | {_score(cell, 'new')} | {_delta(cell)} |"
                 )
+                text = "″"
+        if not lines:  # a row without a metric entry still shows up
+            lines.append(f"| {_row_label(row)} | {text} | — | — | — | — |")
+        return lines
 
 
-def _fill(lines: Iterable[str], total: int, budget: list[int]) -> tuple[list[str], int]:
-    kept: list[str] = []
-    for line in lines:
-        cost = len(line) + 1
-        if cost > budget[0]:
-            break
-        budget[0] -= cost
-        kept.append(line)
-    return kept, max(0, total - len(kept))
+def _interval(metric: MetricResult) -> str:
+    if metric.interval is None:
+        return "—"
+    return f"{metric.interval.low:+.2f} to {metric.interval.high:+.2f}"
 
 
-def _metric_lines(report: Report) -> list[str]:
-    if not report.evaluation:
-        return []
-    lines = []
-    for m in report.evaluation.metrics:
-        if m.kind == "check":
-            verdict = f"❌ {m.broke} broke" if m.regressed else "✅"
-            lines.append(
-                f"| {md_text(m.name, 60)} | check | {m.pairs} | {fmt_rate(m.baseline_mean)} | "
-                f"{fmt_rate(m.new_mean)} | {m.broke} broke, {m.fixed} fixed | no pass→fail | {verdict} |"
-            )
-            continue
-        if m.regressed:
-            verdict = "❌ mean below tolerance"
-        elif m.rows_regressed:
-            verdict = f"⚠️ {m.rows_regressed} row(s) regressed"
-        else:
-            verdict = "✅"
-        lines.append(
-            f"| {md_text(m.name, 60)} | LLM judge | {m.pairs} | {fmt_score(m.baseline_mean)} | "
-            f"{fmt_score(m.new_mean)} | **{fmt_delta(m.mean_delta)}** | < {m.tolerance} | {verdict} |"
+def _metric_line(metric: MetricResult, name: str, tolerances: Tolerances) -> str:
+    drift = " (rubric changed)" if metric.version_changed else ""
+    signed = f", {metric.signed_off_rows} signed off" if metric.signed_off_rows else ""
+    if metric.kind == "check":
+        verdict = f"❌ {metric.rows_regressed} broke" if metric.rows_regressed else "✅"
+        return (
+            f"| {name}{drift} | check | {metric.pairs} | {fmt_rate(metric.baseline_mean)} | "
+            f"{fmt_rate(metric.new_mean)} | {metric.broke} broke, {metric.fixed} fixed | — | "
+            f"no pass→fail | {verdict}{signed} |"
         )
-    return lines
-
-
-def _headline(report: Report) -> str:
-    emoji = _EMOJI[report.result]
-    counts = report.counts
-    if report.result == "passed":
-        return f"{emoji} Prompt gate passed: no regression"
-    if report.result == "regressed":
-        what = f"{counts.regressed} row(s) regressed" if counts.regressed else "average drift"
-        return f"{emoji} Prompt gate: regressed ({what})"
-    title = report.error.title if report.error else "error"
-    return f"{emoji} Prompt gate error: {md_text(title, 80)}"
-
-
-def _facts(report: Report) -> str:
-    parts = []
-    if report.candidate:
-        parts.append(f"**Candidate** [run {report.candidate.id}]({report.candidate.url})")
-    if report.baseline:
-        parts.append(f"**Baseline** [run {report.baseline.id}]({report.baseline.url})")
-    if report.prompt_id is not None:
-        label = f"{md_text(report.prompt_label, 80)} " if report.prompt_label else ""
-        parts.append(f"**Prompt** {label}(id {report.prompt_id})")
-    if report.dataset_id is not None:
-        parts.append(f"**Dataset** {report.dataset_id}")
-    if report.judge_model:
-        parts.append(f"**Judge** `{md_text(report.judge_model, 60)}`")
-    tol = report.tolerances
-    parts.append(f"**Tolerances** row < {tol.row}, mean < {tol.avg}")
-    if report.reused_run:
-        parts.append("reused run (same commit and configuration)")
-    return " · ".join(parts)
-
-
-def _counts_table(report: Report) -> str:
-    if not report.evaluation:
-        return ""
-    c = report.counts
+    problems = []
+    if metric.regressed:
+        problems.append("mean below tolerance")
+    if metric.rows_regressed:
+        problems.append(f"{metric.rows_regressed} row(s) regressed")
+    verdict = ("❌ " + ", ".join(problems) if problems else "✅") + signed
+    if metric.underpowered:
+        verdict += " · ⚠️ underpowered"
+    gated = metric.gated_mean_delta
+    delta = fmt_delta(gated if gated is not None else metric.mean_delta)
+    if metric.regressed:
+        delta = f"**{delta}**"
+    if gated is not None and metric.mean_delta is not None and gated != metric.mean_delta:
+        delta += f" (all rows {fmt_delta(metric.mean_delta)})"
+    tolerance = f"≥ {fmt_tolerance(metric.tolerance)}"
+    if tolerances.avg_gate == "significant":
+        tolerance += " or CI reaches 0"
     return (
-        "| Compared | Regressed | Improved | Unchanged | Missing | Unscored | New cases |\n"
-        "|--:|--:|--:|--:|--:|--:|--:|\n"
-        f"| {c.compared} | {c.regressed} | {c.improved} | {c.unchanged} | {c.missing} | "
-        f"{c.unscored} | {c.new_cases} |"
+        f"| {name}{drift} | LLM judge | {metric.pairs} | {fmt_score(metric.baseline_mean)} | "
+        f"{fmt_score(metric.new_mean)} | {delta} | {_interval(metric)} | {tolerance} | {verdict} |"
     )
 
 
-def _footer(report: Report) -> str:
-    parts = [f"ckaction {__version__}"]
-    if report.workflow_run_url:
-        parts.append(f"[workflow run]({report.workflow_run_url})")
-    return " · ".join(parts)
+def _underpowered(report: Report) -> str:
+    """A footnote under the metric table for metrics whose interval is too wide to judge."""
+    metrics = report.evaluation.metrics if report.evaluation else ()
+    weak = [m for m in metrics if m.kind != "check" and m.underpowered]
+    if not weak:
+        return ""
+    names = ", ".join(md_text(m.name, 40) or "—" for m in weak[:5])
+    more = f" and {len(weak) - 5} more" if len(weak) > 5 else ""
+    return (
+        f"⚠️ Underpowered: for {names}{more} the 95% interval of the mean delta is wider than the "
+        f"average tolerance ({fmt_tolerance(report.tolerances.avg)}), so a drop that size cannot "
+        "be told from judge noise. More rows narrow it; the `calibrate` command measures the noise."
+    )
 
 
-def render(report: Report, *, budget: int, marker: str | None = None, see_also: str) -> str:
-    """The report as Markdown within `budget` characters (the fixed parts always stay)."""
-    evaluation = report.evaluation
-    rows: Sequence[RowResult] = evaluation.rows if evaluation else ()
-    context: dict[str, Any] = {
-        "marker": marker,
-        "headline": _headline(report),
-        "facts": _facts(report),
-        "error": _error_view(report),
-        "counts_table": _counts_table(report),
-        "reasons": [md_text(reason, 300) for reason in report.reasons],
-        "not_like_for_like": [md_text(item, 300) for item in report.not_like_for_like],
-        "rebaseline_command": rebaseline_command(report),
-        "notes": [md_text(note, 300) for note in report.notes],
-        "metric_lines": _metric_lines(report),
-        "row_header": ROW_HEADER,
-        "see_also": see_also,
-        "footer": _footer(report),
-        "regressed": Section("", ROW_HEADER, [], 0, 0),
-        "folded": [],
+# -- the fixed parts -------------------------------------------------------------------------------
+
+
+def _headline(report: Report) -> str:
+    emoji = _EMOJI.get(report.result, "⚠️")
+    command = _COMMANDS.get(report.command, md_text(report.command, 40))
+    if report.result == "error":
+        title = (md_text(report.error.title, 80) if report.error else "") or "error"
+        return f"{emoji} {command} error: {title}"
+    if report.command != "gate":
+        return f"{emoji} {command}: done"
+    if report.result == "passed":
+        signed = report.counts.signed_off
+        if signed:
+            return f"{emoji} {command} passed: {signed} regressed row(s), all signed off"
+        return f"{emoji} {command} passed: no regression"
+    counts = report.counts
+    drifted = [m for m in report.evaluation.metrics if m.regressed] if report.evaluation else []
+    what = []
+    if counts.regressed:
+        what.append(f"{counts.regressed} row(s) regressed")
+    if any(m.kind != "check" for m in drifted):
+        names = [md_text(m.name, 40) or "—" for m in drifted if m.kind != "check"]
+        more = f" and {len(names) - 2} more" if len(names) > 2 else ""
+        what.append(f"average drift on {', '.join(names[:2])}{more}")
+    return f"{emoji} {command} regressed: {'; '.join(what) or 'see below'}"
+
+
+def _run(label: str, run: RunRef, layout: Layout) -> str:
+    name = md_text(run.name or "", layout.name_limit)
+    name = f" ({name})" if name else ""
+    return f"**{label}** {md_link(f'run {run.id}', run.url)}{name}"
+
+
+def _facts(report: Report, layout: Layout) -> list[str]:
+    """The first screen under the headline: one line of runs, one of the configuration."""
+    runs, setup = [], []
+    rebaseline = report.command == "rebaseline"
+    if report.candidate:
+        runs.append(_run("New baseline" if rebaseline else "Candidate", report.candidate, layout))
+    if report.baseline:
+        runs.append(
+            _run("Previous baseline" if rebaseline else "Baseline", report.baseline, layout)
+        )
+    if report.reused_run:
+        runs.append("reused run (same commit and configuration)")
+    if report.prompt_id is not None:
+        label = md_text(report.prompt_label or "", 80)
+        label = f"{label} " if label else ""
+        setup.append(f"**Prompt** {label}(id {report.prompt_id})")
+    if report.baseline_prompt_id is not None and report.baseline_prompt_id != report.prompt_id:
+        setup.append(f"**Baseline prompt** id {report.baseline_prompt_id}")
+    if report.dataset_id is not None:
+        setup.append(f"**Dataset** id {report.dataset_id}")
+    judge = md_text(report.judge_model or "", layout.name_limit)
+    if judge:
+        setup.append(f"**Judge** {judge}")
+    if report.avg_score is not None and rebaseline:
+        setup.append(f"**Average score** {fmt_score(report.avg_score)}")
+    if report.command == "gate":
+        tol = report.tolerances
+        significant = " or its 95% CI reaches 0" if tol.avg_gate == "significant" else ""
+        setup.append(
+            f"**Tolerances** row delta ≥ {fmt_tolerance(tol.row)}, "
+            f"mean delta ≥ {fmt_tolerance(tol.avg)}{significant}"
+        )
+    return [" · ".join(part) for part in (runs, setup) if part]
+
+
+def _counts(report: Report) -> dict[str, list[str]] | None:
+    """Every count the evaluation has, in its field order (a new field becomes a new column)."""
+    if not report.evaluation or report.command != "gate":
+        return None
+    counts = report.counts
+    names = [f.name for f in dataclasses.fields(counts)]
+    return {
+        "labels": [_COUNT_LABELS.get(n, n.replace("_", " ").capitalize()) for n in names],
+        "cells": [str(getattr(counts, n)) for n in names],
     }
-    template = _environment().get_template("report.md.j2")
-    fixed = len(template.render(**context)) + 400
-    remaining = [max(0, budget - fixed)]
-    regressed_rows = evaluation.regressed_rows if evaluation else []
-    regressed_total = sum(len(r.regressed_cells) for r in regressed_rows)
-    lines, omitted = _fill(regressed_lines(regressed_rows), regressed_total, remaining)
-    context["regressed"] = Section("Regressed", ROW_HEADER, lines, regressed_total, omitted)
-    folded = []
-    for title, status, pick in (
-        ("Improved rows", "improved", lambda c: c.improved),
-        ("Unchanged rows", "unchanged", lambda c: True),
-        ("Missing from the candidate run", "missing", lambda c: True),
-        ("Paired but not scored on the candidate run", "unscored", lambda c: True),
-    ):
-        picked = [row for row in rows if row.status == status]
-        total = sum(1 for row in picked for cell in row.cells if pick(cell))
-        lines, omitted = _fill(brief_lines(picked, pick), total, remaining)
-        folded.append(Section(title, BRIEF_HEADER, lines, total, omitted))
-    context["folded"] = folded
-    return template.render(**context)
+
+
+def _listed(items: Sequence[str], limit: int = 300) -> dict[str, Any]:
+    return {
+        "lines": [text for text in (md_text(item, limit) for item in items[:MAX_LISTED]) if text],
+        "more": max(0, len(items) - MAX_LISTED),
+    }
 
 
 def _error_view(report: Report) -> dict[str, str] | None:
     if not report.error:
         return None
     return {
-        "title": md_text(report.error.title, 100),
+        "title": md_text(report.error.title, 100) or "Error",
         "message": md_text(report.error.message, 1500),
         "hint": md_text(report.error.hint, 1500),
     }
+
+
+def _outputs(report: Report) -> list[str]:
+    return [
+        f"{md_text(name, 40)} = {md_text(value, 200) or '—'}"
+        for name, value in list(report.extra_outputs.items())[:MAX_LISTED]
+    ]
+
+
+def _footer(report: Report) -> str:
+    parts = [f"ckaction {__version__} {md_text(report.command, 20)}"]
+    url = md_url(report.workflow_run_url)
+    if url:
+        found = _RUN_ID.search(url)
+        parts.append(md_link(f"workflow run {found.group(1)}" if found else "workflow run", url))
+    return " · ".join(parts)
 
 
 def rebaseline_command(report: Report) -> str:
@@ -249,18 +422,113 @@ def rebaseline_command(report: Report) -> str:
     return f"ckaction rebaseline --baseline-run-id {run}"
 
 
+# -- fitting ---------------------------------------------------------------------------------------
+
+
+def _fill(section: Section, items: Iterable[list[str]], remaining: list[int]) -> None:
+    """Take whole items (rows) in order while they fit. At the first that does not, the section
+    and every later (lower-priority) one stop: no mild row is shown while a worse one is left out."""
+    header = size(section.header) + 32  # its newlines, and "… N more" instead of "N" below
+    kept = 0
+    for lines in items:
+        cost = sum(size(line) + 1 for line in lines) + (header if not kept else 0)
+        if cost > remaining[0]:
+            remaining[0] = 0
+            break
+        remaining[0] -= cost
+        section.lines.extend(lines)
+        kept += 1
+    section.omitted = section.total - kept
+
+
+def render(report: Report, layout: Layout) -> str:
+    """The report as Markdown within `layout.budget` UTF-8 bytes when its fixed parts allow, and
+    always within `layout.hard_limit`."""
+    evaluation = report.evaluation if report.command == "gate" else None
+    rows_view = _Rows(layout)
+    metrics = evaluation.metrics if evaluation else ()
+    by_status: dict[str, list[RowResult]] = {}
+    for row in evaluation.rows if evaluation else ():
+        by_status.setdefault(row.status, []).append(row)
+    regressed = evaluation.regressed_rows if evaluation else []
+
+    metric_section = Section("Metrics", METRIC_HEADER, "metric(s)", len(metrics))
+    regressed_section = Section(
+        "Regressed rows, worst first", ROW_HEADER, "regressed row(s)", len(regressed)
+    )
+    RowLines = Callable[[RowResult], list[str]]
+    plan: list[tuple[str, str, str, RowLines]] = [
+        ("Signed-off regressions", "signed_off", SIGNED_HEADER, rows_view.signed_off),
+        ("Improved rows", "improved", BRIEF_HEADER, rows_view.improved),
+        ("Unchanged rows", "unchanged", BRIEF_HEADER, rows_view.every),
+        ("Missing from the candidate run", "missing", BRIEF_HEADER, rows_view.every),
+        ("Paired but not scored on the candidate run", "unscored", BRIEF_HEADER, rows_view.every),
+    ]
+    known = {"regressed", *(status for _, status, _, _ in plan)}
+    plan += [  # a status this renderer does not know yet still shows its rows
+        (f"Rows with status {md_text(status, 40)}", status, BRIEF_HEADER, rows_view.every)
+        for status in by_status
+        if status not in known
+    ]
+    folded = [
+        (Section(title, header, "row(s)", len(by_status.get(status, []))), status, lines)
+        for title, status, header, lines in plan
+    ]
+    context: dict[str, Any] = {
+        "marker": layout.marker,
+        "command": report.command,
+        "headline": _headline(report),
+        "facts": _facts(report, layout),
+        "error": _error_view(report),
+        "counts": _counts(report),
+        "new_cases": evaluation.counts.new_cases if evaluation else 0,
+        "reasons": _listed(report.reasons if report.command == "gate" else ()),
+        "not_like_for_like": _listed(report.not_like_for_like),
+        "rebaseline_command": rebaseline_command(report),
+        "notes": _listed(report.notes),
+        "signoffs_used": _listed(report.signoffs_used),
+        "signoffs_ignored": _listed([*report.signoffs_expired, *report.signoffs_rejected]),
+        "underpowered": _underpowered(report) if evaluation else "",
+        "done": _listed(report.done, 400),
+        "outputs": _outputs(report),
+        "metrics": metric_section,
+        "regressed": regressed_section,
+        "folded": [section for section, _, _ in folded],
+        "see_also": layout.see_also,
+        "footer": _footer(report),
+    }
+    template = _environment().get_template("report.md.j2")
+    remaining = [layout.budget - size(template.render(**context))]
+
+    _fill(
+        metric_section,
+        ([_metric_line(m, rows_view.name(m.name), report.tolerances)] for m in metrics),
+        remaining,
+    )
+    _fill(regressed_section, (rows_view.regressed(row) for row in regressed), remaining)
+    for section, status, lines in folded:
+        _fill(section, map(lines, by_status.get(status, [])), remaining)
+    return _within(template.render(**context), layout)
+
+
+def _within(text: str, layout: Layout) -> str:
+    """Last resort, unreachable with the per-field limits: cut at a line to fit the hard limit."""
+    if size(text) <= layout.hard_limit:
+        return text
+    note = f"\n\n_… cut to fit GitHub's size limit; {layout.see_also}._\n"
+    room = layout.hard_limit - size(note) - 1024
+    cut = text.encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    cut = cut[: cut.rfind("\n") + 1]
+    return cut + "</details>\n" * (cut.count("<details>") - cut.count("</details>")) + note
+
+
 def render_summary(report: Report) -> str:
-    return render(report, budget=SUMMARY_BUDGET, see_also="the full table is in the JSON report")
+    return render(report, SUMMARY)
 
 
 def render_comment(report: Report) -> str:
     marker = marker_for(report.comment_id)
-    body = render(
-        report,
-        budget=COMMENT_BUDGET,
-        marker=marker,
-        see_also="the full table is in the job summary and the JSON report",
-    )
-    if marker not in body:  # pragma: no cover - the template always writes it
+    body = render(report, dataclasses.replace(COMMENT, marker=marker))
+    if not body.startswith(marker + "\n"):  # pragma: no cover - the template always writes it
         raise RuntimeError("rendered comment lost its marker")
     return body
