@@ -91,11 +91,7 @@ def collect(
 def calibrate(gate: Gate) -> Report:
     settings, client, report = gate.settings, gate.client, gate.report
     report.command = "calibrate"
-    if settings.baseline_run_id is not None:
-        baseline = client.get_run(settings.baseline_run_id)
-    else:
-        assert settings.prompt_id is not None
-        baseline = gate.resolve_baseline(client.get_prompt(settings.prompt_id))
+    baseline = gate.chosen_baseline()
     report.baseline = RunRef(baseline.id, gate.run_url(baseline.id), baseline.name)
     if not baseline.has_scores:
         raise ConfigurationError(f"Run {baseline.id} has no scores to calibrate against.")

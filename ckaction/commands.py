@@ -127,11 +127,7 @@ def rebaseline(gate: Gate) -> Report:
     prompt when judge-model or temperature changes (rerun would copy the old settings)."""
     settings, client, report = gate.settings, gate.client, gate.report
     report.command = "rebaseline"
-    if settings.baseline_run_id is not None:
-        old = client.get_run(settings.baseline_run_id)
-    else:
-        assert settings.prompt_id is not None
-        old = gate.resolve_baseline(client.get_prompt(settings.prompt_id))
+    old = gate.chosen_baseline()
     report.baseline = RunRef(old.id, gate.run_url(old.id), old.name)
     if settings.judge_model or settings.temperature is not None:
         if old.prompt_id is None:

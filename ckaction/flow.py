@@ -184,6 +184,14 @@ class Gate:
             "`ckaction rebaseline` (command: rebaseline).",
         )
 
+    def chosen_baseline(self) -> Run:
+        """baseline-run-id as given, or the last green run of prompt-id's live version: the run
+        that rebaseline and calibrate start from."""
+        if self.settings.baseline_run_id is not None:
+            return self.client.get_run(self.settings.baseline_run_id)
+        assert self.settings.prompt_id is not None
+        return self.resolve_baseline(self.client.get_prompt(self.settings.prompt_id))
+
     # -- step 2: what to run -----------------------------------------------------------------------
 
     def plan(self, baseline: Run) -> tuple[RunSpec, dict[int, Metric]]:
