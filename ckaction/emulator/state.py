@@ -24,7 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ckaction.emulator.faults import Fault, RequestRecord
 from ckaction.emulator.judging import (
@@ -65,6 +65,16 @@ from ckaction.emulator.records import (
     score_string,
     slugify,
 )
+
+
+class _HasTags(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def tag_ids(self) -> list[int]: ...
+
+
+Tagged = TypeVar("Tagged", bound=_HasTags)
 
 DEFAULT_OUTPUT_COLUMN = "actual_output"
 DEFAULT_EXPECTED_COLUMN = "expected_output"
@@ -231,6 +241,19 @@ class Emulator:
     def _tag_filter(query: Query) -> set[str]:
         return {v for key in ("tag[]", "tag") for v in query.get(key, []) if v}
 
+    def _list_tagged(
+        self, records: Mapping[int, Tagged], to_json: Callable[[Tagged], JsonDict], query: Query
+    ) -> Page:
+        """An index endpoint: newest first, `tag[]` OR-ed, paged."""
+        with self.lock:
+            wanted = self._tag_filter(query)
+            items = [
+                to_json(record)
+                for record in sorted(records.values(), key=lambda r: r.id, reverse=True)
+                if not wanted or wanted & set(self._tag_names(record.tag_ids))
+            ]
+            return paginate(items, query)
+
     # -- metrics -------------------------------------------------------------------------------------
 
     def _metric(self, ident: int | str) -> MetricRec:
@@ -317,15 +340,7 @@ class Emulator:
         )
 
     def list_metrics(self, query: Query | None = None) -> Page:
-        query = query or {}
-        with self.lock:
-            wanted = self._tag_filter(query)
-            items = [
-                self._metric_json(m)
-                for m in sorted(self._metrics.values(), key=lambda m: m.id, reverse=True)
-                if not wanted or wanted & set(self._tag_names(m.tag_ids))
-            ]
-            return paginate(items, query)
+        return self._list_tagged(self._metrics, self._metric_json, query or {})
 
     def get_metric(self, ident: int | str) -> JsonDict:
         with self.lock:
@@ -450,15 +465,7 @@ class Emulator:
         return str(name).strip(), str(csv_data), tags
 
     def list_datasets(self, query: Query | None = None) -> Page:
-        query = query or {}
-        with self.lock:
-            wanted = self._tag_filter(query)
-            items = [
-                self._dataset_json(d)
-                for d in sorted(self._datasets.values(), key=lambda d: d.id, reverse=True)
-                if not wanted or wanted & set(self._tag_names(d.tag_ids))
-            ]
-            return paginate(items, query)
+        return self._list_tagged(self._datasets, self._dataset_json, query or {})
 
     def get_dataset(self, ident: int | str) -> JsonDict:
         with self.lock:
@@ -603,15 +610,7 @@ class Emulator:
         return prompt
 
     def list_prompts(self, query: Query | None = None) -> Page:
-        query = query or {}
-        with self.lock:
-            wanted = self._tag_filter(query)
-            items = [
-                self._prompt_json(p)
-                for p in sorted(self._prompts.values(), key=lambda p: p.id, reverse=True)
-                if not wanted or wanted & set(self._tag_names(p.tag_ids))
-            ]
-            return paginate(items, query)
+        return self._list_tagged(self._prompts, self._prompt_json, query or {})
 
     def get_prompt(self, ident: int | str) -> JsonDict:
         with self.lock:

@@ -28,6 +28,12 @@ def pr_payload(labels=(), action="synchronize", sender="maria"):
     }
 
 
+def write_signoffs(action_env, text):
+    path = action_env.workspace / ".completionkit" / "signoffs.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
 def gate_v2(served, action_env, **kwargs):
     inputs = {
         "api-url": served.url,
@@ -61,14 +67,13 @@ def test_a_label_signs_off_every_regression_and_records_who(served, action_env):
 
 
 def test_a_file_entry_signs_off_the_matching_row(served, action_env):
-    signoffs = action_env.workspace / ".completionkit" / "signoffs.yml"
-    signoffs.parent.mkdir(parents=True, exist_ok=True)
-    signoffs.write_text(
+    write_signoffs(
+        action_env,
         "- input: change the delivery address\n"
         "  metric: Accuracy\n"
         "  min-delta: -2\n"
         "  reason: Terser replies drop the link; accepted in review\n"
-        "  expires: 2999-01-01\n"
+        "  expires: 2999-01-01\n",
     )
     result = gate_v2(served, action_env)
     assert result.code == 0, result.stdout
@@ -79,22 +84,20 @@ def test_a_file_entry_signs_off_the_matching_row(served, action_env):
 
 
 def test_an_entry_that_accepts_less_than_the_drop_does_not_sign_off(served, action_env):
-    signoffs = action_env.workspace / ".completionkit" / "signoffs.yml"
-    signoffs.parent.mkdir(parents=True, exist_ok=True)
-    signoffs.write_text(
+    write_signoffs(
+        action_env,
         "- {input: delivery address, metric: Accuracy, min-delta: -1, reason: small drops ok,"
-        " expires: 2999-01-01}\n"
+        " expires: 2999-01-01}\n",
     )
     assert gate_v2(served, action_env).code == 1
 
 
 def test_an_expired_entry_covers_nothing_and_is_listed(served, action_env):
-    signoffs = action_env.workspace / ".completionkit" / "signoffs.yml"
-    signoffs.parent.mkdir(parents=True, exist_ok=True)
-    signoffs.write_text(
+    write_signoffs(
+        action_env,
         "- input: change the delivery address\n  metric: Accuracy\n  min-delta: -3\n"
         "  reason: temporary\n  expires: 2020-01-01\n"
-        "- input: x\n  metric: Accuracy\n  reason: no expiry\n  min-delta: -1\n"
+        "- input: x\n  metric: Accuracy\n  reason: no expiry\n  min-delta: -1\n",
     )
     result = gate_v2(served, action_env)
     assert result.code == 1
@@ -104,9 +107,7 @@ def test_an_expired_entry_covers_nothing_and_is_listed(served, action_env):
 
 
 def test_a_malformed_file_is_an_input_error_naming_file_and_line(served, action_env):
-    signoffs = action_env.workspace / ".completionkit" / "signoffs.yml"
-    signoffs.parent.mkdir(parents=True, exist_ok=True)
-    signoffs.write_text("- input: a\n  metric: [unclosed\n")
+    write_signoffs(action_env, "- input: a\n  metric: [unclosed\n")
     result = gate_v2(served, action_env)
     assert result.code == 2
     assert re.search(r"signoffs-file.*\.completionkit/signoffs\.yml line \d", result.stdout)
