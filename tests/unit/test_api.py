@@ -170,3 +170,17 @@ def test_pagination_follows_total_count(client):
     assert [r.id for r in runs] == list(range(1200))
     assert route.call_count == 3
     assert route.calls[0].request.url.params["prompt_id"] == "3"
+
+
+@respx.mock
+def test_403_and_an_exhausted_429_say_what_to_fix(client):
+    from ckaction.errors import Forbidden, RateLimited
+
+    respx.get(f"{ROOT}/runs/1").respond(403, json={"error": "Forbidden"})
+    with pytest.raises(Forbidden) as forbidden:
+        client.get_run(1)
+    assert "token" in forbidden.value.hint
+    respx.get(f"{ROOT}/runs/2").respond(429, json={"error": "Rate limit exceeded"})
+    with pytest.raises(RateLimited) as limited:
+        client.get_run(2)
+    assert "429" in limited.value.message

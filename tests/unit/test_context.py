@@ -1,0 +1,59 @@
+import pytest
+
+from ckaction.context import context_from_env, pr_facts
+
+REPO = "acme/prompts"
+
+
+def pull(number=5, head=REPO, labels=()):
+    return {
+        "number": number,
+        "labels": [{"name": n} for n in labels],
+        "head": {"sha": "f" * 40, "repo": {"full_name": head}},
+        "base": {"repo": {"full_name": REPO}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "expected"),
+    [
+        ("pull_request", {"pull_request": pull(5)}, (5, False, ())),
+        ("pull_request", {"pull_request": pull(6, head="someone/prompts")}, (6, True, ())),
+        ("pull_request_target", {"pull_request": pull(7, labels=("x",))}, (7, False, ("x",))),
+        ("issue_comment", {"issue": {"number": 8, "pull_request": {"url": "u"}}}, (8, False, ())),
+        ("issue_comment", {"issue": {"number": 9}}, (None, False, ())),
+        ("push", {"after": "abc"}, (None, False, ())),
+        ("schedule", {}, (None, False, ())),
+        ("workflow_dispatch", {"inputs": {}}, (None, False, ())),
+        ("workflow_run", {"workflow_run": {"pull_requests": []}}, (None, False, ())),
+        ("workflow_run", {"workflow_run": {"pull_requests": [{"number": 3}]}}, (3, False, ())),
+    ],
+)
+def test_pr_number_by_event(event, payload, expected):
+    assert pr_facts(event, payload, REPO) == expected
+
+
+def test_context_prefers_the_pr_head_sha_and_builds_the_run_url(tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text('{"pull_request": {"number": 4, "head": {"sha": "' + "a" * 40 + '"}}}')
+    context = context_from_env(
+        {
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_SHA": "m" * 40,
+            "GITHUB_REPOSITORY": REPO,
+            "GITHUB_RUN_ID": "99",
+            "GITHUB_SERVER_URL": "https://ghe.example",
+        }
+    )
+    assert context.sha == "a" * 40
+    assert context.pr_number == 4
+    assert context.workflow_run_url == "https://ghe.example/acme/prompts/actions/runs/99"
+
+
+def test_a_missing_or_broken_event_file_means_no_pr(tmp_path):
+    broken = tmp_path / "event.json"
+    broken.write_text("{not json")
+    for path in (str(broken), str(tmp_path / "absent.json")):
+        context = context_from_env({"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": path})
+        assert context.pr_number is None

@@ -1,0 +1,142 @@
+"""Gate steps against respx routes with a fake clock: no network, no real sleeps."""
+
+from decimal import Decimal
+
+import httpx
+import pytest
+import respx
+
+from ckaction.api import CompletionKitClient, build_http_client
+from ckaction.errors import GateTimeout, UncertainOutcome
+from ckaction.flow import Gate, RunSpec, run_mark
+from ckaction.inputs import Settings
+
+ROOT = "https://ck.test/orgs/acme/api/v1"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Log:
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def info(self, text):
+        self.lines.append(text)
+
+    def warning(self, message, *, title=""):
+        self.lines.append(f"warning: {title}: {message}")
+        return True
+
+    def group(self, title):
+        import contextlib
+
+        self.lines.append(f"== {title}")
+        return contextlib.nullcontext()
+
+
+def make_gate(clock, **inputs):
+    settings = Settings.parse(
+        {"api_token": "tok-1234", "api_url": ROOT, "prompt_id": "2", **inputs}
+    )
+    http = build_http_client(ROOT, "tok-1234")
+    client = CompletionKitClient(http, sleep=clock.sleep)
+    return Gate(settings, client, log=Log(), clock=clock, sleep=clock.sleep, commit="c" * 40)
+
+
+def run_json(status, done, total=10):
+    return {
+        "id": 9,
+        "status": status,
+        "progress": {
+            "generated": {"done": done, "total": total},
+            "judged": {"done": done, "total": total},
+        },
+    }
+
+
+@respx.mock
+def test_wait_polls_until_completed_with_a_fake_clock():
+    clock = FakeClock()
+    gate = make_gate(clock)
+    states = [run_json("running", n) for n in (1, 2, 4, 6, 8, 9)] + [run_json("completed", 10)]
+    route = respx.get(f"{ROOT}/runs/9").mock(
+        side_effect=[httpx.Response(200, json=s) for s in states]
+    )
+    run = gate.wait(gate.client.get_run(9))
+    assert run.status == "completed"
+    assert route.call_count == len(states)
+    assert all(0 < s <= 30 for s in clock.sleeps)
+    assert any("generated 4/10" in line for line in gate.log.lines)
+
+
+@respx.mock
+def test_wait_stops_at_the_deadline_and_names_the_run():
+    clock = FakeClock()
+    gate = make_gate(clock, timeout_minutes="0.5")
+    respx.get(f"{ROOT}/runs/9").respond(json=run_json("running", 1))
+    with pytest.raises(GateTimeout) as caught:
+        gate.wait(gate.client.get_run(9))
+    assert "Run 9 did not finish" in caught.value.message
+    assert "/runs/9" in caught.value.message
+    assert clock.now <= 30.0 + 1e-9
+
+
+@respx.mock
+def test_an_uncertain_generate_reads_the_run_before_sending_again():
+    clock = FakeClock()
+    gate = make_gate(clock)
+    generate = respx.post(f"{ROOT}/runs/9/generate").respond(502)
+    respx.get(f"{ROOT}/runs/9").respond(json=run_json("running", 0))
+    run = gate.start(gate.client.get_run(9).model_copy(update={"status": "pending"}))
+    assert run.status == "running"
+    assert generate.call_count == 1
+
+
+@respx.mock
+def test_an_uncertain_generate_on_a_still_pending_run_is_sent_again():
+    clock = FakeClock()
+    gate = make_gate(clock)
+    generate = respx.post(f"{ROOT}/runs/9/generate").mock(
+        side_effect=[httpx.Response(503), httpx.Response(202, json=run_json("running", 0))]
+    )
+    respx.get(f"{ROOT}/runs/9").respond(json=run_json("pending", 0))
+    run = gate.start(gate.client.get_run(9))
+    assert run.status == "running" and generate.call_count == 2
+
+
+@respx.mock
+def test_an_uncertain_create_that_never_landed_gives_up_after_three_tries():
+    clock = FakeClock()
+    gate = make_gate(clock, reuse_runs="false")
+    spec = RunSpec(2, 1, (1,), "judge", None, None, None, None)
+    create = respx.post(f"{ROOT}/runs").respond(504)
+    respx.get(f"{ROOT}/runs").respond(json=[], headers={"X-Total-Count": "0"})
+    with pytest.raises(UncertainOutcome):
+        gate.obtain_run(spec)
+    assert create.call_count == 3
+
+
+def test_the_run_mark_names_commit_and_configuration():
+    spec = RunSpec(2, 1, (1, 2), "judge", 0.2, 0.0, None, None)
+    other = RunSpec(2, 1, (1, 2), "judge", 0.3, 0.0, None, None)
+    assert run_mark(spec, "a" * 40).startswith("ckaction gate aaaaaaaaaaaa cfg-")
+    assert run_mark(spec, "a" * 40) == run_mark(spec, "a" * 40)
+    assert run_mark(spec, "a" * 40) != run_mark(other, "a" * 40)
+    assert run_mark(spec, None) != run_mark(spec, None)  # no commit: never reused
+
+
+def test_tolerances_come_from_settings():
+    gate = make_gate(FakeClock(), row_tolerance="-2", avg_tolerance="-0.5", avg_gate="significant")
+    assert gate.tolerances.row == Decimal("-2") and gate.tolerances.avg == Decimal("-0.5")
+    assert gate.tolerances.avg_gate == "significant"
