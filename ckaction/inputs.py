@@ -21,7 +21,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from ckaction.errors import InputError
@@ -213,28 +212,6 @@ class Settings(BaseModel):
             return number
         return value
 
-    @model_validator(mode="after")
-    def _required(self) -> Settings:
-        problems: dict[str, str] = {}
-        if self.api_token is None or not self.api_token.get_secret_value().strip():
-            problems["api_token"] = (
-                "is required: pass your CompletionKit API token from a secret, "
-                "e.g. api-token: ${{ secrets.CK_API_TOKEN }}"
-            )
-        if self.api_url is None and self.org is None:
-            problems["org"] = "is required (or set api-url): your CompletionKit org slug"
-        if self.command in ("gate", "publish") and self.prompt_id is None:
-            problems["prompt_id"] = f"is required for command {self.command}: the prompt version id"
-        if (
-            self.command in ("rebaseline", "calibrate")
-            and self.prompt_id is None
-            and self.baseline_run_id is None
-        ):
-            problems["baseline_run_id"] = f"or prompt-id is required for command {self.command}"
-        if problems:
-            raise ValueError(json.dumps(problems))
-        return self
-
     @property
     def api_root(self) -> str:
         if self.api_url:
@@ -260,28 +237,50 @@ class Settings(BaseModel):
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Settings:
         """Validate raw inputs; every problem is reported at once, named by its action.yml id."""
+        problems = missing_required(raw)
         try:
-            return cls.model_validate(dict(raw))
+            settings = cls.model_validate(dict(raw))
         except ValidationError as exc:
-            raise InputError(_problems(exc)) from None
+            problems = {**_problems(exc), **problems}
+            raise InputError(problems) from None
+        if problems:
+            raise InputError(problems)
+        return settings
+
+
+def missing_required(raw: Mapping[str, Any]) -> dict[str, str]:
+    """The runner does not enforce `required:`, so this does, per command."""
+    problems: dict[str, str] = {}
+    command = str(raw.get("command") or "gate").strip().lower()
+
+    def given(name: str) -> bool:
+        value = raw.get(name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return value is not None and str(value).strip() != ""
+
+    if not given("api_token"):
+        problems["api-token"] = (
+            "is required: pass your CompletionKit API token from a secret, "
+            "e.g. api-token: ${{ secrets.CK_API_TOKEN }}"
+        )
+    if not given("api_url") and not given("org"):
+        problems["org"] = "is required (or set api-url): your CompletionKit org slug"
+    if command in ("gate", "publish") and not given("prompt_id"):
+        problems["prompt-id"] = f"is required for command {command}: the prompt version id"
+    if command in ("rebaseline", "calibrate") and not (
+        given("prompt_id") or given("baseline_run_id")
+    ):
+        problems["baseline-run-id"] = f"or prompt-id is required for command {command}"
+    return problems
 
 
 def _problems(exc: ValidationError) -> dict[str, str]:
     problems: dict[str, str] = {}
     for error in exc.errors(include_input=False, include_url=False):
-        loc = error.get("loc") or ()
-        message = str(error.get("msg", "is invalid"))
-        if not loc:
-            payload = message.removeprefix("Value error, ")
-            try:
-                for field, text in json.loads(payload).items():
-                    problems[input_id(field)] = text
-                continue
-            except (json.JSONDecodeError, AttributeError):
-                problems["inputs"] = payload
-                continue
+        loc = error.get("loc") or ("inputs",)
         field = str(loc[0])
-        message = message.removeprefix("Value error, ")
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
         if field in _SECRET_FIELDS:
             message = "is invalid"
         problems.setdefault(input_id(field), message)

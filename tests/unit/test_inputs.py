@@ -125,3 +125,16 @@ def test_unknown_command():
     with pytest.raises(InputError) as caught:
         Settings.parse({**BASE, "command": "deploy"})
     assert "command" in caught.value.problems
+
+
+def test_invalid_and_missing_inputs_are_reported_together():
+    with pytest.raises(InputError) as caught:
+        Settings.parse({"org": "acme", "row_tolerance": "x"})
+    assert set(caught.value.problems) == {"api-token", "prompt-id", "row-tolerance"}
+
+
+def test_rebaseline_and_calibrate_need_a_baseline_or_a_prompt():
+    for command in ("rebaseline", "calibrate"):
+        with pytest.raises(InputError) as caught:
+            Settings.parse({"api_token": "tok-1234", "org": "a", "command": command})
+        assert "baseline-run-id" in caught.value.problems
