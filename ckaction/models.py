@@ -11,8 +11,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+_SCORE_CACHE: dict[tuple[type, Any], Decimal] = {}
+_SCORE_CACHE_LIMIT = 4096  # judges score on a small scale: a few distinct values cover a whole run
+
 
 def _parse_score(value: Any) -> Decimal | None:
+    # Fast path: the same few scores ("4.0", -1.0, ...) arrive hundreds of thousands of times on a
+    # large comparison; parse each once and share the (immutable) Decimal.
+    key = (type(value), value)
+    try:
+        return _SCORE_CACHE[key]
+    except (KeyError, TypeError):
+        pass
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -24,6 +34,8 @@ def _parse_score(value: Any) -> Decimal | None:
             raise ValueError(f"not a number: {str(value)[:40]!r}") from exc
         if not score.is_finite():
             raise ValueError("a score must be finite")
+        if len(_SCORE_CACHE) < _SCORE_CACHE_LIMIT:
+            _SCORE_CACHE[key] = score
         return score
     raise ValueError(f"unexpected score type {type(value).__name__}")
 
