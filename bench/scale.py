@@ -188,32 +188,30 @@ def synthesize(rows: int, out: Path, seed: int = 7) -> dict[str, int]:
 # -- the measured child ------------------------------------------------------------------------------
 
 
-def child(data: Path, compact_json: bool = False, gc_off: bool = False) -> int:
-    """Import, then time parse → evaluate → render → to_json on the files in `data`.
-
-    `compact_json` replaces Report.to_json (indent=1, the pure-Python encoder) with the same dict
-    dumped compactly by the C encoder: the measured effect of a proposed report.py change.
-    `gc_off` pauses the cyclic garbage collector for the measured span (the models are acyclic
-    trees; refcounting frees them): the measured effect of a proposed flow.py change."""
-    import gc
+def child(data: Path) -> int:
+    """Import, then time parse → evaluate → render → to_json on the files in `data`, through the
+    same functions the gate runs: the compare bytes parsed straight into models (as
+    `CompletionKitClient.compare` does), each page of responses validated from bytes and reduced to `ResponseFacts` (as
+    `Gate.response_facts` does), all under `collector_paused()`, then `Report.to_json`."""
     from decimal import Decimal
 
+    from ckaction.api import page_adapter
     from ckaction.decide import Tolerances, evaluate
-    from ckaction.models import Comparison, Response
+    from ckaction.flow import collector_paused
+    from ckaction.models import Comparison, Response, ResponseFacts
     from ckaction.render import render_comment, render_summary
     from ckaction.report import Report, RunRef
 
     imported_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if gc_off:
-        gc.disable()
+    pause = collector_paused()
+    pause.__enter__()
     started = time.perf_counter()
-    comparison = Comparison.model_validate(json.loads((data / "compare.json").read_bytes()))
-    responses: dict[int, dict[int, Response]] = {1: {}, 2: {}}
+    comparison = Comparison.model_validate_json((data / "compare.json").read_bytes())
+    responses: dict[int, dict[int, ResponseFacts]] = {1: {}, 2: {}}
     for run in (1, 2):
         for page in sorted(data.glob(f"responses-{run}-*.json")):
-            for item in json.loads(page.read_bytes()):
-                response = Response.model_validate(item)
-                responses[run][response.id] = response
+            for response in page_adapter(Response).validate_json(page.read_bytes()):
+                responses[run][response.id] = ResponseFacts.of(response)
     parsed = time.perf_counter()
     rss_parsed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tolerances = Tolerances(row=Decimal("-1.0"), avg=Decimal("-0.2"))
@@ -237,11 +235,9 @@ def child(data: Path, compact_json: bool = False, gc_off: bool = False) -> int:
     comment = render_comment(report)
     rendered = time.perf_counter()
     rss_rendered = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if compact_json:
-        report_json = json.dumps(report.to_dict(), ensure_ascii=False, separators=(",", ":"))
-    else:
-        report_json = report.to_json()
+    report_json = report.to_json()
     finished = time.perf_counter()
+    pause.__exit__(None, None, None)
     print(
         json.dumps(
             {
@@ -274,12 +270,9 @@ def _pin() -> None:
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
-def measure_ckaction(
-    data: Path, compact_json: bool = False, gc_off: bool = False
-) -> dict[str, Any]:
-    flags = (["--compact-json"] if compact_json else []) + (["--gc-off"] if gc_off else [])
+def measure_ckaction(data: Path) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", str(data), *flags],
+        [sys.executable, str(Path(__file__).resolve()), "--child", str(data)],
         env=child_env(),
         capture_output=True,
         text=True,
@@ -342,31 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 and 10,000 rows only")
     parser.add_argument("--sizes", default=None, help="comma-separated row counts")
     parser.add_argument("--json", default=None, help="also write the measurements here")
-    parser.add_argument(
-        "--compact-json",
-        action="store_true",
-        help="measure the proposed report.py change (compact JSON, C encoder) instead of to_json",
-    )
-    parser.add_argument(
-        "--gc-off",
-        action="store_true",
-        help="measure the proposed flow.py change (cyclic GC paused while parsing and deciding)",
-    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return child(Path(args.child), args.compact_json, args.gc_off)
+        return child(Path(args.child))
     sizes = [
         int(s)
         for s in (args.sizes or ("1000,10000" if args.quick else "1000,10000,50000")).split(",")
     ]
     print(f"machine: {machine()}")
-    if args.compact_json:
-        print("variant: --compact-json (report JSON dumped compactly; proposed report.py change)")
-    if args.gc_off:
-        print(
-            "variant: --gc-off (cyclic GC paused during the gate's work; proposed flow.py change)"
-        )
     results = []
     for rows in sizes:
         with tempfile.TemporaryDirectory(prefix=f"ck-scale-{rows}-") as tmp:
@@ -374,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             meta = synthesize(rows, data)
             compare_mb = (data / "compare.json").stat().st_size / 1e6
             responses_mb = sum(p.stat().st_size for p in data.glob("responses-*.json")) / 1e6
-            ck = measure_ckaction(data, args.compact_json, args.gc_off)
+            ck = measure_ckaction(data)
             jq = measure_jq(data)
         results.append(
             {

@@ -14,10 +14,11 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -121,8 +122,7 @@ class CompletionKitClient:
         return self._parse(Run, self._call("GET", f"runs/{run_id}", what=f"run {run_id}"))
 
     def list_runs(self, **filters: Any) -> Iterator[Run]:
-        for item in self._paginate("runs", filters, what="runs"):
-            yield self._parse(Run, item)
+        yield from self._paginate("runs", filters, Run, what="runs")
 
     def create_run(self, body: Mapping[str, Any]) -> Run:
         data = self._call("POST", "runs", json_body=dict(body), idempotent=False, what="the run")
@@ -154,8 +154,7 @@ class CompletionKitClient:
             raise self._unreadable(Comparison, exc) from None
 
     def responses(self, run_id: int) -> Iterator[Response]:
-        for item in self._paginate(f"runs/{run_id}/responses", {}, what=f"run {run_id}"):
-            yield self._parse(Response, item)
+        yield from self._paginate(f"runs/{run_id}/responses", {}, Response, what=f"run {run_id}")
 
     # -- prompts and metrics ---------------------------------------------------------------------
 
@@ -175,18 +174,22 @@ class CompletionKitClient:
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    def _paginate(self, path: str, filters: Mapping[str, Any], *, what: str) -> Iterator[Any]:
+    def _paginate(
+        self, path: str, filters: Mapping[str, Any], model: type[Model], *, what: str
+    ) -> Iterator[Model]:
+        """Every item of an index endpoint: `offset` advances by `X-Limit` to `X-Total-Count`.
+        Each page's bytes are validated straight into models (no intermediate dicts)."""
+        adapter = page_adapter(model)
         offset = 0
         while True:
             params = {**filters, "limit": PAGE_LIMIT, "offset": offset}
             response = self._send("GET", path, params=params, idempotent=True, what=what)
-            page = self._json(response)
-            if not isinstance(page, list):
-                raise MalformedResponse(
-                    f"GET {path} returned {type(page).__name__}, expected a JSON array",
-                    status=response.status_code,
-                    path=path,
-                )
+            try:
+                page: list[Model] = adapter.validate_json(response.content)
+            except ValidationError as exc:
+                if any(error.get("type") == "json_invalid" for error in exc.errors()):
+                    raise self._not_json(response) from None
+                raise self._unreadable(model, exc) from None
             yield from page
             limit = _int_header(response, "X-Limit") or len(page)
             total = _int_header(response, "X-Total-Count")
@@ -390,6 +393,11 @@ class CompletionKitClient:
             f"({where or 'body'}: {first.get('msg')})",
             hint="api-url may point at an incompatible server.",
         )
+
+
+@cache
+def page_adapter(model: type[Model]) -> TypeAdapter[list[Model]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Literal
 
 from ckaction.errors import NothingMeasured
-from ckaction.models import CompareRow, Comparison, MetricCompare, Response
+from ckaction.models import CompareRow, Comparison, MetricCompare, ResponseFacts
 from ckaction.signoff import SignOffs
 from ckaction.stats import Interval, mean_interval, underpowered
 
@@ -328,7 +328,7 @@ def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list
 
 
 def count_new_cases(
-    baseline_responses: Iterable[Response], candidate_responses: Iterable[Response]
+    baseline_responses: Iterable[ResponseFacts], candidate_responses: Iterable[ResponseFacts]
 ) -> int:
     """Cases only the candidate has. Compare pairs rows by exact input and never returns these,
     so they are counted from the two runs' responses."""
@@ -340,8 +340,8 @@ def evaluate(
     comparison: Comparison,
     tolerances: Tolerances,
     *,
-    baseline_responses: Mapping[int, Response],
-    candidate_responses: Mapping[int, Response],
+    baseline_responses: Mapping[int, ResponseFacts],
+    candidate_responses: Mapping[int, ResponseFacts],
     signoffs: SignOffs | None = None,
 ) -> Evaluation:
     """Judge a comparison. Raises NothingMeasured when no paired row carries a score."""
@@ -351,13 +351,7 @@ def evaluate(
         candidate = candidate_responses.get(row.right_response_id or -1)
         if source is None:
             source = candidate
-        rationales: dict[int, str | None] = {}
-        if candidate is not None:
-            rationales = {
-                review.metric_id: review.ai_feedback
-                for review in candidate.reviews
-                if review.metric_id is not None
-            }
+        rationales = candidate.rationales if candidate is not None else {}
         text = display_input(source.input_data) if source else f"row {row.row_index}"
         rows.append(
             evaluate_row(row, tolerances, input_text=text, rationales=rationales, signoffs=signoffs)

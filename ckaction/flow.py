@@ -4,11 +4,12 @@ reads the environment or writes files."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,7 +25,7 @@ from ckaction.errors import (
     Unprocessable,
 )
 from ckaction.inputs import Settings
-from ckaction.models import Metric, Prompt, Run
+from ckaction.models import Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import PollSchedule
 from ckaction.report import Report, RunRef
 from ckaction.signoff import SignOffs
@@ -320,6 +321,9 @@ class Gate:
             self.log.info(_progress_line(run))
         return run
 
+    def response_facts(self, run_id: int) -> dict[int, ResponseFacts]:
+        return {r.id: ResponseFacts.of(r) for r in self.client.responses(run_id)}
+
     # -- the whole gate ----------------------------------------------------------------------------
 
     def run(self) -> Report:
@@ -356,16 +360,19 @@ class Gate:
             )
         report.notes.extend(_run_notes(run))
         with self.log.group("Comparing with the baseline"):
-            comparison = self.client.compare(baseline.id, run.id)
-            baseline_responses = {r.id: r for r in self.client.responses(baseline.id)}
-            candidate_responses = {r.id: r for r in self.client.responses(run.id)}
-            evaluation = evaluate(
-                comparison,
-                self.tolerances,
-                baseline_responses=baseline_responses,
-                candidate_responses=candidate_responses,
-                signoffs=self.signoffs,
-            )
+            # Only acyclic objects are built here, tens of thousands of them on a large dataset:
+            # pausing the cyclic collector keeps the cost linear in the number of rows.
+            with collector_paused():
+                comparison = self.client.compare(baseline.id, run.id)
+                baseline_responses = self.response_facts(baseline.id)
+                candidate_responses = self.response_facts(run.id)
+                evaluation = evaluate(
+                    comparison,
+                    self.tolerances,
+                    baseline_responses=baseline_responses,
+                    candidate_responses=candidate_responses,
+                    signoffs=self.signoffs,
+                )
             self.log.info(
                 f"{evaluation.counts.compared} rows compared, {evaluation.counts.regressed} regressed"
             )
@@ -390,6 +397,17 @@ class Gate:
                 "then gate against it.",
             )
         return report
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _prompt_label(prompt: Prompt) -> str:

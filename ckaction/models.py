@@ -6,6 +6,7 @@ as decimal strings ("4.0") or numbers; both parse to `Decimal` so means and delt
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
@@ -142,6 +143,29 @@ class Response(ApiModel):
     status: str | None = None
     row_index: int | None = None
     reviews: list[Review] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFacts:
+    """What the verdict needs of a response: its input and the judge's rationale per metric.
+
+    Responses are fetched for every row of both runs; keeping only these facts (instead of the
+    whole response with its text and reviews) keeps a 10,000-row gate's memory small.
+    """
+
+    input_data: str | None
+    rationales: dict[int, str | None]
+
+    @classmethod
+    def of(cls, response: Response) -> ResponseFacts:
+        return cls(
+            input_data=response.input_data,
+            rationales={
+                review.metric_id: review.ai_feedback
+                for review in response.reviews
+                if review.metric_id is not None
+            },
+        )
 
 
 class MetricCompare(ApiModel):

@@ -103,7 +103,8 @@ class Report:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        # Compact: indentation forces json's pure-Python encoder, 3x slower on 10,000 rows.
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
 def _num(value: Decimal | None) -> float | None:

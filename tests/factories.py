@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ckaction.models import Comparison, Response
+from ckaction.models import Comparison, Response, ResponseFacts
 
 
 def judge(
@@ -78,7 +78,7 @@ def comparison(*rows: dict[str, Any]) -> Comparison:
 
 def responses(
     comp: Comparison, *, side: str, extra_inputs: tuple[str, ...] = ()
-) -> dict[int, Response]:
+) -> dict[int, ResponseFacts]:
     out: dict[int, Response] = {}
     for r in comp.rows:
         rid = r.left_response_id if side == "left" else r.right_response_id
@@ -100,4 +100,4 @@ def responses(
         out[9000 + n] = Response.model_validate(
             {"id": 9000 + n, "input_data": json.dumps({"text": text})}
         )
-    return out
+    return {rid: ResponseFacts.of(response) for rid, response in out.items()}

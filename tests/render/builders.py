@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from ckaction.decide import Tolerances, evaluate
-from ckaction.models import Comparison, Response
+from ckaction.models import Comparison, Response, ResponseFacts
 from ckaction.report import ErrorInfo, Report, RunRef
 from ckaction.signoff import SignOff, SignOffs
 from tests.factories import check, comparison, judge, responses, row
@@ -27,7 +27,7 @@ def hostile_responses(
     side: str,
     inputs: Mapping[int, str],
     rationales: Mapping[int, str],
-) -> dict[int, Response]:
+) -> dict[int, ResponseFacts]:
     """Responses whose input (by row index) and judge rationale (by row index) are given verbatim."""
     out: dict[int, Response] = {}
     for r in comp.rows:
@@ -48,7 +48,7 @@ def hostile_responses(
                 "row_index": r.row_index,
             }
         )
-    return out
+    return {rid: ResponseFacts.of(response) for rid, response in out.items()}
 
 
 def gate_report(
