@@ -306,13 +306,12 @@ class CompletionKitClient:
         server_says = ""
         details = ""
         if isinstance(body, dict):
-            server_says = str(body.get("error") or "")[:300]
+            server_says = self._redact(str(body.get("error") or ""))[:300]
             if body.get("details"):
-                details = json.dumps(body["details"], ensure_ascii=False)[:800]
+                details = self._redact(json.dumps(body["details"], ensure_ascii=False))[:800]
         elif response.text:
-            server_says = response.text[:200]
-        server_says = self._redact(server_says)
-        details = self._redact(details)
+            # Redact the whole text before cutting it: a cut could split a secret in two.
+            server_says = self._redact(response.text)[:200]
         said = f" ({server_says})" if server_says else ""
         path = response.request.url.path
         if status == 401:

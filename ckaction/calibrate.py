@@ -15,7 +15,7 @@ from ckaction.errors import ConfigurationError, RunFailed
 from ckaction.flow import Gate
 from ckaction.models import Comparison, Run
 from ckaction.report import Report, RunRef
-from ckaction.stats import mean_interval
+from ckaction.stats import mean_interval, t_quantile_975
 
 ROW_MARGIN = Decimal("0.5")
 AVG_MARGIN = Decimal("0.05")
@@ -42,7 +42,7 @@ class MetricNoise:
         interval = mean_interval(self.row_deltas)
         if interval is None:
             return 0.0
-        return interval.half_width / 1.96 if interval.n > 30 else interval.half_width / 2.0
+        return interval.half_width / t_quantile_975(interval.n - 1)
 
 
 def _floor(value: Decimal, places: str) -> Decimal:

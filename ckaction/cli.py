@@ -98,7 +98,14 @@ class App:
                 ),
                 settings,
             )
-        self.deliver(report, settings)
+        try:
+            self.deliver(report, settings)
+        except Exception as exc:  # delivery never changes the verdict or its exit code
+            self.runner.debug(self.redact("".join(traceback.format_exception(exc))))
+            self.runner.warning(
+                self.redact(f"Could not deliver the whole report: {type(exc).__name__}: {exc}"),
+                title="Report not fully delivered",
+            )
         return _exit_code(report, settings)
 
     def execute(self, settings: Settings, report: Report) -> Report:
@@ -161,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         ("gate", "score a candidate prompt and compare it per row with a baseline run"),
         ("publish", "publish a scored prompt version (make it current)"),
         ("rebaseline", "capture a fresh baseline run of the live prompt"),
+        ("calibrate", "rerun the baseline unchanged to measure the judge's noise floor"),
     ):
         command = sub.add_parser(name, help=help_text)
         for field in Settings.model_fields:

@@ -13,7 +13,7 @@ Rules (the seed's jq gate, generalised):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -34,6 +34,9 @@ class Tolerances:
     row: Decimal
     avg: Decimal
     avg_gate: AvgGate = "band"
+    # The largest share of paired rows the candidate may leave unscored (failed generation or
+    # judging) before the comparison counts as unmeasured rather than passed.
+    max_unscored: Decimal = Decimal("0.1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,7 @@ class MetricResult:
     underpowered: bool = False
     signed_off_rows: int = 0
     gated_mean_delta: Decimal | None = None
+    avg_signed_off: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,7 +253,10 @@ def _mean(values: list[Decimal]) -> Decimal | None:
     return sum(values, Decimal(0)) / len(values) if values else None
 
 
-def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list[MetricResult]:
+def summarize_metrics(
+    rows: Iterable[RowResult], tolerances: Tolerances, *, label: str | None = None
+) -> list[MetricResult]:
+    """Per-metric means and verdicts; a sign-off label also accepts an average regression."""
     grouped: dict[int, list[Cell]] = {}
     for row in rows:
         if row.status in ("missing",):
@@ -305,6 +312,9 @@ def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list
             regressed = below and interval is not None and interval.high < 0
         else:
             regressed = below
+        avg_signed_off = label if regressed and label else None
+        if avg_signed_off:
+            regressed = False
         results.append(
             MetricResult(
                 metric_id=metric_id,
@@ -322,6 +332,7 @@ def summarize_metrics(rows: Iterable[RowResult], tolerances: Tolerances) -> list
                 underpowered=underpowered(interval, tolerances.avg),
                 signed_off_rows=sum(1 for c in cells if c.regressed and c.signed_off),
                 gated_mean_delta=gated_mean,
+                avg_signed_off=avg_signed_off,
             )
         )
     return results
@@ -343,8 +354,11 @@ def evaluate(
     baseline_responses: Mapping[int, ResponseFacts],
     candidate_responses: Mapping[int, ResponseFacts],
     signoffs: SignOffs | None = None,
+    required_metrics: Collection[int] | None = None,
 ) -> Evaluation:
-    """Judge a comparison. Raises NothingMeasured when no paired row carries a score."""
+    """Judge a comparison. Raises NothingMeasured when no paired row carries a score, when too
+    many paired rows went unscored, or when a required metric (one the candidate run was asked to
+    score) has no pair at all: a gate never passes on what it did not measure."""
     rows: list[RowResult] = []
     for row in comparison.rows:
         source = baseline_responses.get(row.left_response_id or -1)
@@ -357,7 +371,8 @@ def evaluate(
             evaluate_row(row, tolerances, input_text=text, rationales=rationales, signoffs=signoffs)
         )
 
-    metrics = summarize_metrics(rows, tolerances)
+    label = signoffs.label.describe() if signoffs and signoffs.label else None
+    metrics = summarize_metrics(rows, tolerances, label=label)
     counts = Counts(
         compared=sum(1 for r in rows if r.status not in ("missing", "unscored")),
         signed_off=sum(1 for r in rows if r.status == "signed_off"),
@@ -376,6 +391,23 @@ def evaluate(
             hint="Check that the candidate ran on the baseline's dataset (rows pair by their exact "
             "input) and that its metrics were graded (an LLM judge needs judge-model).",
         )
+    paired = counts.compared + counts.unscored
+    if counts.unscored and Decimal(counts.unscored) > tolerances.max_unscored * paired:
+        raise NothingMeasured(
+            f"{counts.unscored} of {paired} paired rows were not scored on run "
+            f"{comparison.right_run_id} (failed to generate or to be judged): more than "
+            f"{tolerances.max_unscored * 100:.0f}%, so the rows that were compared cannot stand "
+            "for the dataset.",
+            hint="Open the candidate run to see why rows failed, fix or retry it, and re-run the "
+            "gate; raise max-unscored only if some failing rows are expected.",
+        )
+    for metric in metrics:
+        if metric.pairs == 0 and (required_metrics is None or metric.metric_id in required_metrics):
+            raise NothingMeasured(
+                f"{metric.name}: no row has a score on both runs, so this metric was not measured.",
+                hint="Check the candidate run's reviews for this metric (a judge outage, or no "
+                "judge model) and re-run the gate.",
+            )
     reasons: list[str] = []
     for metric in metrics:
         if metric.kind != "check" and metric.regressed and metric.gated_mean_delta is not None:

@@ -45,13 +45,15 @@ def gate_outputs(report: Report, report_path: str) -> dict[str, str]:
     return outputs
 
 
-def write_report_file(report: Report, settings: Settings | None, context: RunContext) -> str:
+def write_report_file(
+    report: Report, settings: Settings | None, context: RunContext, runner: Runner
+) -> str:
     """Write the JSON report under the workspace; returns its path relative to the workspace."""
     relative = settings.report_path if settings else "ckaction-report.json"
     path = Path(relative)
     target = path if path.is_absolute() else context.workspace / path
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(report.to_json(), encoding="utf-8")
+    target.write_text(runner.redact(report.to_json()), encoding="utf-8")
     try:
         return str(target.resolve().relative_to(context.workspace.resolve()))
     except ValueError:
@@ -70,7 +72,7 @@ def deliver(
     from ckaction.render import render_comment, render_summary
 
     try:
-        report_path = write_report_file(report, settings, context)
+        report_path = write_report_file(report, settings, context, runner)
     except OSError as exc:
         runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
         report_path = ""
@@ -92,7 +94,8 @@ def deliver(
     ):
         from ckaction.github import post_comment
 
-        url = post_comment(render_comment(report), settings, context, runner, environ)
+        body = runner.redact(render_comment(report))
+        url = post_comment(body, settings, context, runner, environ)
         if url:
             report.extra_outputs["comment-url"] = url
     for name, value in gate_outputs(report, report_path).items():

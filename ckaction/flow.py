@@ -32,6 +32,8 @@ from ckaction.signoff import SignOffs
 
 GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
+LOOKUP_ATTEMPTS = 3
+LOOKUP_PAUSE_SECONDS = 2.0
 
 
 class Log(Protocol):
@@ -137,7 +139,10 @@ class Gate:
         self.schedule = schedule or PollSchedule()
         self.deadline = clock() + settings.timeout_seconds
         self.tolerances = Tolerances(
-            row=settings.row_tolerance, avg=settings.avg_tolerance, avg_gate=settings.avg_gate
+            row=settings.row_tolerance,
+            avg=settings.avg_tolerance,
+            avg_gate=settings.avg_gate,
+            max_unscored=settings.max_unscored,
         )
         self.signoffs = signoffs
         # The report fills in as the gate goes, so an error part-way still names what it got to.
@@ -237,17 +242,31 @@ class Gate:
 
     # -- steps 3 and 4: create (or reuse) and start ------------------------------------------------
 
-    def find_marked(self, spec: RunSpec, name: str) -> Run | None:
-        """The newest run carrying this gate's mark that has not failed."""
+    def find_marked(self, spec: RunSpec, name: str, *, reusable: bool = False) -> Run | None:
+        """The newest run carrying this gate's mark that has not failed; with `reusable`, also
+        not one that completed without scores (re-running the job must be able to recover)."""
         for run in self.client.list_runs(prompt_id=spec.prompt_id, **{"tag[]": GATE_TAG}):
-            if run.name == name and run.status != "failed":
-                return run
+            if run.name != name or run.status == "failed":
+                continue
+            if reusable and run.status == "completed" and not run.has_scores:
+                continue
+            return run
+        return None
+
+    def find_after_uncertain_create(self, spec: RunSpec, name: str) -> Run | None:
+        """Look for a create that may still be landing: now, then twice more a moment apart."""
+        for attempt in range(LOOKUP_ATTEMPTS):
+            if attempt:
+                self.sleep(LOOKUP_PAUSE_SECONDS)
+            found = self.find_marked(spec, name)
+            if found is not None:
+                return found
         return None
 
     def obtain_run(self, spec: RunSpec) -> Run:
         name = run_mark(spec, self.commit)
         if self.settings.reuse_runs and self.commit:
-            existing = self.find_marked(spec, name)
+            existing = self.find_marked(spec, name, reusable=True)
             if existing is not None:
                 self.report.reused_run = True
                 self.log.info(
@@ -266,7 +285,7 @@ class Gate:
                     "before trying again.",
                     title="Uncertain create",
                 )
-                found = self.find_marked(spec, name)
+                found = self.find_after_uncertain_create(spec, name)
                 if found is not None:
                     self.log.info(f"Found run {found.id}: the create had reached CompletionKit.")
                     return found
@@ -372,6 +391,7 @@ class Gate:
                     baseline_responses=baseline_responses,
                     candidate_responses=candidate_responses,
                     signoffs=self.signoffs,
+                    required_metrics=spec.metric_ids,
                 )
             self.log.info(
                 f"{evaluation.counts.compared} rows compared, {evaluation.counts.regressed} regressed"
@@ -385,6 +405,7 @@ class Gate:
             )
         report.signoffs_used = sorted(
             {cell.signed_off for row in evaluation.rows for cell in row.cells if cell.signed_off}
+            | {m.avg_signed_off for m in evaluation.metrics if m.avg_signed_off}
         )
         report.result = evaluation.result
         if report.not_like_for_like and self.settings.on_stale_baseline == "fail":

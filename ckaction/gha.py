@@ -31,11 +31,11 @@ def escape_property(text: str) -> str:
 
 
 def neutralize(text: str) -> str:
-    """Make untrusted text safe to print as a log line: no line can start a workflow command."""
+    """Make untrusted text safe to print as a log line: no line can start a workflow command
+    (`::name::`), and no `##[name]` legacy command, which the runner finds anywhere in a line."""
     lines = text.replace("\r", "").split("\n")
-    return "\n".join(
-        ("\u200b" + line) if line.lstrip().startswith("::") else line for line in lines
-    )
+    safe = (("\u200b" + line) if line.lstrip().startswith("::") else line for line in lines)
+    return "\n".join(line.replace("##[", "##\u200b[") for line in safe)
 
 
 class Runner:

@@ -145,6 +145,7 @@ class Settings(BaseModel):
     avg_gate: Literal["band", "significant"] = "band"
     on_stale_baseline: Literal["warn", "fail"] = "warn"
     calibration_runs: int = Field(default=2, ge=1, le=10)
+    max_unscored: Decimal = Field(default=Decimal("0.1"), ge=0, le=1)
 
     _bools = field_validator("fail_on_regression", "reuse_runs", "comment", mode="before")(
         _parse_bool
@@ -157,7 +158,9 @@ class Settings(BaseModel):
         "pr_number",
         mode="before",
     )(_parse_int_id)
-    _decimals = field_validator("row_tolerance", "avg_tolerance", mode="before")(_parse_decimal)
+    _decimals = field_validator("row_tolerance", "avg_tolerance", "max_unscored", mode="before")(
+        _parse_decimal
+    )
 
     @field_validator("metric_ids", mode="before")
     @classmethod

@@ -16,6 +16,11 @@ _SCORE_CACHE: dict[tuple[type, Any], Decimal] = {}
 _SCORE_CACHE_LIMIT = 4096  # judges score on a small scale: a few distinct values cover a whole run
 
 
+SCORE_LIMIT = Decimal(
+    1000
+)  # scores are 1..5, deltas -4..4, rates 0..1: far beyond is a bad payload
+
+
 def _parse_score(value: Any) -> Decimal | None:
     # Fast path: the same few scores ("4.0", -1.0, ...) arrive hundreds of thousands of times on a
     # large comparison; parse each once and share the (immutable) Decimal.
@@ -33,8 +38,8 @@ def _parse_score(value: Any) -> Decimal | None:
             score = Decimal(str(value).strip())
         except InvalidOperation as exc:
             raise ValueError(f"not a number: {str(value)[:40]!r}") from exc
-        if not score.is_finite():
-            raise ValueError("a score must be finite")
+        if not score.is_finite() or abs(score) > SCORE_LIMIT:
+            raise ValueError(f"not a plausible score: {str(value)[:40]!r}")
         if len(_SCORE_CACHE) < _SCORE_CACHE_LIMIT:
             _SCORE_CACHE[key] = score
         return score

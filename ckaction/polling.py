@@ -62,6 +62,7 @@ class PollSchedule:
     settle: float = 0.6  # the most a finished run waits for the poll that sees it, near the end
     slack: float = 0.1  # clock skew allowed between the gate and the server
     tolerance: float = 0.005  # how far from a steady pace (share of the duration) a run may drift
+    window_polls: int = 6  # the most polls spent sweeping one predicted window (coarse progress)
     _samples: list[tuple[float, float]] = field(default_factory=list)
     _observations: list[tuple[float, int, int]] = field(default_factory=list)
     _started: float | None = None
@@ -69,8 +70,12 @@ class PollSchedule:
     _misses: int = 0
 
     def next_delay(self, now: float, run: Run) -> float:
+        """Seconds to sleep before the next status poll, within the poll budget."""
         if self._started is None:
             self._started = now
+        return self._wanted_delay(now, run)
+
+    def _wanted_delay(self, now: float, run: Run) -> float:
         fraction = progress_fraction(run)
         if fraction is not None and (not self._samples or fraction > self._samples[-1][1]):
             self._samples.append((now, fraction))
@@ -106,10 +111,14 @@ class PollSchedule:
         if earliest - now > 2 * self.settle:
             # Far: nothing can finish before `earliest`; sleep there and measure again.
             return max(self.minimum, min(self.far_cap, earliest - now))
-        # Near: a chain of polls `settle` apart that ends at `latest`, so whenever in the window the
-        # run finishes, a poll sees it within `settle`.
-        polls = max(1, math.ceil((latest - earliest) / self.settle - 1e-9))
-        target = latest + 0.01 - (polls - 1) * self.settle
+        # Near: a chain of polls that ends at `latest`, `settle` apart, so whenever in the window the
+        # run finishes a poll sees it within `settle`. A wide window (few rows, a long run) is swept
+        # in at most `window_polls` steps instead, never more than `cap` apart: coarse progress
+        # cannot buy sub-second latency without hammering the API.
+        width = latest - earliest
+        spacing = max(self.settle, min(self.cap, width / self.window_polls))
+        polls = max(1, math.ceil(width / spacing - 1e-9))
+        target = latest + 0.01 - (polls - 1) * spacing
         return max(self.minimum, min(self.far_cap, target - now))
 
     def window(self) -> tuple[float, float] | None:

@@ -270,6 +270,8 @@ def _metric_line(metric: MetricResult, name: str, tolerances: Tolerances) -> str
         problems.append("mean below tolerance")
     if metric.rows_regressed:
         problems.append(f"{metric.rows_regressed} row(s) regressed")
+    if metric.avg_signed_off:
+        signed += ", mean drop signed off"
     verdict = ("❌ " + ", ".join(problems) if problems else "✅") + signed
     if metric.underpowered:
         verdict += " · ⚠️ underpowered"

@@ -104,7 +104,9 @@ class Report:
 
     def to_json(self) -> str:
         # Compact: indentation forces json's pure-Python encoder, 3x slower on 10,000 rows.
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
 
 
 def _num(value: Decimal | None) -> float | None:

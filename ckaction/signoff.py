@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,6 @@ class SignOffs:
     """Every sign-off that applies to this gate."""
 
     entries: tuple[SignOff, ...] = ()
-    expired: tuple[SignOff, ...] = ()
-    rejected: tuple[Rejected, ...] = ()
     label: LabelSignOff | None = None
     prompt_id: int | None = None
 
@@ -88,10 +86,6 @@ class SignOffs:
                 return entry.describe()
         return None
 
-    @property
-    def active(self) -> bool:
-        return self.label is not None or bool(self.entries)
-
 
 def load_signoffs(
     path: Path, display: str, *, today: dt.date
@@ -106,6 +100,8 @@ def load_signoffs(
         root = yaml.compose(text)
     except UnicodeDecodeError:
         raise InputError({"signoffs-file": f"{display} is not UTF-8 text"}) from None
+    except OSError as exc:
+        raise InputError({"signoffs-file": f"{display} cannot be read ({exc.strerror})"}) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -128,6 +124,10 @@ def load_signoffs(
             entry = _entry(yaml.safe_load(yaml.serialize(node)), where)
         except ValueError as exc:
             rejected.append(Rejected(where, str(exc)))
+            continue
+        except yaml.YAMLError as exc:  # a custom tag, an unhashable key, …
+            problem = getattr(exc, "problem", None) or "not a plain YAML mapping"
+            rejected.append(Rejected(where, str(problem)))
             continue
         (expired if entry.expires < today else valid).append(entry)
     return valid, expired, rejected
@@ -189,12 +189,3 @@ def label_signoff(
         if isinstance(sender, dict) and isinstance(sender.get("login"), str):
             who = sender["login"]
     return LabelSignOff(label, who)
-
-
-@dataclass
-class SignOffSummary:
-    """What the report shows about sign-offs."""
-
-    used: list[str] = field(default_factory=list)
-    expired: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)

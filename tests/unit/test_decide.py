@@ -74,8 +74,53 @@ def test_missing_and_new_cases_are_counted_not_failed():
 
 def test_paired_but_unscored_rows_are_reported_as_unscored():
     comp = comparison(row(0, judge(1, 4, 4)), row(1, judge(1, 4, None)))
-    ev = run(comp)
+    ev = run(comp, Tolerances(row=Decimal("-1"), avg=Decimal("-0.2"), max_unscored=Decimal("0.5")))
     assert ev.counts.unscored == 1 and ev.counts.compared == 1
+
+
+def test_too_many_unscored_rows_is_an_error_not_a_pass():
+    comp = comparison(row(0, judge(1, 4, 4)), *[row(i, judge(1, 5, None)) for i in range(1, 10)])
+    with pytest.raises(NothingMeasured) as caught:
+        run(comp)
+    assert "9 of 10 paired rows" in caught.value.message
+
+
+def test_a_required_metric_with_no_pair_is_an_error():
+    comp = comparison(*[row(i, judge(1, 4, None), check(2, True, True)) for i in range(3)])
+    with pytest.raises(NothingMeasured) as caught:
+        evaluate(
+            comp,
+            TOL,
+            baseline_responses=responses(comp, side="left"),
+            candidate_responses=responses(comp, side="right"),
+            required_metrics=(1, 2),
+        )
+    assert "Accuracy" in caught.value.message
+    # A metric the candidate was not asked to score (a narrowed metric set) is only reported.
+    comp = comparison(*[row(i, judge(1, 4, None), check(2, True, True)) for i in range(3)])
+    ev = evaluate(
+        comp,
+        TOL,
+        baseline_responses=responses(comp, side="left"),
+        candidate_responses=responses(comp, side="right"),
+        required_metrics=(2,),
+    )
+    assert ev.result == "passed"
+
+
+def test_a_label_also_signs_off_an_average_regression():
+    from ckaction.signoff import LabelSignOff, SignOffs
+
+    comp = comparison(*[row(i, judge(1, 5, 4)) for i in range(10)])
+    ev = evaluate(
+        comp,
+        TOL,
+        baseline_responses=responses(comp, side="left"),
+        candidate_responses=responses(comp, side="right"),
+        signoffs=SignOffs(label=LabelSignOff("approved", "maria")),
+    )
+    assert ev.result == "passed"
+    assert ev.metrics[0].avg_signed_off and "maria" in ev.metrics[0].avg_signed_off
 
 
 def test_nothing_measured_is_an_error_never_a_pass():
