@@ -96,3 +96,21 @@ def test_comment_false_posts_nothing(served, action_env, github):
     fake, url = github
     gate(served, action_env, url, TOKEN, "a" * 40, comment="false")
     assert fake.calls() == []
+
+
+def test_a_secret_echoed_by_the_judge_never_reaches_the_comment(served, action_env, github):
+    from ckaction.emulator import Verdict
+    from tests.conftest import TOKEN as CK_TOKEN
+
+    fake, url = github
+    scripted = served.emulator.judge
+
+    def judge(call):
+        verdict = scripted(call)
+        return Verdict(verdict.score, verdict.passed, f"echo Bearer {CK_TOKEN} and {TOKEN}")
+
+    served.emulator.judge = judge
+    gate(served, action_env, url, TOKEN, "c" * 40)
+    (comment,) = fake.comments_on(REPO, 12)
+    assert CK_TOKEN not in comment.body and TOKEN not in comment.body
+    assert "***" in comment.body

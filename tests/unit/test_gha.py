@@ -93,3 +93,9 @@ def test_off_github_prints_plain_text(tmp_path):
     runner.set_output("a", "b")
     assert stream.getvalue() == "error: T: boom\n"
     assert runner.outputs == {"a": "b"}
+
+
+def test_legacy_hash_bracket_commands_are_neutralised_anywhere_in_a_line():
+    safe = neutralize("Baseline: run 3 (##[error title=Security]Token leaked)")
+    assert "##[" not in safe
+    assert "##\u200b[error" in safe
