@@ -115,6 +115,8 @@ class CompletionKitClient:
         self._sleep = sleep
         self._on_request = on_request
         self.request_count = 0
+        # Seconds left of the step's timeout (set by the gate): retries never outlast it.
+        self.time_left: Callable[[], float] | None = None
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -233,9 +235,12 @@ class CompletionKitClient:
             )
             return float(backoff(state))
 
+        budget = self._retry.max_total
+        if self.time_left is not None:
+            budget = max(0.0, min(budget, self.time_left()))
         retrying = Retrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
-            stop=stop_after_attempt(self._retry.attempts) | stop_after_delay(self._retry.max_total),
+            stop=stop_after_attempt(self._retry.attempts) | stop_after_delay(budget),
             wait=wait,
             sleep=self._sleep,
             reraise=True,

@@ -138,6 +138,7 @@ class Gate:
         self.commit = commit
         self.schedule = schedule or PollSchedule()
         self.deadline = clock() + settings.timeout_seconds
+        client.time_left = lambda: self.deadline - self.clock()
         self.tolerances = Tolerances(
             row=settings.row_tolerance,
             avg=settings.avg_tolerance,

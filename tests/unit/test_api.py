@@ -184,3 +184,12 @@ def test_403_and_an_exhausted_429_say_what_to_fix(client):
     with pytest.raises(RateLimited) as limited:
         client.get_run(2)
     assert "429" in limited.value.message
+
+
+@respx.mock
+def test_retries_never_outlast_the_steps_timeout(client, sleeps):
+    route = respx.get(f"{ROOT}/runs/5").respond(503, json={"error": "down"})
+    client.time_left = lambda: 0.0
+    with pytest.raises(ServerError):
+        client.get_run(5)
+    assert route.call_count == 1 and sleeps == []
