@@ -15,7 +15,7 @@ from ckaction.errors import ConfigurationError, RunFailed
 from ckaction.flow import Gate
 from ckaction.models import Comparison, Run
 from ckaction.report import Report, RunRef
-from ckaction.stats import mean_interval, t_quantile_975
+from ckaction.stats import mean_interval
 
 ROW_MARGIN = Decimal("0.5")
 AVG_MARGIN = Decimal("0.05")
@@ -40,9 +40,7 @@ class MetricNoise:
     def standard_error(self) -> float:
         """Standard error of a mean delta between two identical runs, from the row deltas."""
         interval = mean_interval(self.row_deltas)
-        if interval is None:
-            return 0.0
-        return interval.half_width / t_quantile_975(interval.n - 1)
+        return 0.0 if interval is None else interval.standard_error
 
 
 def _floor(value: Decimal, places: str) -> Decimal:

@@ -37,6 +37,7 @@ class Interval:
     low: float
     high: float
     n: int
+    standard_error: float
 
     @property
     def half_width(self) -> float:
@@ -51,8 +52,11 @@ def mean_interval(values: Sequence[Decimal | float]) -> Interval | None:
     data = [float(v) for v in values]
     mean = math.fsum(data) / n
     variance = math.fsum((x - mean) ** 2 for x in data) / (n - 1)
-    half = t_quantile_975(n - 1) * math.sqrt(variance / n)
-    return Interval(mean=mean, low=mean - half, high=mean + half, n=n)
+    standard_error = math.sqrt(variance / n)
+    half = t_quantile_975(n - 1) * standard_error
+    return Interval(
+        mean=mean, low=mean - half, high=mean + half, n=n, standard_error=standard_error
+    )
 
 
 def underpowered(interval: Interval | None, tolerance: Decimal) -> bool:
