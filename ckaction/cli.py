@@ -60,7 +60,6 @@ class App:
         sleep: Callable[[float], None] = time.sleep,
         summary_file: str | None = None,
     ) -> None:
-        self.environ = environ
         self.redact = Redactor()
         self.runner = Runner(environ, redact=self.redact, stream=stream)
         self.context: RunContext = context_from_env(environ)
@@ -145,7 +144,6 @@ class App:
             runner=self.runner,
             context=self.context,
             summary_file=self.summary_file,
-            environ=self.environ,
         )
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,7 +66,6 @@ def deliver(
     runner: Runner,
     context: RunContext,
     summary_file: str | None,
-    environ: Mapping[str, str],
 ) -> None:
     from ckaction.render import render_comment, render_summary
 
@@ -95,7 +93,7 @@ def deliver(
         from ckaction.github import post_comment
 
         body = runner.redact(render_comment(report))
-        url = post_comment(body, settings, context, runner, environ)
+        url = post_comment(body, settings, context, runner)
         if url:
             report.extra_outputs["comment-url"] = url
     for name, value in gate_outputs(report, report_path).items():

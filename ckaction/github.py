@@ -33,8 +33,6 @@ from ckaction.gha import Runner
 from ckaction.inputs import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from github.IssueComment import IssueComment
 
 MAX_BODY_CHARS = 65_536  # GitHub answers 422 "Body is too long" beyond this
@@ -348,7 +346,6 @@ def post_comment(
     settings: Settings,
     context: RunContext,
     runner: Runner,
-    environ: Mapping[str, str],
 ) -> str | None:
     """Create or update the sticky comment; its html_url, or None (with a warning) if not posted."""
     from ckaction.render import marker_for

@@ -154,6 +154,6 @@ def test_a_drifting_fake_fails_the_integration_tests_too(
         return data
 
     monkeypatch.setattr(fake, "_comment_json", drifted)
-    post_comment(body(), make_settings(), context, log.runner, {})
+    post_comment(body(), make_settings(), context, log.runner)
     assert any("create-comment" not in v and "POST" in v for v in fake.violations)
     fake.violations.clear()

@@ -31,7 +31,7 @@ CREATE = f"POST /repos/{REPO}/issues/{PR}/comments"
 
 def post(text: str, context: RunContext, log: Log, **settings: str | None) -> str | None:
     comment_id = settings.get("comment_id")
-    return post_comment(body(text, comment_id), make_settings(**settings), context, log.runner, {})
+    return post_comment(body(text, comment_id), make_settings(**settings), context, log.runner)
 
 
 def test_first_post_creates_the_comment(fake: FakeGitHub, context: RunContext, log: Log) -> None:
@@ -144,7 +144,7 @@ def test_missing_token_warns_without_calling_github(
     settings = make_settings(token=None).model_copy(update={"github_token": None})
     if token is not None:
         settings = make_settings(token=token or None)
-    assert post_comment(body(), settings, context, log.runner, {}) is None
+    assert post_comment(body(), settings, context, log.runner) is None
     (warning,) = log.warnings()
     assert "No github-token" in warning
     assert fake.exchanges == []
@@ -214,7 +214,7 @@ def test_body_without_its_marker_is_not_sent(
     fake: FakeGitHub, context: RunContext, log: Log
 ) -> None:
     settings = make_settings(comment_id="api")
-    assert post_comment(body("x"), settings, context, log.runner, {}) is None  # marker of no id
+    assert post_comment(body("x"), settings, context, log.runner) is None  # marker of no id
     assert "lost its marker" in log.warnings()[0]
     assert fake.exchanges == []
 
@@ -252,8 +252,8 @@ def test_a_real_rendered_comment_is_posted_and_found_again(
     report = Report(result="error", tolerances=DEFAULT_TOLERANCES)
     report.comment_id = "api"
     settings = make_settings(comment_id="api")
-    first = post_comment(render_comment(report), settings, context, log.runner, {})
+    first = post_comment(render_comment(report), settings, context, log.runner)
     report.result = "passed"
-    second = post_comment(render_comment(report), settings, context, log.runner, {})
+    second = post_comment(render_comment(report), settings, context, log.runner)
     assert first is not None and first == second
     assert len(fake.comments_on(REPO, PR)) == 1 and log.warnings() == []
