@@ -241,6 +241,11 @@ class Emulator:
     def _tag_filter(query: Query) -> set[str]:
         return {v for key in ("tag[]", "tag") for v in query.get(key, []) if v}
 
+    def _drop_runs(self, doomed: Callable[[RunRec], bool]) -> None:
+        """The engine's cascade: deleting a prompt version or a dataset deletes its runs."""
+        for run_id in [run.id for run in self._runs.values() if doomed(run)]:
+            del self._runs[run_id]
+
     def _list_tagged(
         self, records: Mapping[int, Tagged], to_json: Callable[[Tagged], JsonDict], query: Query
     ) -> Page:
@@ -507,8 +512,7 @@ class Emulator:
         with self.lock:
             dataset = self._dataset(ident)
             del self._datasets[dataset.id]
-            for run_id in [r.id for r in self._runs.values() if r.dataset_id == dataset.id]:
-                del self._runs[run_id]
+            self._drop_runs(lambda run: run.dataset_id == dataset.id)
 
     def add_dataset(
         self, name: str, rows: Sequence[Mapping[str, Any]], *, tag_names: Sequence[str] = ()
@@ -660,8 +664,7 @@ class Emulator:
         with self.lock:
             prompt = self._prompt(ident)
             del self._prompts[prompt.id]
-            for run_id in [r.id for r in self._runs.values() if r.prompt_id == prompt.id]:
-                del self._runs[run_id]
+            self._drop_runs(lambda run: run.prompt_id == prompt.id)
 
     def add_prompt(
         self,
