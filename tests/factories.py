@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ckaction.models import Comparison, Response, ResponseFacts
@@ -77,21 +78,36 @@ def comparison(*rows: dict[str, Any]) -> Comparison:
 
 
 def responses(
-    comp: Comparison, *, side: str, extra_inputs: tuple[str, ...] = ()
+    comp: Comparison,
+    *,
+    side: str,
+    extra_inputs: tuple[str, ...] = (),
+    inputs: Mapping[int, str] | None = None,
+    rationales: Mapping[int, str] | None = None,
 ) -> dict[int, ResponseFacts]:
+    """Responses of one side of a comparison, as the API serializes them, reduced to the facts
+    the verdict reads. `inputs` and `rationales` (by row index) replace the generated text
+    verbatim; with `rationales` given, rows it does not name get `why <row>`."""
     out: dict[int, Response] = {}
     for r in comp.rows:
         rid = r.left_response_id if side == "left" else r.right_response_id
         if rid is None:
             continue
+        index = r.row_index if r.row_index is not None else -1
         reviews = [
-            {"metric_id": m.metric_id, "ai_feedback": f"rationale {r.row_index}/{m.metric_id}"}
+            {
+                "metric_id": m.metric_id,
+                "ai_feedback": f"rationale {r.row_index}/{m.metric_id}"
+                if rationales is None
+                else rationales.get(index, f"why {index}"),
+            }
             for m in r.per_metric
         ]
+        text = (inputs or {}).get(index, f"input {index}")
         out[rid] = Response.model_validate(
             {
                 "id": rid,
-                "input_data": json.dumps({"text": f"input {r.row_index}", "expected_output": "x"}),
+                "input_data": json.dumps({"text": text, "expected_output": "x"}),
                 "reviews": reviews,
                 "row_index": r.row_index,
             }

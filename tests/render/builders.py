@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import random
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from ckaction.decide import Tolerances, evaluate
-from ckaction.models import Comparison, Response, ResponseFacts
 from ckaction.report import ErrorInfo, Report, RunRef
 from ckaction.signoff import SignOff, SignOffs
 from tests.factories import check, comparison, judge, responses, row
@@ -19,36 +17,6 @@ from tests.factories import check, comparison, judge, responses, row
 TOL = Tolerances(row=Decimal("-1.0"), avg=Decimal("-0.2"))
 WEB = "https://app.completionkit.test/acme"
 WORKFLOW = "https://github.com/acme/prompts/actions/runs/4242"
-
-
-def hostile_responses(
-    comp: Comparison,
-    *,
-    side: str,
-    inputs: Mapping[int, str],
-    rationales: Mapping[int, str],
-) -> dict[int, ResponseFacts]:
-    """Responses whose input (by row index) and judge rationale (by row index) are given verbatim."""
-    out: dict[int, Response] = {}
-    for r in comp.rows:
-        rid = r.left_response_id if side == "left" else r.right_response_id
-        if rid is None:
-            continue
-        index = r.row_index if r.row_index is not None else -1
-        reviews = [
-            {"metric_id": m.metric_id, "ai_feedback": rationales.get(index, f"why {index}")}
-            for m in r.per_metric
-        ]
-        text = inputs.get(index, f"input {index}")
-        out[rid] = Response.model_validate(
-            {
-                "id": rid,
-                "input_data": json.dumps({"text": text, "expected_output": "x"}),
-                "reviews": reviews,
-                "row_index": r.row_index,
-            }
-        )
-    return {rid: ResponseFacts.of(response) for rid, response in out.items()}
 
 
 def gate_report(
@@ -66,12 +34,8 @@ def gate_report(
         left = responses(comp, side="left")
         right = responses(comp, side="right", extra_inputs=tuple(extra_inputs))
     else:
-        left = hostile_responses(
-            comp, side="left", inputs=inputs or {}, rationales=rationales or {}
-        )
-        right = hostile_responses(
-            comp, side="right", inputs=inputs or {}, rationales=rationales or {}
-        )
+        left = responses(comp, side="left", inputs=inputs, rationales=rationales or {})
+        right = responses(comp, side="right", inputs=inputs, rationales=rationales or {})
     evaluation = evaluate(
         comp, tol, baseline_responses=left, candidate_responses=right, signoffs=signoffs
     )
