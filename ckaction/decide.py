@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -133,7 +133,11 @@ class Evaluation:
     rows: tuple[RowResult, ...]
     metrics: tuple[MetricResult, ...]
     counts: Counts
-    version_drift: tuple[str, ...] = field(default=())
+
+    @property
+    def version_drift(self) -> tuple[str, ...]:
+        """Metrics whose rubric version differs between the two runs, by name."""
+        return tuple(sorted({m.name for m in self.metrics if m.version_changed}))
 
     @property
     def regressed_rows(self) -> list[RowResult]:
@@ -425,12 +429,10 @@ def evaluate(
             f"{counts.regressed} row(s) regressed (a delta below {tolerances.row} "
             "or a check that broke)"
         )
-    drift = tuple(sorted({m.name for m in metrics if m.version_changed}))
     return Evaluation(
         result="regressed" if reasons else "passed",
         reasons=tuple(reasons),
         rows=tuple(rows),
         metrics=tuple(metrics),
         counts=counts,
-        version_drift=drift,
     )
