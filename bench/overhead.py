@@ -3,13 +3,17 @@
     python bench/overhead.py            # runs of 3 s, 20 s and 60 s, 3 repetitions (~8 minutes)
     python bench/overhead.py --quick    # 1 repetition, 3 s and 20 s only (~1 minute)
     python bench/overhead.py --durations 25,65 --reps 1 --json out.json
+    python bench/overhead.py --rows 3 --durations 60,65      # coarse progress
+    python bench/overhead.py --jitter 0.5                    # rows finish out of step
 
 The emulator (seeded, `--rows` rows, its default rate limit of 120 requests a minute) serves real
 HTTP on 127.0.0.1 inside this process; each gate runs as a subprocess against it, the two gates
 alternating: the seed's curl+jq job (bench/seed_gate.sh, its 10 s poll) and `ckaction gate`.
 Verdict latency = the gate process's exit minus the emulator-clock moment the run turned
 `completed` (the emulator's clock is this process's time.monotonic). Requests are the emulator's own
-log, counted per gate; the peak rate is the most requests in any 60 s span.
+log, counted per gate; the peak rate is the most requests in any 60 s span. With `--jitter J` rows
+finish off the steady pace (the emulator's `pace_jitter`); both gates of one repetition get the same
+pace, each repetition a new one.
 """
 
 from __future__ import annotations
@@ -128,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         "--durations", default=None, help="comma-separated run durations in seconds"
     )
     parser.add_argument("--rows", type=int, default=50, help="dataset rows (default 50)")
+    parser.add_argument(
+        "--jitter", type=float, default=0.0, help="row finish-time spread, in row intervals"
+    )
+    parser.add_argument(
+        "--start-delay", type=float, default=0.0, help="seconds before rows land (default 0)"
+    )
     parser.add_argument("--json", default=None, help="also write every measurement here")
     args = parser.parse_args(argv)
     reps = args.reps or (1 if args.quick else 3)
@@ -142,14 +152,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     emu, ids = seeded_emulator(args.rows)
+    emu.pace_jitter = args.jitter
+    emu.start_delay = args.start_delay
     results: list[dict[str, Any]] = []
     print(f"machine: {machine()}")
-    print(f"gate command: {' '.join(ckaction_command())} gate ...; rows={args.rows}; reps={reps}")
+    print(
+        f"gate command: {' '.join(ckaction_command())} gate ...; rows={args.rows}; reps={reps}; "
+        f"jitter={args.jitter:g}; start delay={args.start_delay:g} s"
+    )
     with serve(emu) as server:
         for duration in durations:
             emu.run_duration = duration
             timeout = duration + 120
             for rep in range(reps):
+                emu.pace_seed = rep  # both gates of a repetition see the same pace
                 # Alternate which gate goes first, so neither always runs on a warmer machine.
                 order = GATES if rep % 2 == 0 else GATES[::-1]
                 for gate in order:
@@ -166,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     header = (
         "| run | gate | median verdict latency (s) | latencies (s) | requests (median) "
-        "| status polls (median) | peak req / 60 s (max) |"
+        "| status polls (median) | status polls | peak req / 60 s (max) |"
     )
     print(header)
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for duration in durations:
         row = {}
         for gate in GATES:
@@ -180,10 +196,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {duration:g} s | {gate} | {median(lat):.2f} | "
                 f"{', '.join(f'{x:.2f}' for x in lat)} | {median([r['requests'] for r in mine]):g} | "
                 f"{median([r['status_polls'] for r in mine]):g} | "
+                f"{', '.join(str(r['status_polls']) for r in mine)} | "
                 f"{max(r['peak_per_60s'] for r in mine)} |"
             )
         ratio = row["seed"] / row["ckaction"] if row["ckaction"] > 0 else float("inf")
-        print(f"|  | ratio seed/ckaction latency | {ratio:.1f}x | | | | |")
+        print(f"|  | ratio seed/ckaction latency | {ratio:.1f}x | | | | | |")
+    over = [
+        (r["duration_s"], r["rep"])
+        for r in results
+        if r["gate"] == "ckaction"
+        for s in results
+        if s["gate"] == "seed" and (s["duration_s"], s["rep"]) == (r["duration_s"], r["rep"])
+        if r["duration_s"] >= 60 and r["status_polls"] > s["status_polls"]
+    ]
+    print(f"\nruns of 60 s or longer where ckaction polled more than the seed: {over or 'none'}")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "results": results}, indent=1))
     failed = [r for r in results if r["exit_code"] not in (0, 1) or r["http_429"]]

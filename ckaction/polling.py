@@ -1,14 +1,22 @@
 """When to look at a running run again: a pure schedule, driven by the run's own progress.
 
-Before there is progress to go on, polls back off from half a second to a cap. Once rows are being
+Before there is progress to go on, polls back off from a second to a cap. Once rows are being
 judged, every poll is a measurement: at time t, k of n rows had finished, so (if the run advances at
 a steady pace) the run ends at some E with `k/n <= 1 - (E - t)/T < (k+1)/n` for its duration T, and
 rows landed no earlier than the gate asked for them. Those constraints bound the finish time to a
 window [earliest, latest]. Far from the window the schedule sleeps most of the way to it (sparse
-polls); near it, it polls `settle` seconds into the window, then at the window's end (dense polls
-exactly where the run can finish). When the measurements contradict a steady pace, it falls back to
-a first-to-latest rate estimate, and when a prediction keeps missing it backs off (a run stuck at
-100% must not be hammered).
+polls); near it, it polls a chain that ends at the window's end (dense polls exactly where the run
+can finish). When the measurements contradict a steady pace, it falls back to a first-to-latest rate
+estimate, and when a prediction keeps missing it backs off (a run stuck at 100% must not be
+hammered).
+
+All of that runs inside a poll budget: the gate never makes more status polls than the seed's gate
+(a poll right after generate, then one every 10 s) would have made by the same time, once a run is
+past its first minute. The first minute's polls are free to fall where they help a short run, six
+of them; after that poll k waits until the fixed loop's k-th poll. Polls the sweep cannot afford are
+the price of coarse progress (few rows): the verdict is then later, never the API load higher. The
+one exception: a run the progress says will end inside its first minute is polled as densely as it
+needs, uncharged, because if the prediction holds those polls cannot count against a long run.
 """
 
 from __future__ import annotations
@@ -17,8 +25,6 @@ import math
 from dataclasses import dataclass, field
 
 from ckaction.models import Run
-
-_GRID = 160  # candidate durations per pass; two passes (coarse, then around the feasible range)
 
 
 def progress_fraction(run: Run) -> float | None:
@@ -53,7 +59,7 @@ def finished_rows(run: Run) -> tuple[int, int] | None:
 
 @dataclass
 class PollSchedule:
-    first: float = 0.5
+    first: float = 1.0
     minimum: float = 0.5
     cap: float = 10.0
     far_cap: float = 30.0
@@ -63,6 +69,14 @@ class PollSchedule:
     slack: float = 0.1  # clock skew allowed between the gate and the server
     tolerance: float = 0.005  # how far from a steady pace (share of the duration) a run may drift
     window_polls: int = 6  # the most polls spent sweeping one predicted window (coarse progress)
+    # The poll budget (see the module docstring): `budget_free` polls in the first minute, then
+    # poll k no sooner than a fixed `budget_interval` loop's k-th poll.
+    budget_interval: float = (
+        10.25  # the seed's `sleep 10` plus up to 0.25 s of curl and jq per loop
+    )
+    budget_free: int = 6
+    end_margin: float = 0.25  # padding on a predicted end before its polls go uncharged
+    _polls: int = 0  # polls charged to the budget
     _samples: list[tuple[float, float]] = field(default_factory=list)
     _observations: list[tuple[float, int, int]] = field(default_factory=list)
     _started: float | None = None
@@ -73,7 +87,47 @@ class PollSchedule:
         """Seconds to sleep before the next status poll, within the poll budget."""
         if self._started is None:
             self._started = now
-        return self._wanted_delay(now, run)
+        delay = self._wanted_delay(now, run)
+        # The budget: poll number `_polls + 1` may not come before `allowed_at`. A run predicted to
+        # end before the budget binds (its first minute) may be polled sooner: if the prediction
+        # holds, those polls cannot count against a long run; if it fails, they are not charged, so
+        # the schedule goes on as if they had not happened (they are the only way the gate can poll
+        # more than the seed's loop, and then only by their number).
+        allowed_at = self._started + self._budget_time(self._polls + 1)
+        if now + delay < allowed_at:
+            horizon = self._started + self.budget_free * self.budget_interval
+            predicted = self._predicted_end(now)
+            if predicted is not None and predicted < horizon:
+                return delay
+            delay = allowed_at - now
+        self._polls += 1
+        return delay
+
+    def _predicted_end(self, now: float) -> float | None:
+        """The latest the run is expected to finish, padded by `end_margin` of its length: its
+        window's end, or else the rate estimate."""
+        assert self._started is not None
+        window = self.window()
+        if window is not None:
+            end = window[1]
+        elif (eta := self.eta(now)) is not None:
+            end = now + eta
+        else:
+            return None
+        return end + (end - self._started) * self.end_margin
+
+    def _budget_time(self, poll: int) -> float:
+        """Seconds after the start from which poll number `poll` (1-based) is within budget."""
+        if poll <= self.budget_free:
+            return 0.0
+        return (poll - 1) * self.budget_interval
+
+    def _affordable(self, until: float) -> int:
+        """How many more polls the budget allows from now up to the time `until`."""
+        assert self._started is not None
+        elapsed = until - self._started
+        allowed = max(self.budget_free, math.floor(elapsed / self.budget_interval) + 1)
+        return max(0, allowed - self._polls)
 
     def _wanted_delay(self, now: float, run: Run) -> float:
         fraction = progress_fraction(run)
@@ -99,7 +153,7 @@ class PollSchedule:
         if eta <= self.minimum:
             return self._missed()
         self._misses = 0
-        return max(self.minimum, min(self.far_cap, eta * self.lead))
+        return max(self.minimum, min(self.cap, eta * self.lead))
 
     def _missed(self) -> float:
         # Past the predicted end and still not done: back off so a stuck run is not hammered.
@@ -108,22 +162,36 @@ class PollSchedule:
 
     def _delay_in_window(self, now: float, earliest: float, latest: float) -> float:
         earliest = max(earliest, now)
-        if earliest - now > 2 * self.settle:
-            # Far: nothing can finish before `earliest`; sleep there and measure again.
+        affordable = self._affordable(latest)
+        if earliest - now > 2 * self.settle and affordable > 2:
+            # Far: nothing can finish before `earliest`; sleep there and measure again (when the
+            # budget leaves at least two more polls to sweep the window with).
             return max(self.minimum, min(self.far_cap, earliest - now))
         # Near: a chain of polls that ends at `latest`, `settle` apart, so whenever in the window the
         # run finishes a poll sees it within `settle`. A wide window (few rows, a long run) is swept
-        # in at most `window_polls` steps instead, never more than `cap` apart: coarse progress
-        # cannot buy sub-second latency without hammering the API.
+        # in at most `window_polls` steps instead (fewer if the budget allows fewer), never more
+        # than `cap` apart: coarse progress cannot buy sub-second latency without hammering the API.
         width = latest - earliest
-        spacing = max(self.settle, min(self.cap, width / self.window_polls))
+        sweep = max(1, min(self.window_polls, affordable))
+        spacing = max(self.settle, min(self.cap, width / sweep))
         polls = max(1, math.ceil(width / spacing - 1e-9))
         target = latest + 0.01 - (polls - 1) * spacing
-        return max(self.minimum, min(self.far_cap, target - now))
+        # Early on a window is wide because the pace is barely known: measure again before
+        # sleeping longer than the run has lasted so far.
+        assert self._started is not None
+        return max(self.minimum, min(self.far_cap, target - now, now - self._started))
 
     def window(self) -> tuple[float, float] | None:
         """[earliest, latest] finish time consistent with every observation at a steady pace, or
-        None when there is not enough to go on (nothing finished yet) or the pace is not steady."""
+        None when there is not enough to go on (nothing finished yet) or the pace is not steady.
+
+        For a duration T every bound on the finish time E is linear in T: `E >= a + b*T` (rows
+        landed after the gate asked; k rows done at t means the rest take at most (n-k)/n of T) and
+        `E <= c + d*T` (k rows done at t means at least (n-k-1)/n of T remained). So the durations
+        that satisfy them all form one interval, found exactly from each pair of bounds, and the
+        window is the lowest lower bound and the highest upper bound over that interval, taken at
+        its ends or where two bounds cross.
+        """
         obs = self._observations
         if not obs or self._started is None or all(done == 0 for _, done, _ in obs):
             return None
@@ -131,33 +199,31 @@ class PollSchedule:
         if last_done >= rows:
             return None
         start = self._started - self.slack
-        # Rows landed after the gate asked (L >= start) and k rows were done at t: T <= (t - start)/(k/n).
-        t_max = min((t - start) * n / k for t, k, n in obs if k > 0)
-        if t_max <= 0:
+        tol, slack = self.tolerance, self.slack
+        lower = [(last_time, 0.0), (start, 1.0)]
+        lower += [(t - slack, 1.0 - k / n - 1.0 / n - tol) for t, k, n in obs]
+        upper = [(t + slack, 1.0 - k / n + tol) for t, k, n in obs]
+        shortest, longest = 1e-6, math.inf
+        for a, b in lower:
+            for c, d in upper:  # a + b*T <= c + d*T
+                slope, room = b - d, c - a
+                if slope > 0:
+                    longest = min(longest, room / slope)
+                elif slope < 0:
+                    shortest = max(shortest, room / slope)
+                elif room < 0:
+                    return None
+        if shortest > longest or math.isinf(longest):
             return None
-        coarse = [t_max * math.exp(-12.0 * i / _GRID) for i in range(_GRID + 1)]
-        feasible = [t for t in coarse if self._bounds(t, start, last_time) is not None]
-        if not feasible:
-            return None
-        high = min(t_max, max(feasible) * math.exp(12.0 / _GRID))
-        low = min(feasible) * math.exp(-12.0 / _GRID)
-        fine = [low + (high - low) * i / _GRID for i in range(_GRID + 1)]
-        bounds = [b for t in fine if (b := self._bounds(t, start, last_time)) is not None]
-        bounds += [b for t in feasible if (b := self._bounds(t, start, last_time)) is not None]
-        return min(b[0] for b in bounds), max(b[1] for b in bounds)
-
-    def _bounds(
-        self, duration: float, start: float, last_time: float
-    ) -> tuple[float, float] | None:
-        """The finish times E allowed for a run of this duration, or None if none is."""
-        slop = self.tolerance * duration + self.slack
-        lo = max(last_time, start + duration)
-        hi = math.inf
-        for t, done, rows in self._observations:
-            share = done / rows
-            hi = min(hi, t + (1.0 - share) * duration + slop)
-            lo = max(lo, t + (1.0 - share - 1.0 / rows) * duration - slop)
-        return (lo, hi) if lo <= hi else None
+        candidates = {shortest, longest}
+        for bounds in (lower, upper):
+            for i, (a, b) in enumerate(bounds):
+                for c, d in bounds[i + 1 :]:
+                    if b != d and shortest < (cross := (c - a) / (b - d)) < longest:
+                        candidates.add(cross)
+        earliest = min(max(a + b * t for a, b in lower) for t in candidates)
+        latest = max(min(c + d * t for c, d in upper) for t in candidates)
+        return earliest, latest
 
     def eta(self, now: float) -> float | None:
         """Seconds until the run is predicted to finish, from the first and latest progress samples."""

@@ -7,15 +7,17 @@ Errors are raised as `ApiError(status, error, details)`; the HTTP layer renders 
 Run lifecycle: `generate` computes every response and review up front (calling the generator and
 the judge), but what reads reveal is governed by the clock. Rows land `start_delay` seconds after
 generate (until then `progress_total` is 0); response i is generated at
-`landed + run_duration * (i + 1) / n / 2` and judged at `landed + run_duration * (i + 1) / n`; the
-run settles (completed, or failed when every response failed) at `landed + run_duration`. State is
-computed lazily on each read; there are no background threads.
+`landed + run_duration * (i + 1) / n / 2` and judged at `landed + run_duration * (i + 1) / n`
+(`pace.row_times`; `pace_jitter` makes rows finish out of step); the run settles (completed, or
+failed when every response failed) when its last row is judged, `landed + run_duration` at a steady
+pace. State is computed lazily on each read; there are no background threads.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import random
 import re
 import threading
 import time
@@ -39,6 +41,7 @@ from ckaction.emulator.judging import (
     default_judge,
     template_variables,
 )
+from ckaction.emulator.pace import RowTimes, row_times
 from ckaction.emulator.records import (
     ApiError,
     DatasetRec,
@@ -127,6 +130,8 @@ class Emulator:
         self.clock = clock
         self.run_duration: float = 1.0
         self.start_delay: float = 0.0
+        self.pace_jitter: float = 0.0  # row-to-row spread of finish times, in row intervals
+        self.pace_seed: int = 0
         self.rate_limit: int | None = 120
         self.rate_window: float = 60.0
         self.prompt_patch_publishes: bool = False
@@ -855,6 +860,12 @@ class Emulator:
         run.updated_at = iso_now()
         return ApiError(422, message)
 
+    def _row_times(self, run: RunRec, count: int, duration: float, start: float) -> RowTimes:
+        """When each of `count` rows finishes. A jittered pace is drawn from `pace_seed`, so two
+        runs of the same size and length started under one seed keep the same pace."""
+        rng = random.Random(f"{self.pace_seed}:{count}:{duration}")
+        return row_times(count, duration, start, jitter=self.pace_jitter, rng=rng)
+
     def _gradable(self, run: RunRec) -> list[MetricRec]:
         """Checks always; LLM-judge metrics only when the run has a judge_model."""
         metrics = [self._metrics[m] for m in run.metric_ids if m in self._metrics]
@@ -884,6 +895,7 @@ class Emulator:
         gradable = self._gradable(run)
         expected_column = run.expected_column or DEFAULT_EXPECTED_COLUMN
         count = len(rows)
+        times = self._row_times(run, count, duration, landed)
         stamp = iso_now()
         run.responses = []
         for index, row in enumerate(rows):
@@ -900,10 +912,10 @@ class Emulator:
                 error=None,
                 attempts=0,
                 landed_at=landed,
-                gen_at=landed + duration * (index + 1) / count / 2,
+                gen_at=times.generated[index],
             )
             self._produce(response, prompt, prompt_json, output_column)
-            judge_at = landed + duration * (index + 1) / count
+            judge_at = times.judged[index]
             if response.status == "succeeded":
                 response.reviews = [
                     self._judge(response, metric, prompt_json, config, judge_at)
@@ -913,7 +925,7 @@ class Emulator:
         run.status = "running"
         run.failure_summary = None
         run.error_message = None
-        run.ends_at = landed + duration
+        run.ends_at = times.ends(landed)
         run.updated_at = stamp
 
     def _produce(
@@ -1339,36 +1351,30 @@ class Emulator:
             config = self._run_config(run)
             gradable = self._gradable(run)
             output_column = run.output_column or DEFAULT_OUTPUT_COLUMN
-            step = 0
+            times = self._row_times(run, total, duration, now)
+            slots = iter(zip(times.generated, times.judged, strict=True))
             for response in failed_responses:
-                step += 1
-                response.gen_at = now + duration * step / total / 2
+                response.gen_at, judge_at = next(slots)
                 response.pending_status = "retrying"
                 self._produce(response, prompt, prompt_json, output_column)
-                judge_at = now + duration * step / total
                 response.reviews = (
                     [self._judge(response, m, prompt_json, config, judge_at) for m in gradable]
                     if response.status == "succeeded"
                     else []
                 )
             for response, review in failed_reviews:
-                step += 1
+                _, judge_at = next(slots)
                 metric = self._metrics.get(review.metric_id or -1)
                 if metric is None:
                     continue
                 fresh = self._judge(
-                    response,
-                    metric,
-                    prompt_json,
-                    config,
-                    now + duration * step / total,
-                    previous=review,
+                    response, metric, prompt_json, config, judge_at, previous=review
                 )
                 response.reviews = [fresh if rv is review else rv for rv in response.reviews]
             run.status = "running"
             run.failure_summary = None
             run.error_message = None
-            run.ends_at = now + duration
+            run.ends_at = times.ends(now)
             run.updated_at = iso_now()
             return self._run_json(run, now, settle=False)
 
@@ -1388,15 +1394,15 @@ class Emulator:
             prompt_json = self._prompt_json(prompt) if prompt else {}
             config = self._run_config(run)
             gradable = self._gradable(run)
-            for step, response in enumerate(succeeded, start=1):
-                judge_at = now + duration * step / len(succeeded)
+            times = self._row_times(run, len(succeeded), duration, now)
+            for response, judge_at in zip(succeeded, times.judged, strict=True):
                 response.reviews = [
                     self._judge(response, m, prompt_json, config, judge_at) for m in gradable
                 ]
             run.status = "running"
             run.failure_summary = None
             run.error_message = None
-            run.ends_at = now + duration
+            run.ends_at = times.ends(now)
             run.updated_at = iso_now()
             return self._run_json(run, now, settle=False)
 

@@ -85,6 +85,27 @@ def test_progress_total_is_zero_during_start_delay(
     assert get(client, f"runs/{run['id']}")["status"] == "completed"
 
 
+def test_a_jittered_pace_finishes_rows_out_of_step_and_completes_with_the_last(
+    emu: Emulator, clock: Any, client: httpx.Client, make_run: MakeRun
+) -> None:
+    emu.pace_jitter = 2.0
+    run = make_run()
+    client.post(f"runs/{run['id']}/generate")
+    seen: list[tuple[int, int, str]] = []
+    for _ in range(40):
+        body = get(client, f"runs/{run['id']}")
+        generated, judged = body["progress"]["generated"], body["progress"]["judged"]
+        assert judged["done"] <= generated["done"]
+        seen.append((generated["done"], judged["done"], body["status"]))
+        clock.advance(0.5)
+    assert [s[:2] for s in seen] == sorted(s[:2] for s in seen)  # still monotone
+    done_at = [i for i, s in enumerate(seen) if s[2] == "completed"]
+    assert done_at and all(s[1] == 3 for s in seen[done_at[0] :])  # completes with the last row
+    assert all(s[1] < 3 for s in seen[: done_at[0]])
+    steady = [min(3, int(i * 0.5 / emu.run_duration * 3)) for i in range(40)]
+    assert [s[1] for s in seen] != steady  # not the steady pace
+
+
 def test_generate_on_running_or_completed_run_is_422_and_fails_it(
     clock: Any, client: httpx.Client, make_run: MakeRun
 ) -> None:

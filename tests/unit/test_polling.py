@@ -1,3 +1,13 @@
+"""The poll schedule on a simulated clock: runs follow the emulator's progress model
+(`ckaction.emulator.pace`), polls cost no time, and nothing sleeps."""
+
+import random
+from dataclasses import dataclass
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ckaction.emulator.pace import RowTimes, row_times
 from ckaction.models import Run
 from ckaction.polling import PollSchedule, progress_fraction
 
@@ -16,42 +26,152 @@ def run_at(fraction: float, total: int = 100, status: str = "running") -> Run:
     )
 
 
+BLIND = Run.model_validate({"id": 1, "status": "running", "progress_total": 0})
+
+
+@dataclass
+class Timeline:
+    """A run as the gate sees it: nothing until rows land, then the rows' progress, then done."""
+
+    landed: float
+    times: RowTimes
+
+    @property
+    def ends(self) -> float:
+        return self.times.ends(self.landed)
+
+    def at(self, t: float) -> Run:
+        if t < self.landed:
+            return BLIND
+        n = len(self.times.judged)
+        generated = sum(1 for g in self.times.generated if g <= t)
+        return Run.model_validate(
+            {
+                "id": 1,
+                "status": "completed" if t >= self.ends else "running",
+                "progress_total": n,
+                "progress": {
+                    "generated": {"done": generated, "total": n},
+                    "judged": {"done": sum(1 for j in self.times.judged if j <= t), "total": n},
+                },
+            }
+        )
+
+
+def timeline(rows: int, duration: float, queue: float = 0.0, jitter: float = 0.0) -> Timeline:
+    rng = random.Random(f"{rows}:{duration}:{queue}")
+    return Timeline(queue, row_times(rows, duration, queue, jitter=jitter, rng=rng))
+
+
+def poll(run: Timeline, schedule: PollSchedule | None = None) -> list[float]:
+    """The times of the gate's status polls (0 = the generate call), up to the one that sees the
+    run finished."""
+    schedule = schedule or PollSchedule()
+    now, seen, polls = 0.0, run.at(0.0), []
+    while not seen.is_terminal:
+        assert len(polls) < 1000, "the schedule never saw the run finish"
+        now += schedule.next_delay(now, seen)
+        polls.append(now)
+        seen = run.at(now)
+    return polls
+
+
+def seed_polls(run: Timeline, overhead: float) -> int:
+    """Status polls the seed's loop makes: one right after generate, then `sleep 10` between polls,
+    each loop also paying `overhead` seconds of curl and jq."""
+    now, count = overhead, 1
+    while not run.at(now).is_terminal:
+        now += 10.0 + overhead
+        count += 1
+    return count
+
+
 def test_fraction_counts_generation_and_judging():
     assert progress_fraction(run_at(0.5)) == 0.5
-    assert (
-        progress_fraction(Run.model_validate({"id": 1, "status": "running", "progress_total": 0}))
-        is None
-    )
+    assert progress_fraction(BLIND) is None
 
 
-def test_blind_polls_back_off_to_the_cap():
+def test_blind_polls_back_off_to_the_cap_then_keep_to_the_budget():
     schedule = PollSchedule()
-    blind = Run.model_validate({"id": 1, "status": "pending"})
-    delays = [schedule.next_delay(float(t), blind) for t in range(8)]
-    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
+    now, delays = 0.0, []
+    for _ in range(9):
+        delay = schedule.next_delay(now, BLIND)
+        delays.append(delay)
+        now += delay
+    assert delays[:6] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]  # six free polls by 35 s
+    # The seventh waits for the fixed loop's seventh poll, then one per loop.
+    interval = schedule.budget_interval
+    assert sum(delays[:7]) == 6 * interval
+    assert delays[7:] == [interval, interval]
 
 
-def simulate(duration: float, schedule: PollSchedule) -> tuple[int, float]:
-    """Poll a linear run of `duration` seconds; return (polls, latency after completion)."""
-    now, polls = 0.0, 0
-    while True:
-        polls += 1
-        if now >= duration:
-            return polls, now - duration
-        run = run_at(min(1.0, now / duration), total=1000)
-        now += schedule.next_delay(now, run)
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.integers(1, 400),
+    duration=st.floats(60.0, 600.0),
+    queue=st.floats(0.0, 5.0),
+    overhead=st.floats(0.0, 0.2),
+)
+@example(rows=50, duration=60.0, queue=0.0, overhead=0.02)  # the benchmark's seed, on its grid
+@example(rows=3, duration=65.0, queue=0.0, overhead=0.0)
+@example(rows=10, duration=60.0, queue=0.0, overhead=0.0)
+@example(rows=3, duration=61.3, queue=0.0, overhead=0.2)  # a slow seed's 7th poll at 61.4 sees it
+def test_a_run_of_a_minute_or_more_is_never_polled_more_than_by_the_seed(
+    rows: int, duration: float, queue: float, overhead: float
+):
+    run = timeline(rows, duration, queue)
+    assert len(poll(run)) <= seed_polls(run, overhead)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.integers(50, 2000), duration=st.floats(3.0, 900.0), queue=st.floats(0.0, 3.0))
+@example(rows=50, duration=3.0, queue=0.0)
+@example(rows=50, duration=20.0, queue=0.0)
+@example(rows=50, duration=60.0, queue=0.0)
+def test_a_run_with_fine_progress_is_seen_within_two_seconds_of_finishing(
+    rows: int, duration: float, queue: float
+):
+    run = timeline(rows, duration, queue)
+    assert poll(run)[-1] - run.ends <= 2.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.integers(1, 2000),
+    duration=st.floats(1.0, 900.0),
+    queue=st.floats(0.0, 5.0),
+    jitter=st.sampled_from([0.0, 0.5, 2.0]),
+)
+def test_no_minute_holds_more_than_half_the_rate_limit_in_polls(
+    rows: int, duration: float, queue: float, jitter: float
+):
+    polls = poll(timeline(rows, duration, queue, jitter))
+    busiest = max((sum(1 for t in polls if s <= t < s + 60.0) for s in polls), default=0)
+    assert busiest <= 60  # the engine allows 120 a minute; the gate's other requests need room
 
 
 def test_a_long_run_is_polled_sparsely_and_caught_quickly():
-    polls, latency = simulate(60.0, PollSchedule())
-    assert polls <= 7  # the seed's 10 s loop polls 7 times in 60 s
-    assert latency <= 1.0
+    run = timeline(1000, 60.0)
+    polls = poll(run)
+    assert len(polls) <= seed_polls(run, 0.0) == 7
+    assert polls[-1] - run.ends <= 1.0
 
 
 def test_a_short_run_is_caught_within_a_second():
-    polls, latency = simulate(3.0, PollSchedule())
-    assert latency <= 1.0
-    assert polls <= 10
+    run = timeline(50, 3.0)
+    assert poll(run)[-1] - run.ends <= 1.0
+
+
+def test_a_run_predicted_to_end_early_is_polled_past_the_free_budget():
+    # Three rows over 39 s: six polls are spent before the first rows tell the pace, and the
+    # seventh would wait for the budget's 61.5 s poll. The progress shows the run ends inside its
+    # first minute, so the seventh comes when the run ends, uncharged.
+    run = timeline(3, 39.0)
+    polls = poll(run)
+    assert len([t for t in polls if t < 60.0]) > PollSchedule().budget_free
+    assert polls[-1] - run.ends <= 1.0
+    strict = poll(run, PollSchedule(end_margin=float("inf")))  # never uncharged
+    assert strict[-1] >= 6 * PollSchedule().budget_interval
 
 
 def test_a_run_stuck_at_the_end_is_not_hammered():
@@ -59,6 +179,10 @@ def test_a_run_stuck_at_the_end_is_not_hammered():
     schedule.next_delay(0.0, run_at(0.1))
     schedule.next_delay(1.0, run_at(0.5))
     stuck = run_at(1.0)
-    delays = [schedule.next_delay(2.0 + i, stuck) for i in range(10)]
-    assert delays[-1] == schedule.cap
+    now, delays = 2.0, []
+    for _ in range(10):
+        delay = schedule.next_delay(now, stuck)
+        delays.append(delay)
+        now += delay
+    assert delays[-1] >= schedule.cap
     assert sum(1 for d in delays if d <= schedule.minimum) <= 4
