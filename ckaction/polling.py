@@ -6,7 +6,8 @@ a steady pace) the run ends at some E with `k/n <= 1 - (E - t)/T < (k+1)/n` for 
 rows landed no earlier than the gate asked for them. Those constraints bound the finish time to a
 window [earliest, latest]. Far from the window the schedule sleeps most of the way to it (sparse
 polls); near it, it polls a chain that ends at the window's end (dense polls exactly where the run
-can finish). When the measurements contradict a steady pace, it falls back to a first-to-latest rate
+can finish), choosing the chain with the shortest expected wait that the budget below allows, and
+following it until another row finishes. When the measurements contradict a steady pace, it falls back to a first-to-latest rate
 estimate, and when a prediction keeps missing it backs off (a run stuck at 100% must not be
 hammered).
 
@@ -57,6 +58,20 @@ def finished_rows(run: Run) -> tuple[int, int] | None:
     return max(0, min(gen.total, done)), gen.total
 
 
+def expected_wait(polls: list[float], earliest: float, latest: float) -> float:
+    """Mean time from the finish to the first poll at or after it, for a finish anywhere in
+    [earliest, latest] (uniform), given poll times in order whose last is at or past `latest`."""
+    if latest <= earliest:
+        return max(0.0, next((t for t in polls if t >= earliest), earliest) - earliest)
+    total, covered = 0.0, earliest
+    for t in polls:
+        upto = min(t, latest)
+        if upto > covered:
+            total += (upto - covered) * (t - (covered + upto) / 2)
+            covered = upto
+    return total / (latest - earliest)
+
+
 @dataclass
 class PollSchedule:
     first: float = 1.0
@@ -75,13 +90,17 @@ class PollSchedule:
         10.25  # the seed's `sleep 10` plus up to 0.25 s of curl and jq per loop
     )
     budget_free: int = 6
-    end_margin: float = 0.25  # padding on a predicted end before its polls go uncharged
+    end_margin: float = 0.5  # padding on a predicted end before its polls go uncharged
     _polls: int = 0  # polls charged to the budget
     _samples: list[tuple[float, float]] = field(default_factory=list)
     _observations: list[tuple[float, int, int]] = field(default_factory=list)
     _started: float | None = None
     _blind_delay: float = 0.0
     _misses: int = 0
+    _chain: list[float] = field(
+        default_factory=list
+    )  # the planned polls still to come near the end
+    _chain_done: int = -1  # rows done when that chain was planned
 
     def next_delay(self, now: float, run: Run) -> float:
         """Seconds to sleep before the next status poll, within the poll budget."""
@@ -95,13 +114,19 @@ class PollSchedule:
         # more than the seed's loop, and then only by their number).
         allowed_at = self._started + self._budget_time(self._polls + 1)
         if now + delay < allowed_at:
-            horizon = self._started + self.budget_free * self.budget_interval
-            predicted = self._predicted_end(now)
-            if predicted is not None and predicted < horizon:
+            if self._uncharged(now):
                 return delay
             delay = allowed_at - now
         self._polls += 1
         return delay
+
+    def _uncharged(self, now: float) -> bool:
+        """Whether the run is predicted to end before the budget binds (see `next_delay`)."""
+        assert self._started is not None
+        predicted = self._predicted_end(now)
+        return predicted is not None and predicted < self._started + self._budget_time(
+            self.budget_free + 1
+        )
 
     def _predicted_end(self, now: float) -> float | None:
         """The latest the run is expected to finish, padded by `end_margin` of its length: its
@@ -166,20 +191,51 @@ class PollSchedule:
         if earliest - now > 2 * self.settle and affordable > 2:
             # Far: nothing can finish before `earliest`; sleep there and measure again (when the
             # budget leaves at least two more polls to sweep the window with).
+            self._chain = []
             return max(self.minimum, min(self.far_cap, earliest - now))
         # Near: a chain of polls that ends at `latest`, `settle` apart, so whenever in the window the
-        # run finishes a poll sees it within `settle`. A wide window (few rows, a long run) is swept
-        # in at most `window_polls` steps instead (fewer if the budget allows fewer), never more
-        # than `cap` apart: coarse progress cannot buy sub-second latency without hammering the API.
+        # run finishes a poll sees it within `settle`. A wide window (few rows, a long run) gets
+        # fewer: of the chains of 1 to `window_polls` polls (or as many as keep them `cap` apart),
+        # each pushed back to where the budget allows it, the one with the shortest expected wait
+        # for a finish anywhere in the window. Coarse progress cannot buy sub-second latency
+        # without hammering the API.
         width = latest - earliest
-        sweep = max(1, min(self.window_polls, affordable))
-        spacing = max(self.settle, min(self.cap, width / sweep))
-        polls = max(1, math.ceil(width / spacing - 1e-9))
-        target = latest + 0.01 - (polls - 1) * spacing
+        most = max(1, math.ceil(width / self.settle - 1e-9))
+        wanted = min(most, max(self.window_polls, math.ceil(width / self.cap - 1e-9)))
+        done = self._observations[-1][1] if self._observations else -1
+        upcoming = [t for t in self._chain if t > now + 1e-6] if self._chain_done == done else []
+        if upcoming:
+            # No row finished since the chain was planned: nothing new to plan from; follow it.
+            self._chain = upcoming[1:]
+            return max(self.minimum, min(self.far_cap, upcoming[0] - now))
+        uncharged = self._uncharged(now)
+        best: tuple[float, int, list[float]] | None = None
+        for polls in range(1, wanted + 1):
+            spacing = width / polls
+            targets = [latest + 0.01 - (polls - 1 - i) * spacing for i in range(polls)]
+            plan = targets if uncharged else self._budgeted(targets)
+            wait = expected_wait(plan, earliest, latest)
+            if best is None or wait < best[0] - 1e-9:
+                best = (wait, polls, plan)
+        assert best is not None and self._started is not None
+        self._chain, self._chain_done = best[2][1:], done
         # Early on a window is wide because the pace is barely known: measure again before
         # sleeping longer than the run has lasted so far.
+        return max(self.minimum, min(self.far_cap, best[2][0] - now, now - self._started))
+
+    def _budgeted(self, targets: list[float]) -> list[float]:
+        """The times the budget lets these polls happen at, extended by the polls it allows after
+        them until one comes at or past the last target."""
         assert self._started is not None
-        return max(self.minimum, min(self.far_cap, target - now, now - self._started))
+        plan: list[float] = []
+        poll = self._polls
+        for target in targets:
+            poll += 1
+            plan.append(max(target, self._started + self._budget_time(poll), *plan[-1:]))
+        while plan[-1] < targets[-1]:
+            poll += 1
+            plan.append(max(plan[-1], self._started + self._budget_time(poll)))
+        return plan
 
     def window(self) -> tuple[float, float] | None:
         """[earliest, latest] finish time consistent with every observation at a steady pace, or

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ckaction.emulator.pace import RowTimes, row_times
 from ckaction.models import Run
-from ckaction.polling import PollSchedule, progress_fraction
+from ckaction.polling import PollSchedule, expected_wait, progress_fraction
 
 
 def run_at(fraction: float, total: int = 100, status: str = "running") -> Run:
@@ -91,6 +91,13 @@ def test_fraction_counts_generation_and_judging():
     assert progress_fraction(BLIND) is None
 
 
+def test_expected_wait_averages_the_wait_over_the_window():
+    assert expected_wait([4.0], 0.0, 4.0) == 2.0  # one poll at the end: half the window
+    assert expected_wait([2.0, 4.0], 0.0, 4.0) == 1.0  # two: half of each half
+    assert expected_wait([1.0, 3.0, 14.0], 0.0, 4.0) == (1 * 0.5 + 2 * 1.0 + 1 * 10.5) / 4
+    assert expected_wait([5.0], 2.0, 2.0) == 3.0  # a known end: the wait for the next poll
+
+
 def test_blind_polls_back_off_to_the_cap_then_keep_to_the_budget():
     schedule = PollSchedule()
     now, delays = 0.0, []
@@ -163,15 +170,15 @@ def test_a_short_run_is_caught_within_a_second():
 
 
 def test_a_run_predicted_to_end_early_is_polled_past_the_free_budget():
-    # Three rows over 39 s: six polls are spent before the first rows tell the pace, and the
-    # seventh would wait for the budget's 61.5 s poll. The progress shows the run ends inside its
-    # first minute, so the seventh comes when the run ends, uncharged.
-    run = timeline(3, 39.0)
+    # Four rows over 35 s: the progress shows the run ends inside its first minute, so the polls
+    # that sweep its end go uncharged, past the six free ones, and see the end sooner than a
+    # schedule that charges every poll (it has to spread its last free ones over the window).
+    run = timeline(4, 35.0)
     polls = poll(run)
-    assert len([t for t in polls if t < 60.0]) > PollSchedule().budget_free
-    assert polls[-1] - run.ends <= 1.0
     strict = poll(run, PollSchedule(end_margin=float("inf")))  # never uncharged
-    assert strict[-1] >= 6 * PollSchedule().budget_interval
+    free = PollSchedule().budget_free
+    assert len([t for t in polls if t < 60.0]) > free >= len([t for t in strict if t < 60.0])
+    assert polls[-1] - run.ends <= 1.5 < strict[-1] - run.ends
 
 
 def test_a_run_stuck_at_the_end_is_not_hammered():
