@@ -85,90 +85,123 @@ class PollSchedule:
     tolerance: float = 0.005  # how far from a steady pace (share of the duration) a run may drift
     window_polls: int = 6  # the most polls spent sweeping one predicted window (coarse progress)
     # The poll budget (see the module docstring): `budget_free` polls in the first minute, then
-    # poll k no sooner than a fixed `budget_interval` loop's k-th poll.
-    budget_interval: float = (
-        10.25  # the seed's `sleep 10` plus up to 0.25 s of curl and jq per loop
-    )
+    # poll k no sooner than the k-th poll of a loop that polls, then sleeps `budget_interval`,
+    # each poll costing it `budget_overhead` (the seed's curl and jq).
+    budget_interval: float = 10.0
+    budget_overhead: float = 0.25
     budget_free: int = 6
+    blind_reserve: int = 2  # free polls kept back while there is no progress to go on
     end_margin: float = 0.5  # padding on a predicted end before its polls go uncharged
+    uncharged_max: int = 6  # uncharged polls as dense as the run needs; then `cap` apart
     _polls: int = 0  # polls charged to the budget
+    _uncharged_polls: int = 0
     _samples: list[tuple[float, float]] = field(default_factory=list)
     _observations: list[tuple[float, int, int]] = field(default_factory=list)
     _started: float | None = None
+    _attached: bool = False  # rows had finished before the first look: the run began earlier
+    _window: tuple[float, float] | None = None  # this poll's window, computed once
+    _blind: bool = False  # this poll's delay is a blind back-off
     _blind_delay: float = 0.0
     _misses: int = 0
-    _chain: list[float] = field(
-        default_factory=list
-    )  # the planned polls still to come near the end
+    _chain: list[float] = field(default_factory=list)  # planned polls still to come near the end
     _chain_done: int = -1  # rows done when that chain was planned
 
     def next_delay(self, now: float, run: Run) -> float:
         """Seconds to sleep before the next status poll, within the poll budget."""
         if self._started is None:
             self._started = now
+        self._observe(now, run)
+        self._window = self.window()
         delay = self._wanted_delay(now, run)
         # The budget: poll number `_polls + 1` may not come before `allowed_at`. A run predicted to
-        # end before the budget binds (its first minute) may be polled sooner: if the prediction
-        # holds, those polls cannot count against a long run; if it fails, they are not charged, so
-        # the schedule goes on as if they had not happened (they are the only way the gate can poll
-        # more than the seed's loop, and then only by their number).
-        allowed_at = self._started + self._budget_time(self._polls + 1)
+        # end before the budget binds (its first minute) may be polled sooner, as densely as it
+        # needs `uncharged_max` times, then no more often than every `cap` seconds: if the
+        # prediction holds, those polls cannot count against a long run; if it fails, they are
+        # not charged, so the schedule goes on as if they had not happened (they are the only way
+        # the gate can poll more than the seed's loop, and then only by their number).
+        free = self.budget_free - (self.blind_reserve if self._blind else 0)
+        allowed_at = self._started + self._budget_time(self._polls + 1, free)
         if now + delay < allowed_at:
             if self._uncharged(now):
+                self._uncharged_polls += 1
+                if self._uncharged_polls > self.uncharged_max:
+                    delay = max(delay, self.cap)  # a run that keeps missing its predicted end
                 return delay
             delay = allowed_at - now
         self._polls += 1
         return delay
 
+    def _observe(self, now: float, run: Run) -> None:
+        """Record what this look at the run shows: its progress share (for the rate estimate) and
+        its finished rows (for the window), keeping only what can still tighten either."""
+        fraction = progress_fraction(run)
+        if fraction is not None and (not self._samples or fraction > self._samples[-1][1]):
+            # The rate estimate reads the first sample that moved and the latest.
+            moving = [sample for sample in self._samples if sample[1] > 0]
+            self._samples = [*moving[:1], (now, fraction)]
+        rows = finished_rows(run)
+        if now == self._started and rows is not None and rows[0] > 0:
+            self._attached = True  # the first look already shows finished rows
+        if rows is None:
+            return
+        obs = self._observations
+        # For one count of finished rows only its first look (the tightest upper bound on the end)
+        # and its last (the tightest lower bound) constrain the window.
+        if len(obs) >= 2 and obs[-1][1:] == obs[-2][1:] == rows:
+            obs[-1] = (now, *rows)
+        else:
+            obs.append((now, *rows))
+        if len(obs) > 48:  # a long run: keep its first looks and the recent ones (O(n^2) window)
+            del obs[8:-40]
+
     def _uncharged(self, now: float) -> bool:
-        """Whether the run is predicted to end before the budget binds (see `next_delay`)."""
+        """Whether this poll may go uncharged: the run is predicted to end before the budget
+        binds (see `next_delay`)."""
         assert self._started is not None
         predicted = self._predicted_end(now)
-        return predicted is not None and predicted < self._started + self._budget_time(
-            self.budget_free + 1
-        )
+        horizon = self._started + self._budget_time(self.budget_free + 1, self.budget_free)
+        return predicted is not None and predicted < horizon
 
     def _predicted_end(self, now: float) -> float | None:
         """The latest the run is expected to finish, padded by `end_margin` of its length: its
         window's end, or else the rate estimate."""
         assert self._started is not None
-        window = self.window()
-        if window is not None:
-            end = window[1]
+        if self._window is not None:
+            end = self._window[1]
         elif (eta := self.eta(now)) is not None:
             end = now + eta
         else:
             return None
         return end + (end - self._started) * self.end_margin
 
-    def _budget_time(self, poll: int) -> float:
-        """Seconds after the start from which poll number `poll` (1-based) is within budget."""
-        if poll <= self.budget_free:
+    def _budget_time(self, poll: int, free: int) -> float:
+        """Seconds after the start from which poll number `poll` (1-based) is within budget: at
+        once for the first `free`, then when the fixed loop makes its poll of that number."""
+        if poll <= free:
             return 0.0
-        return (poll - 1) * self.budget_interval
+        return (poll - 1) * self.budget_interval + poll * self.budget_overhead
 
     def _affordable(self, until: float) -> int:
         """How many more polls the budget allows from now up to the time `until`."""
         assert self._started is not None
         elapsed = until - self._started
-        allowed = max(self.budget_free, math.floor(elapsed / self.budget_interval) + 1)
-        return max(0, allowed - self._polls)
+        loop = math.floor(
+            (elapsed + self.budget_interval) / (self.budget_interval + self.budget_overhead) + 1e-9
+        )
+        return max(0, max(self.budget_free, loop) - self._polls)
 
     def _wanted_delay(self, now: float, run: Run) -> float:
-        fraction = progress_fraction(run)
-        if fraction is not None and (not self._samples or fraction > self._samples[-1][1]):
-            self._samples.append((now, fraction))
+        self._blind = False
         rows = finished_rows(run)
-        if rows is not None:
-            self._observations.append((now, rows[0], rows[1]))
-        window = self.window()
-        if window is not None:
+        if self._window is not None:
             self._misses = 0
-            return self._delay_in_window(now, *window)
+            return self._delay_in_window(now, *self._window)
+        self._chain = []
         if rows is not None and rows[1] > 0 and rows[0] >= rows[1]:
             return self._missed()  # every row finished, yet the run is still running
         eta = self.eta(now)
         if eta is None:
+            self._blind = True
             self._blind_delay = (
                 self.first
                 if self._blind_delay == 0
@@ -186,6 +219,7 @@ class PollSchedule:
         return min(self.cap, self.minimum * (self.growth ** max(0, self._misses - 3)))
 
     def _delay_in_window(self, now: float, earliest: float, latest: float) -> float:
+        assert self._started is not None
         earliest = max(earliest, now)
         affordable = self._affordable(latest)
         if earliest - now > 2 * self.settle and affordable > 2:
@@ -193,57 +227,65 @@ class PollSchedule:
             # budget leaves at least two more polls to sweep the window with).
             self._chain = []
             return max(self.minimum, min(self.far_cap, earliest - now))
+        done = self._observations[-1][1]
+        upcoming = [t for t in self._chain if t > now + 1e-6] if self._chain_done == done else []
+        if upcoming:
+            # No row finished since the chain was planned: nothing new to plan from; follow it.
+            return self._next_in_chain(now, upcoming)
         # Near: a chain of polls that ends at `latest`, `settle` apart, so whenever in the window the
         # run finishes a poll sees it within `settle`. A wide window (few rows, a long run) gets
-        # fewer: of the chains of 1 to `window_polls` polls (or as many as keep them `cap` apart),
+        # fewer: of the chains of 1 to `window_polls` polls (or as many as keep them `cap` apart,
+        # if the budget affords them),
         # each pushed back to where the budget allows it, the one with the shortest expected wait
         # for a finish anywhere in the window. Coarse progress cannot buy sub-second latency
         # without hammering the API.
         width = latest - earliest
         most = max(1, math.ceil(width / self.settle - 1e-9))
-        wanted = min(most, max(self.window_polls, math.ceil(width / self.cap - 1e-9)))
-        done = self._observations[-1][1] if self._observations else -1
-        upcoming = [t for t in self._chain if t > now + 1e-6] if self._chain_done == done else []
-        if upcoming:
-            # No row finished since the chain was planned: nothing new to plan from; follow it.
-            self._chain = upcoming[1:]
-            return max(self.minimum, min(self.far_cap, upcoming[0] - now))
+        apart = min(math.ceil(width / self.cap - 1e-9), affordable, 4 * self.window_polls)
+        wanted = min(most, max(self.window_polls, apart))
         uncharged = self._uncharged(now)
-        best: tuple[float, int, list[float]] | None = None
+        best: tuple[float, list[float]] | None = None
         for polls in range(1, wanted + 1):
             spacing = width / polls
             targets = [latest + 0.01 - (polls - 1 - i) * spacing for i in range(polls)]
             plan = targets if uncharged else self._budgeted(targets)
             wait = expected_wait(plan, earliest, latest)
             if best is None or wait < best[0] - 1e-9:
-                best = (wait, polls, plan)
-        assert best is not None and self._started is not None
-        self._chain, self._chain_done = best[2][1:], done
-        # Early on a window is wide because the pace is barely known: measure again before
-        # sleeping longer than the run has lasted so far.
-        return max(self.minimum, min(self.far_cap, best[2][0] - now, now - self._started))
+                best = (wait, plan)
+        assert best is not None
+        self._chain_done = done
+        if uncharged or affordable > len(best[1]) or width > 2 * (now - self._started):
+            # Early on a window is wide because the pace is barely known: with a poll to spare,
+            # or a window wider than twice what the run has lasted, measure again before sleeping
+            # longer than the run has lasted so far.
+            return self._next_in_chain(now, best[1], now - self._started)
+        return self._next_in_chain(now, best[1])
+
+    def _next_in_chain(self, now: float, chain: list[float], most: float = math.inf) -> float:
+        """Sleep to the chain's next poll, or less (`most`, `far_cap`) to look earlier, in which
+        case that poll stays planned."""
+        delay = max(self.minimum, min(self.far_cap, most, chain[0] - now))
+        self._chain = chain[1:] if now + delay >= chain[0] - 1e-6 else chain
+        return delay
 
     def _budgeted(self, targets: list[float]) -> list[float]:
-        """The times the budget lets these polls happen at, extended by the polls it allows after
-        them until one comes at or past the last target."""
+        """The times the budget lets these polls happen at: each at its target, or later if the
+        budget does not allow it yet (and never before the one before it)."""
         assert self._started is not None
         plan: list[float] = []
-        poll = self._polls
-        for target in targets:
-            poll += 1
-            plan.append(max(target, self._started + self._budget_time(poll), *plan[-1:]))
-        while plan[-1] < targets[-1]:
-            poll += 1
-            plan.append(max(plan[-1], self._started + self._budget_time(poll)))
+        for number, target in enumerate(targets, start=self._polls + 1):
+            allowed = self._started + self._budget_time(number, self.budget_free)
+            plan.append(max(target, allowed, *plan[-1:]))
         return plan
 
     def window(self) -> tuple[float, float] | None:
         """[earliest, latest] finish time consistent with every observation at a steady pace, or
         None when there is not enough to go on (nothing finished yet) or the pace is not steady.
 
-        For a duration T every bound on the finish time E is linear in T: `E >= a + b*T` (rows
-        landed after the gate asked; k rows done at t means the rest take at most (n-k)/n of T) and
-        `E <= c + d*T` (k rows done at t means at least (n-k-1)/n of T remained). So the durations
+        For a duration T every bound on the finish time E is linear in T: `E >= a + b*T` (not
+        before the last look; rows landed after the gate asked, unless it attached to a run already
+        under way; k rows done at t means at least (n-k-1)/n of T remained) and `E <= c + d*T` (k
+        rows done at t means the rest take at most (n-k)/n of T). So the durations
         that satisfy them all form one interval, found exactly from each pair of bounds, and the
         window is the lowest lower bound and the highest upper bound over that interval, taken at
         its ends or where two bounds cross.
@@ -256,7 +298,7 @@ class PollSchedule:
             return None
         start = self._started - self.slack
         tol, slack = self.tolerance, self.slack
-        lower = [(last_time, 0.0), (start, 1.0)]
+        lower = [(last_time, 0.0)] + ([] if self._attached else [(start, 1.0)])
         lower += [(t - slack, 1.0 - k / n - 1.0 / n - tol) for t, k, n in obs]
         upper = [(t + slack, 1.0 - k / n + tol) for t, k, n in obs]
         shortest, longest = 1e-6, math.inf

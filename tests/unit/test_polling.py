@@ -1,10 +1,13 @@
 """The poll schedule on a simulated clock: runs follow the emulator's progress model
 (`ckaction.emulator.pace`), polls cost no time, and nothing sleeps."""
 
+import math
 import random
 from dataclasses import dataclass
+from itertools import pairwise
 
-from hypothesis import example, given, settings
+import pytest
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ckaction.emulator.pace import RowTimes, row_times
@@ -98,36 +101,48 @@ def test_expected_wait_averages_the_wait_over_the_window():
     assert expected_wait([5.0], 2.0, 2.0) == 3.0  # a known end: the wait for the next poll
 
 
-def test_blind_polls_back_off_to_the_cap_then_keep_to_the_budget():
+def test_blind_polls_back_off_then_keep_to_the_seed_loop_with_free_polls_in_reserve():
     schedule = PollSchedule()
-    now, delays = 0.0, []
-    for _ in range(9):
-        delay = schedule.next_delay(now, BLIND)
-        delays.append(delay)
-        now += delay
-    assert delays[:6] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]  # six free polls by 35 s
-    # The seventh waits for the fixed loop's seventh poll, then one per loop.
-    interval = schedule.budget_interval
-    assert sum(delays[:7]) == 6 * interval
-    assert delays[7:] == [interval, interval]
+    now, polls = 0.0, []
+    for _ in range(8):
+        now += schedule.next_delay(now, BLIND)
+        polls.append(now)
+    assert polls[:4] == [1.0, 3.0, 7.0, 15.0]  # back-off: 1 s doubling
+    # With nothing to go on, two of the six free polls stay in reserve for when progress shows:
+    # the fifth poll on waits for the fixed loop's poll of that number (10 s + 0.25 s a loop).
+    assert polls[4:] == [pytest.approx(10.0 * (k - 1) + 0.25 * k) for k in range(5, 9)]
+
+
+def seed_poll_times(run: Timeline, overhead: float) -> list[float]:
+    """When the seed's loop polls (see `seed_polls`), up to the poll that sees the run finished."""
+    times = [overhead]
+    while not run.at(times[-1]).is_terminal:
+        times.append(times[-1] + 10.0 + overhead)
+    return times
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     rows=st.integers(1, 400),
-    duration=st.floats(60.0, 600.0),
-    queue=st.floats(0.0, 5.0),
-    overhead=st.floats(0.0, 0.2),
+    duration=st.floats(20.0, 600.0),
+    queue=st.floats(0.0, 40.0),
+    overhead=st.floats(0.0, 0.25),
 )
 @example(rows=50, duration=60.0, queue=0.0, overhead=0.02)  # the benchmark's seed, on its grid
 @example(rows=3, duration=65.0, queue=0.0, overhead=0.0)
 @example(rows=10, duration=60.0, queue=0.0, overhead=0.0)
 @example(rows=3, duration=61.3, queue=0.0, overhead=0.2)  # a slow seed's 7th poll at 61.4 sees it
-def test_a_run_of_a_minute_or_more_is_never_polled_more_than_by_the_seed(
+@example(rows=1, duration=61.6, queue=0.0, overhead=0.25)  # the slowest seed allowed
+@example(rows=50, duration=21.0, queue=40.0, overhead=0.0)  # rows land late
+def test_past_its_first_minute_a_run_never_has_more_polls_than_the_seed_had(
     rows: int, duration: float, queue: float, overhead: float
 ):
     run = timeline(rows, duration, queue)
-    assert len(poll(run)) <= seed_polls(run, overhead)
+    assume(run.ends >= 60.0)
+    mine, seed = poll(run), seed_poll_times(run, overhead)
+    assert len(mine) <= len(seed)
+    for t in (t for t in mine if t >= 60.0):  # by every moment, not only at the end
+        assert sum(1 for m in mine if m <= t) <= max(6, sum(1 for s in seed if s <= t))
 
 
 @settings(max_examples=200, deadline=None)
@@ -135,6 +150,8 @@ def test_a_run_of_a_minute_or_more_is_never_polled_more_than_by_the_seed(
 @example(rows=50, duration=3.0, queue=0.0)
 @example(rows=50, duration=20.0, queue=0.0)
 @example(rows=50, duration=60.0, queue=0.0)
+@example(rows=50, duration=39.8, queue=2.0)  # the end-game chain must plan with the budget
+@example(rows=50, duration=3.0, queue=0.9375)  # rows land between the first two looks
 def test_a_run_with_fine_progress_is_seen_within_two_seconds_of_finishing(
     rows: int, duration: float, queue: float
 ):
@@ -179,6 +196,37 @@ def test_a_run_predicted_to_end_early_is_polled_past_the_free_budget():
     free = PollSchedule().budget_free
     assert len([t for t in polls if t < 60.0]) > free >= len([t for t in strict if t < 60.0])
     assert polls[-1] - run.ends <= 1.5 < strict[-1] - run.ends
+
+
+def test_a_planned_chain_is_followed_until_another_row_finishes():
+    # Four rows over 35 s: after the third row, nothing new is learnt until the end; the sweep
+    # keeps the spacing it planned instead of re-planning ever denser from a shrinking window.
+    run = timeline(4, 35.0)
+    gaps = [b - a for a, b in pairwise(t for t in poll(run) if t > run.times.judged[-2])]
+    assert len(gaps) >= 3
+    assert max(gaps) - min(gaps) < 0.05
+
+
+def test_a_run_attached_to_mid_way_is_still_seen_finishing():
+    # reuse-runs attaches to a run started 150 s earlier: rows landed before the gate's first
+    # look, which must not be read as a bound on when the run began.
+    run = timeline(200, 300.0, queue=-150.0)
+    assert poll(run)[-1] - run.ends <= 2.0
+
+
+def test_uncharged_polls_are_bounded_when_a_run_misses_every_predicted_end():
+    # 1,900 of 2,000 rows in 5 s, then a trickle to 45 s: every look predicts an end inside the
+    # first minute, and every prediction fails.
+    judged = tuple(
+        sorted(
+            [5.0 * (i + 1) / 1900 for i in range(1900)] + [5.0 + 0.4 * (i + 1) for i in range(100)]
+        )
+    )
+    run = Timeline(0.0, RowTimes(tuple(t / 2 for t in judged), judged))
+    polls, schedule = poll(run), PollSchedule()
+    dense, sparse = schedule.uncharged_max, math.ceil(60.0 / schedule.cap)
+    assert len(polls) <= seed_polls(run, 0.0) + dense + sparse
+    assert polls[-1] - run.ends <= schedule.cap
 
 
 def test_a_run_stuck_at_the_end_is_not_hammered():
