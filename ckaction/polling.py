@@ -14,10 +14,11 @@ hammered).
 All of that runs inside a poll budget: the gate never makes more status polls than the seed's gate
 (a poll right after generate, then one every 10 s) would have made by the same time, once a run is
 past its first minute. The first minute's polls are free to fall where they help a short run, six
-of them; after that poll k waits until the fixed loop's k-th poll. Polls the sweep cannot afford are
-the price of coarse progress (few rows): the verdict is then later, never the API load higher. The
-one exception: a run the progress says will end inside its first minute is polled as densely as it
-needs, uncharged, because if the prediction holds those polls cannot count against a long run.
+of them (two kept back while there is no progress to go on); after that poll k waits until the
+fixed loop's k-th poll. Polls the sweep cannot afford are the price of coarse progress (few rows):
+the verdict is then later, never the API load higher. The one exception: a run the progress says
+will end inside its first minute is polled uncharged (densely at first, then at most every `cap`
+seconds), because if the prediction holds those polls cannot count against a long run.
 """
 
 from __future__ import annotations
