@@ -23,7 +23,6 @@ import argparse
 import random
 import statistics
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # an installed or PYTHONPATH copy wins
@@ -45,63 +44,38 @@ def grid_durations(seed: int = 7) -> list[float]:
     return sorted(durations)
 
 
-@dataclass(frozen=True)
-class SimRun:
-    """When each row of a run is generated and judged, on the gate's clock (0 = generate)."""
-
-    landed: float
-    times: RowTimes
-
-    @property
-    def ends(self) -> float:
-        return self.times.ends(self.landed)
-
-    def observe(self, t: float) -> Run:
-        n = len(self.times.judged)
-        if t < self.landed:
-            return Run.model_validate({"id": 1, "status": "running", "progress_total": 0})
-        gen = sum(1 for g in self.times.generated if t >= g)
-        judged = sum(1 for j in self.times.judged if t >= j)
-        return Run.model_validate(
-            {
-                "id": 1,
-                "status": "completed" if t >= self.ends else "running",
-                "progress_total": n,
-                "progress": {
-                    "generated": {"done": gen, "total": n, "failed": 0},
-                    "judged": {"done": judged, "total": gen, "failed": 0},
-                },
-            }
-        )
+def observe(run: RowTimes, t: float) -> Run:
+    """The run as a status poll at time t sees it."""
+    return Run.model_validate(run.run_json(t))
 
 
-def simulate_ckaction(run: SimRun, rtt: float = 0.005) -> tuple[int, float]:
+def simulate_ckaction(run: RowTimes, rtt: float = 0.005) -> tuple[int, float]:
     """(status polls, seconds from completion to the poll that saw it) for ckaction's schedule."""
     schedule = PollSchedule()
     now = 0.0
-    observed = run.observe(now)  # the generate call's 202 body
+    observed = observe(run, now)  # the generate call's 202 body
     for polls in range(10_000):
         if observed.is_terminal:
             return polls, now - run.ends
         now += schedule.next_delay(now, observed)
         now += rtt
-        observed = run.observe(now)
+        observed = observe(run, now)
     raise RuntimeError("did not finish")
 
 
-def simulate_seed(run: SimRun, rtt: float = 0.02) -> tuple[int, float]:
+def simulate_seed(run: RowTimes, rtt: float = 0.02) -> tuple[int, float]:
     """The same for the seed's loop: poll right after generate, then `sleep 10` between polls."""
     now = rtt
     for polls in range(1, 1000):
-        if run.observe(now).is_terminal:
+        if observe(run, now).is_terminal:
             return polls, now - run.ends
         now += 10.0 + rtt
     raise RuntimeError("seed loop timed out")
 
 
-def make_run(rows: int, duration: float, queue: float, jitter: float, seed: int) -> SimRun:
+def make_run(rows: int, duration: float, queue: float, jitter: float, seed: int) -> RowTimes:
     rng = random.Random(f"{seed}:{rows}:{duration}:{queue}")
-    return SimRun(queue, row_times(rows, duration, queue, jitter=jitter, rng=rng))
+    return row_times(rows, duration, queue, jitter=jitter, rng=rng)
 
 
 def table(rows_list: list[int], durations: list[float], queue: float, jitter: float) -> None:

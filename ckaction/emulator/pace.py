@@ -13,15 +13,40 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class RowTimes:
+    start: float  # when the rows land
     generated: tuple[float, ...]
     judged: tuple[float, ...]
 
-    def ends(self, start: float) -> float:
-        return max(self.judged, default=start)
+    @property
+    def ends(self) -> float:
+        return max(self.judged, default=self.start)
+
+    def run_json(self, t: float) -> dict[str, Any]:
+        """What `GET /runs/:id` shows of such a run at time t, as the emulator serializes it
+        (every LLM metric gradable, no row failing): nothing before the rows land, then their
+        progress, then `completed`."""
+        if t < self.start:
+            return {"id": 1, "status": "running", "progress_total": 0}
+        n = len(self.judged)
+        generated = sum(1 for g in self.generated if t >= g)
+        return {
+            "id": 1,
+            "status": "completed" if t >= self.ends else "running",
+            "progress_total": n,
+            "progress": {
+                "generated": {"done": generated, "total": n, "failed": 0},
+                "judged": {
+                    "done": sum(1 for j in self.judged if t >= j),
+                    "total": generated,
+                    "failed": 0,
+                },
+            },
+        }
 
 
 def row_times(
@@ -44,4 +69,4 @@ def row_times(
 
         generated = moved(generated)
         judged = sorted(max(g, j) for g, j in zip(generated, moved(judged), strict=True))
-    return RowTimes(tuple(generated), tuple(judged))
+    return RowTimes(start, tuple(generated), tuple(judged))

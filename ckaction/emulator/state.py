@@ -925,7 +925,7 @@ class Emulator:
         run.status = "running"
         run.failure_summary = None
         run.error_message = None
-        run.ends_at = times.ends(landed)
+        run.ends_at = times.ends
         run.updated_at = stamp
 
     def _produce(
@@ -1374,7 +1374,7 @@ class Emulator:
             run.status = "running"
             run.failure_summary = None
             run.error_message = None
-            run.ends_at = times.ends(now)
+            run.ends_at = times.ends
             run.updated_at = iso_now()
             return self._run_json(run, now, settle=False)
 
@@ -1402,7 +1402,7 @@ class Emulator:
             run.status = "running"
             run.failure_summary = None
             run.error_message = None
-            run.ends_at = times.ends(now)
+            run.ends_at = times.ends
             run.updated_at = iso_now()
             return self._run_json(run, now, settle=False)
 

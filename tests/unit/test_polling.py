@@ -3,7 +3,6 @@
 
 import math
 import random
-from dataclasses import dataclass
 from itertools import pairwise
 
 import pytest
@@ -32,58 +31,34 @@ def run_at(fraction: float, total: int = 100, status: str = "running") -> Run:
 BLIND = Run.model_validate({"id": 1, "status": "running", "progress_total": 0})
 
 
-@dataclass
-class Timeline:
-    """A run as the gate sees it: nothing until rows land, then the rows' progress, then done."""
-
-    landed: float
-    times: RowTimes
-
-    @property
-    def ends(self) -> float:
-        return self.times.ends(self.landed)
-
-    def at(self, t: float) -> Run:
-        if t < self.landed:
-            return BLIND
-        n = len(self.times.judged)
-        generated = sum(1 for g in self.times.generated if g <= t)
-        return Run.model_validate(
-            {
-                "id": 1,
-                "status": "completed" if t >= self.ends else "running",
-                "progress_total": n,
-                "progress": {
-                    "generated": {"done": generated, "total": n},
-                    "judged": {"done": sum(1 for j in self.times.judged if j <= t), "total": n},
-                },
-            }
-        )
+def seen(run: RowTimes, t: float) -> Run:
+    """The run as a status poll at time t sees it."""
+    return Run.model_validate(run.run_json(t))
 
 
-def timeline(rows: int, duration: float, queue: float = 0.0, jitter: float = 0.0) -> Timeline:
+def timeline(rows: int, duration: float, queue: float = 0.0, jitter: float = 0.0) -> RowTimes:
     rng = random.Random(f"{rows}:{duration}:{queue}")
-    return Timeline(queue, row_times(rows, duration, queue, jitter=jitter, rng=rng))
+    return row_times(rows, duration, queue, jitter=jitter, rng=rng)
 
 
-def poll(run: Timeline, schedule: PollSchedule | None = None) -> list[float]:
+def poll(run: RowTimes, schedule: PollSchedule | None = None) -> list[float]:
     """The times of the gate's status polls (0 = the generate call), up to the one that sees the
     run finished."""
     schedule = schedule or PollSchedule()
-    now, seen, polls = 0.0, run.at(0.0), []
-    while not seen.is_terminal:
+    now, look, polls = 0.0, seen(run, 0.0), []
+    while not look.is_terminal:
         assert len(polls) < 1000, "the schedule never saw the run finish"
-        now += schedule.next_delay(now, seen)
+        now += schedule.next_delay(now, look)
         polls.append(now)
-        seen = run.at(now)
+        look = seen(run, now)
     return polls
 
 
-def seed_polls(run: Timeline, overhead: float) -> int:
+def seed_polls(run: RowTimes, overhead: float) -> int:
     """Status polls the seed's loop makes: one right after generate, then `sleep 10` between polls,
     each loop also paying `overhead` seconds of curl and jq."""
     now, count = overhead, 1
-    while not run.at(now).is_terminal:
+    while not seen(run, now).is_terminal:
         now += 10.0 + overhead
         count += 1
     return count
@@ -113,10 +88,10 @@ def test_blind_polls_back_off_then_keep_to_the_seed_loop_with_free_polls_in_rese
     assert polls[4:] == [pytest.approx(10.0 * (k - 1) + 0.25 * k) for k in range(5, 9)]
 
 
-def seed_poll_times(run: Timeline, overhead: float) -> list[float]:
+def seed_poll_times(run: RowTimes, overhead: float) -> list[float]:
     """When the seed's loop polls (see `seed_polls`), up to the poll that sees the run finished."""
     times = [overhead]
-    while not run.at(times[-1]).is_terminal:
+    while not seen(run, times[-1]).is_terminal:
         times.append(times[-1] + 10.0 + overhead)
     return times
 
@@ -202,7 +177,7 @@ def test_a_planned_chain_is_followed_until_another_row_finishes():
     # Four rows over 35 s: after the third row, nothing new is learnt until the end; the sweep
     # keeps the spacing it planned instead of re-planning ever denser from a shrinking window.
     run = timeline(4, 35.0)
-    gaps = [b - a for a, b in pairwise(t for t in poll(run) if t > run.times.judged[-2])]
+    gaps = [b - a for a, b in pairwise(t for t in poll(run) if t > run.judged[-2])]
     assert len(gaps) >= 3
     assert max(gaps) - min(gaps) < 0.05
 
@@ -222,7 +197,7 @@ def test_uncharged_polls_are_bounded_when_a_run_misses_every_predicted_end():
             [5.0 * (i + 1) / 1900 for i in range(1900)] + [5.0 + 0.4 * (i + 1) for i in range(100)]
         )
     )
-    run = Timeline(0.0, RowTimes(tuple(t / 2 for t in judged), judged))
+    run = RowTimes(0.0, tuple(t / 2 for t in judged), judged)
     polls, schedule = poll(run), PollSchedule()
     dense, sparse = schedule.uncharged_max, math.ceil(60.0 / schedule.cap)
     assert len(polls) <= seed_polls(run, 0.0) + dense + sparse
