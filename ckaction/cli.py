@@ -1,5 +1,6 @@
 """The composition root: the only place that reads the environment, builds real collaborators
-(HTTP client, clock, runner protocol) and maps outcomes to exit codes.
+(HTTP transport and client, GitHub client, clock, sleep, deadline, runner protocol) and maps outcomes
+to exit codes.
 
 Two doors lead here: the GitHub Action (`entrypoint.py` → `action_main`, inputs from `INPUT_*`) and
 the CLI (`ckaction gate --prompt-id …`, flags named like the inputs, or `CKACTION_*` / `INPUT_*`
@@ -13,10 +14,13 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+import httpx
 
 from ckaction import __version__
+from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.context import RunContext, context_from_env
 from ckaction.decide import Tolerances
 from ckaction.errors import CkError, InputError
@@ -24,6 +28,9 @@ from ckaction.gha import Runner
 from ckaction.inputs import Settings, input_id, raw_inputs_from_env
 from ckaction.redact import Redactor
 from ckaction.report import ErrorInfo, Report
+
+if TYPE_CHECKING:
+    from github import Github
 
 EXIT_OK, EXIT_REGRESSED, EXIT_ERROR = 0, 1, 2
 DEFAULT_TOLERANCES = Tolerances(
@@ -49,16 +56,22 @@ def _exit_code(report: Report, settings: Settings | None) -> int:
 
 
 class App:
-    """One invocation: settings in, report out through the runner, an exit code back."""
+    """One invocation: settings in, report out through the runner, an exit code back.
+
+    The composition root: the only place that builds real collaborators. The CompletionKit HTTP
+    transport, the clock and the sleep are chosen here (tests pass the emulator's in-process
+    transport and one fake clock); the API client, the step's deadline and the GitHub client are
+    built here once the settings are known, and passed down."""
 
     def __init__(
         self,
         environ: Mapping[str, str],
         *,
         stream: TextIO | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
         summary_file: str | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.redact = Redactor()
         self.runner = Runner(environ, redact=self.redact, stream=stream)
@@ -66,6 +79,7 @@ class App:
         self.clock = clock
         self.sleep = sleep
         self.summary_file = summary_file
+        self.transport = transport
 
     def run(self, raw: Mapping[str, str]) -> int:
         # Mask first: before validation, before anything can print.
@@ -108,17 +122,25 @@ class App:
         return _exit_code(report, settings)
 
     def execute(self, settings: Settings, report: Report) -> Report:
+        from ckaction.api import CompletionKitClient, build_http_client
         from ckaction.commands import run_command
 
-        return run_command(
-            settings,
-            report=report,
-            runner=self.runner,
-            context=self.context,
-            redact=self.redact,
-            clock=self.clock,
-            sleep=self.sleep,
-        )
+        self.redact.add(settings.token)
+        deadline = Deadline.after(settings.timeout_seconds, self.clock)
+        with build_http_client(settings.api_root, settings.token, transport=self.transport) as http:
+            client = CompletionKitClient(
+                http, redact=self.redact, sleep=self.sleep, deadline=deadline
+            )
+            return run_command(
+                settings,
+                client=client,
+                report=report,
+                runner=self.runner,
+                context=self.context,
+                clock=self.clock,
+                sleep=self.sleep,
+                deadline=deadline,
+            )
 
     def _error_report(self, report: Report, exc: CkError, settings: Settings | None) -> Report:
         if settings is not None:
@@ -144,7 +166,23 @@ class App:
             runner=self.runner,
             context=self.context,
             summary_file=self.summary_file,
+            github=github_client(settings, self.context),
         )
+
+
+def github_client(settings: Settings | None, context: RunContext) -> Github | None:
+    """The PyGithub client for the sticky comment, when a comment may be posted and there is a
+    token to build it with. PyGithub costs ~0.3 s to import, so it is built only then."""
+    if settings is None or not settings.comment or settings.github_token is None:
+        return None
+    if settings.pr_number is None and context.pr_number is None:
+        return None
+    token = settings.github_token.get_secret_value().strip()
+    if not token:
+        return None
+    from ckaction.github import connect
+
+    return connect(token, context.api_url)
 
 
 def action_main(environ: Mapping[str, str] | None = None) -> int:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ckaction.api import CompletionKitClient, build_http_client
+from ckaction.api import CompletionKitClient
+from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.context import RunContext
 from ckaction.errors import ConfigurationError, RunFailed
 from ckaction.flow import GATE_TAG, Gate, Log
 from ckaction.inputs import Settings
-from ckaction.redact import Redactor
 from ckaction.report import Report, RunRef
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 
@@ -20,23 +19,37 @@ from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 def run_command(
     settings: Settings,
     *,
+    client: CompletionKitClient,
     runner: Log,
     context: RunContext,
-    redact: Redactor,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
+    clock: Clock,
+    sleep: Sleep,
+    deadline: Deadline,
     report: Report,
-    client: CompletionKitClient | None = None,
 ) -> Report:
-    """Run settings.command with a real client (or the one given), filling in `report`."""
-    redact.add(settings.token)
+    """Run settings.command against `client`, filling in `report`."""
     # Files are inputs too: a malformed sign-off file fails before any network call.
     signoffs = gather_signoffs(settings, context, report) if settings.command == "gate" else None
-    if client is None:
-        with build_http_client(settings.api_root, settings.token) as http:
-            api = CompletionKitClient(http, redact=redact, sleep=sleep)
-            return _dispatch(settings, api, runner, context, clock, sleep, report, signoffs)
-    return _dispatch(settings, client, runner, context, clock, sleep, report, signoffs)
+    gate = Gate(
+        settings,
+        client,
+        log=runner,
+        clock=clock,
+        sleep=sleep,
+        deadline=deadline,
+        commit=settings.commit or context.sha,
+        report=report,
+        signoffs=signoffs,
+    )
+    if settings.command == "publish":
+        return publish(gate)
+    if settings.command == "rebaseline":
+        return rebaseline(gate)
+    if settings.command == "calibrate":
+        from ckaction.calibrate import calibrate
+
+        return calibrate(gate)
+    return gate.run()
 
 
 def gather_signoffs(settings: Settings, context: RunContext, report: Report) -> SignOffs:
@@ -56,38 +69,6 @@ def gather_signoffs(settings: Settings, context: RunContext, report: Report) -> 
         label=label_signoff(settings.signoff_label, context.pr_labels, context.event),
         prompt_id=settings.prompt_id,
     )
-
-
-def _dispatch(
-    settings: Settings,
-    client: CompletionKitClient,
-    log: Log,
-    context: RunContext,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    report: Report,
-    signoffs: SignOffs | None,
-) -> Report:
-    commit = settings.commit or context.sha
-    gate = Gate(
-        settings,
-        client,
-        log=log,
-        clock=clock,
-        sleep=sleep,
-        commit=commit,
-        report=report,
-        signoffs=signoffs,
-    )
-    if settings.command == "publish":
-        return publish(gate)
-    if settings.command == "rebaseline":
-        return rebaseline(gate)
-    if settings.command == "calibrate":
-        from ckaction.calibrate import calibrate
-
-        return calibrate(gate)
-    return gate.run()
 
 
 def publish(gate: Gate) -> Report:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ckaction.context import RunContext
 from ckaction.gha import Runner
 from ckaction.inputs import Settings
 from ckaction.report import Report
+
+if TYPE_CHECKING:
+    from github import Github
 
 OUTPUT_NAMES = (
     "run-id",
@@ -66,6 +70,7 @@ def deliver(
     runner: Runner,
     context: RunContext,
     summary_file: str | None,
+    github: Github | None,
 ) -> None:
     from ckaction.render import render_comment, render_summary
 
@@ -93,7 +98,7 @@ def deliver(
         from ckaction.github import post_comment
 
         body = runner.redact(render_comment(report))
-        url = post_comment(body, settings, context, runner)
+        url = post_comment(body, settings, context, runner, github)
         if url:
             report.extra_outputs["comment-url"] = url
     for name, value in gate_outputs(report, report_path).items():

@@ -8,12 +8,13 @@ import gc
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ckaction.api import CompletionKitClient
+from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.decide import Tolerances, evaluate
 from ckaction.errors import (
     ConfigurationError,
@@ -123,8 +124,9 @@ class Gate:
         client: CompletionKitClient,
         *,
         log: Log,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
+        clock: Clock,
+        sleep: Sleep,
+        deadline: Deadline,
         commit: str | None = None,
         schedule: PollSchedule | None = None,
         report: Report | None = None,
@@ -137,8 +139,7 @@ class Gate:
         self.sleep = sleep
         self.commit = commit
         self.schedule = schedule or PollSchedule()
-        self.deadline = clock() + settings.timeout_seconds
-        client.time_left = lambda: self.deadline - self.clock()
+        self.deadline = deadline.at
         self.tolerances = Tolerances(
             row=settings.row_tolerance,
             avg=settings.avg_tolerance,

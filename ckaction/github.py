@@ -33,6 +33,7 @@ from ckaction.gha import Runner
 from ckaction.inputs import Settings
 
 if TYPE_CHECKING:
+    from github import Github
     from github.IssueComment import IssueComment
 
 MAX_BODY_CHARS = 65_536  # GitHub answers 422 "Body is too long" beyond this
@@ -48,6 +49,7 @@ _MESSAGE_LIMIT = 200
 # tests against the local fake can set them to zero.
 REQUEST_SPACING_SECONDS = 0.25
 RETRY_BACKOFF_SECONDS = 0.5
+RATE_LIMIT_WAIT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -196,38 +198,43 @@ def _minimized(obj: IssueComment) -> bool:
     return isinstance(raw, dict) and bool(raw.get("minimized"))
 
 
+def connect(token: str, api_url: str, *, per_page: int = 100) -> Github:
+    """The PyGithub client the composition root builds for the sticky comment (no request yet)."""
+    import logging
+
+    import github
+    from github.GithubRetry import GithubRetry
+
+    from ckaction import __version__
+
+    # PyGithub logs at INFO to stderr on import; its "GET /user failed with 403" (expected for
+    # GITHUB_TOKEN) and retry chatter would read as errors in the job log. Failures reach the
+    # user as our own warnings instead.
+    logging.getLogger("github").setLevel(logging.WARNING)
+    return github.Github(
+        auth=github.Auth.Token(token),
+        base_url=api_url.rstrip("/"),
+        per_page=per_page,  # the most GitHub allows: fewest requests on long PRs
+        lazy=True,
+        timeout=20,
+        user_agent=f"ckaction/{__version__}",
+        # A few quick retries on 5xx and network errors; wait at most a minute for a rate
+        # limit reset (a secondary limit asks for 60 s), then give up: the comment is not
+        # worth holding up the job.
+        retry=GithubRetry(
+            total=3,
+            backoff_factor=RETRY_BACKOFF_SECONDS,
+            max_rate_limit_wait=RATE_LIMIT_WAIT_SECONDS,
+        ),
+        seconds_between_requests=REQUEST_SPACING_SECONDS,
+    )
+
+
 class PyGithubComments:
     """`CommentsAPI` over PyGithub. Lazy objects: only the calls listed below reach the network."""
 
-    def __init__(
-        self, token: str, api_url: str, repository: str, number: int, *, per_page: int = 100
-    ) -> None:
-        import logging
-
-        import github
-        from github.GithubRetry import GithubRetry
-
-        from ckaction import __version__
-
-        # PyGithub logs at INFO to stderr on import; its "GET /user failed with 403" (expected for
-        # GITHUB_TOKEN) and retry chatter would read as errors in the job log. Failures reach the
-        # user as our own warnings instead.
-        logging.getLogger("github").setLevel(logging.WARNING)
-        self._github = github.Github(
-            auth=github.Auth.Token(token),
-            base_url=api_url.rstrip("/"),
-            per_page=per_page,  # the most GitHub allows: fewest requests on long PRs
-            lazy=True,
-            timeout=20,
-            user_agent=f"ckaction/{__version__}",
-            # A few quick retries on 5xx and network errors; wait at most a minute for a rate
-            # limit reset (a secondary limit asks for 60 s), then give up: the comment is not
-            # worth holding up the job.
-            retry=GithubRetry(
-                total=3, backoff_factor=RETRY_BACKOFF_SECONDS, max_rate_limit_wait=60
-            ),
-            seconds_between_requests=REQUEST_SPACING_SECONDS,
-        )
+    def __init__(self, client: Github, repository: str, number: int) -> None:
+        self._github = client
         self._issue = self._github.get_repo(repository).get_issue(number)
         self._objects: dict[int, IssueComment] = {}
 
@@ -346,20 +353,23 @@ def post_comment(
     settings: Settings,
     context: RunContext,
     runner: Runner,
+    github: Github | None,
 ) -> str | None:
-    """Create or update the sticky comment; its html_url, or None (with a warning) if not posted."""
+    """Create or update the sticky comment through `github` (None: no github-token); its
+    html_url, or None (with a warning) if not posted."""
     from ckaction.render import marker_for
 
     if context.pr_number is None:  # delivery only calls on pull requests; stay safe on our own
         return None
     token = settings.github_token.get_secret_value().strip() if settings.github_token else ""
-    problem = precheck(body, token, settings, context)
+    problem = precheck(body, token if github is not None else "", settings, context)
     if problem is not None:
         runner.warning(problem, title=WARNING_TITLE)
         return None
+    assert github is not None  # precheck refuses a missing token
     runner.redact.add(token)  # the CLI masks it already; this keeps the module safe on its own
     try:
-        api = PyGithubComments(token, context.api_url, context.repository, context.pr_number)
+        api = PyGithubComments(github, context.repository, context.pr_number)
         outcome = upsert(api, body, marker_for(settings.comment_id))
     except GitHubError as exc:
         runner.warning(explain(exc, context), title=WARNING_TITLE)

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from ckaction.cli import github_client
 from ckaction.context import RunContext
 from ckaction.gha import Runner
+from ckaction.github import post_comment
 from ckaction.inputs import Settings
 from ckaction.redact import Redactor
 from ckaction.render import marker_for
@@ -88,3 +90,8 @@ def make_settings(token: str | None = WORKFLOW_TOKEN, comment_id: str | None = N
 @pytest.fixture
 def context(api_url: str) -> RunContext:
     return RunContext(event_name="pull_request", repository=REPO, pr_number=PR, api_url=api_url)
+
+
+def send(text: str, settings: Settings, context: RunContext, runner: Runner) -> str | None:
+    """`post_comment` with the GitHub client the composition root would build for these settings."""
+    return post_comment(text, settings, context, runner, github_client(settings, context))

@@ -13,10 +13,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from ckaction.context import RunContext
-from ckaction.github import post_comment
 from tests.fakes.cut_openapi import OPERATIONS, cut, refs
 from tests.fakes.github_api import ACTIONS_BOT, Exchange, FakeGitHub
-from tests.github.conftest import PR, REPO, Log, body, make_settings
+from tests.github.conftest import PR, REPO, Log, body, make_settings, send
 from tests.github.contract import check_exchange, spec
 
 
@@ -154,6 +153,6 @@ def test_a_drifting_fake_fails_the_integration_tests_too(
         return data
 
     monkeypatch.setattr(fake, "_comment_json", drifted)
-    post_comment(body(), make_settings(), context, log.runner)
+    send(body(), make_settings(), context, log.runner)
     assert any("create-comment" not in v and "POST" in v for v in fake.violations)
     fake.violations.clear()

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from ckaction.context import RunContext
-from ckaction.github import PyGithubComments, post_comment, upsert
+from ckaction.github import PyGithubComments, connect, upsert
 from ckaction.render import marker_for
 from tests.fakes.github_api import ACTIONS_BOT, Account, FakeGitHub, serve_github
 from tests.github.conftest import (
@@ -23,6 +23,7 @@ from tests.github.conftest import (
     Log,
     body,
     make_settings,
+    send,
 )
 
 LIST = f"GET /repos/{REPO}/issues/{PR}/comments"
@@ -31,7 +32,7 @@ CREATE = f"POST /repos/{REPO}/issues/{PR}/comments"
 
 def post(text: str, context: RunContext, log: Log, **settings: str | None) -> str | None:
     comment_id = settings.get("comment_id")
-    return post_comment(body(text, comment_id), make_settings(**settings), context, log.runner)
+    return send(body(text, comment_id), make_settings(**settings), context, log.runner)
 
 
 def test_first_post_creates_the_comment(fake: FakeGitHub, context: RunContext, log: Log) -> None:
@@ -84,7 +85,7 @@ def test_75_comments_at_30_per_page_ours_on_page_three(fake: FakeGitHub, api_url
     for i in range(75):
         fake.add_comment(REPO, PR, f"comment {i}", ALICE)
     ours = fake.add_comment(REPO, PR, body("old"), ACTIONS_BOT)
-    api = PyGithubComments(WORKFLOW_TOKEN, api_url, REPO, PR, per_page=30)
+    api = PyGithubComments(connect(WORKFLOW_TOKEN, api_url, per_page=30), REPO, PR)
 
     outcome = upsert(api, body("new"), marker_for(None))
 
@@ -144,7 +145,7 @@ def test_missing_token_warns_without_calling_github(
     settings = make_settings(token=None).model_copy(update={"github_token": None})
     if token is not None:
         settings = make_settings(token=token or None)
-    assert post_comment(body(), settings, context, log.runner) is None
+    assert send(body(), settings, context, log.runner) is None
     (warning,) = log.warnings()
     assert "No github-token" in warning
     assert fake.exchanges == []
@@ -214,7 +215,7 @@ def test_body_without_its_marker_is_not_sent(
     fake: FakeGitHub, context: RunContext, log: Log
 ) -> None:
     settings = make_settings(comment_id="api")
-    assert post_comment(body("x"), settings, context, log.runner) is None  # marker of no id
+    assert send(body("x"), settings, context, log.runner) is None  # marker of no id
     assert "lost its marker" in log.warnings()[0]
     assert fake.exchanges == []
 
@@ -252,8 +253,8 @@ def test_a_real_rendered_comment_is_posted_and_found_again(
     report = Report(result="error", tolerances=DEFAULT_TOLERANCES)
     report.comment_id = "api"
     settings = make_settings(comment_id="api")
-    first = post_comment(render_comment(report), settings, context, log.runner)
+    first = send(render_comment(report), settings, context, log.runner)
     report.result = "passed"
-    second = post_comment(render_comment(report), settings, context, log.runner)
+    second = send(render_comment(report), settings, context, log.runner)
     assert first is not None and first == second
     assert len(fake.comments_on(REPO, PR)) == 1 and log.warnings() == []

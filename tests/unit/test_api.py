@@ -3,6 +3,7 @@ import pytest
 import respx
 
 from ckaction.api import CompletionKitClient, build_http_client
+from ckaction.clock import Deadline
 from ckaction.errors import (
     MalformedResponse,
     NotFound,
@@ -187,9 +188,12 @@ def test_403_and_an_exhausted_429_say_what_to_fix(client):
 
 
 @respx.mock
-def test_retries_never_outlast_the_steps_timeout(client, sleeps):
+def test_retries_never_outlast_the_steps_timeout(sleeps):
     route = respx.get(f"{ROOT}/runs/5").respond(503, json={"error": "down"})
-    client.time_left = lambda: 0.0
+    spent = Deadline(at=0.0, clock=lambda: 1.0)
+    client = CompletionKitClient(
+        build_http_client(ROOT, TOKEN), sleep=sleeps.append, deadline=spent
+    )
     with pytest.raises(ServerError):
         client.get_run(5)
     assert route.call_count == 1 and sleeps == []

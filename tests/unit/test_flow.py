@@ -7,6 +7,7 @@ import pytest
 import respx
 
 from ckaction.api import CompletionKitClient, build_http_client
+from ckaction.clock import Deadline
 from ckaction.errors import GateTimeout, UncertainOutcome
 from ckaction.flow import Gate, RunSpec, run_mark
 from ckaction.inputs import Settings
@@ -50,8 +51,17 @@ def make_gate(clock, **inputs):
         {"api_token": "tok-1234", "api_url": ROOT, "prompt_id": "2", **inputs}
     )
     http = build_http_client(ROOT, "tok-1234")
-    client = CompletionKitClient(http, sleep=clock.sleep)
-    return Gate(settings, client, log=Log(), clock=clock, sleep=clock.sleep, commit="c" * 40)
+    deadline = Deadline.after(settings.timeout_seconds, clock)
+    client = CompletionKitClient(http, sleep=clock.sleep, deadline=deadline)
+    return Gate(
+        settings,
+        client,
+        log=Log(),
+        clock=clock,
+        sleep=clock.sleep,
+        deadline=deadline,
+        commit="c" * 40,
+    )
 
 
 def run_json(status, done, total=10):

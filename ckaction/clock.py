@@ -1,0 +1,33 @@
+"""Time as the gate sees it: an injected clock, an injected sleep, and the step's deadline.
+
+`cli.App` builds the real ones (`time.monotonic`, `time.sleep`); tests pass one fake clock to the
+gate, the API client and the emulator, so a whole gate runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The moment the step's `timeout-minutes` runs out, on `clock`."""
+
+    at: float
+    clock: Clock
+
+    @classmethod
+    def after(cls, seconds: float, clock: Clock) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def left(self) -> float:
+        """Seconds until the deadline; 0 once it has passed."""
+        return max(0.0, self.at - self.clock())
+
+    @property
+    def passed(self) -> bool:
+        return self.clock() >= self.at
