@@ -24,13 +24,10 @@ class RunContext:
     server_url: str = "https://github.com"
     api_url: str = "https://api.github.com"
     run_id: str = ""
-    run_attempt: str = ""
-    workflow: str = ""
     workspace: Path = field(default_factory=Path.cwd)
     pr_number: int | None = None
     is_fork: bool = False
     pr_labels: tuple[str, ...] = ()
-    actor: str = ""
     event: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -100,12 +97,9 @@ def context_from_env(environ: Mapping[str, str]) -> RunContext:
         server_url=environ.get("GITHUB_SERVER_URL", "https://github.com"),
         api_url=environ.get("GITHUB_API_URL", "https://api.github.com"),
         run_id=environ.get("GITHUB_RUN_ID", ""),
-        run_attempt=environ.get("GITHUB_RUN_ATTEMPT", ""),
-        workflow=environ.get("GITHUB_WORKFLOW", ""),
         workspace=Path(workspace) if workspace else Path.cwd(),
         pr_number=number,
         is_fork=is_fork,
         pr_labels=labels,
-        actor=environ.get("GITHUB_ACTOR", ""),
         event=event,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -47,7 +47,6 @@ def _parse_score(value: Any) -> Decimal | None:
 
 
 Score = Annotated[Decimal | None, BeforeValidator(_parse_score)]
-RunStatus = Literal["pending", "running", "completed", "failed"]
 
 
 class ApiModel(BaseModel):
