@@ -60,7 +60,7 @@ class Requirement:
     any_of: tuple[str, ...]
 
     def unless(self, input_id: str) -> str:
-        """" unless `api-url` is set" for `org`; empty when `input_id` has no alternative."""
+        """For `org`: " unless `api-url` is set"; empty when `input_id` has no alternative."""
         others = [f"`{name}`" for name in self.any_of if name != input_id]
         return f" unless {' or '.join(others)} is set" if others else ""
 
@@ -233,8 +233,7 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "signoff-label",
-        "A PR label that signs off every regression of this gate; the report records who added "
-        "it.",
+        "A PR label that signs off every regression of this gate; the report records who added it.",
         GATE,
         default="prompt-regression-approved",
         metavar="LABEL",
