@@ -104,7 +104,6 @@ INPUTS: tuple[Input, ...] = (
         "What to do: `gate`, `publish`, `rebaseline` or `calibrate` (on the CLI, the subcommand).",
         EVERY_COMMAND,
         default="gate",
-        metavar="COMMAND",
     ),
     Input(
         "prompt-id",
