@@ -37,7 +37,7 @@ class Input:
     description: str
     commands: tuple[Command, ...]
     default: str | None = None
-    metavar: str = "TEXT"
+    metavar: str = "TEXT"  # what the value looks like in --help
 
     @property
     def field(self) -> str:
