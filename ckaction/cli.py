@@ -25,7 +25,15 @@ from ckaction.context import RunContext, context_from_env
 from ckaction.decide import Tolerances
 from ckaction.errors import CkError, InputError
 from ckaction.gha import Runner
-from ckaction.inputs import Settings, input_id, raw_inputs_from_env
+from ckaction.inputs import Command, Settings, raw_inputs_from_env
+from ckaction.metadata import (
+    COMMAND_HELP,
+    EVERY_COMMAND,
+    Input,
+    inputs_of,
+    plain,
+    requirement_for,
+)
 from ckaction.redact import Redactor
 from ckaction.report import ErrorInfo, Report
 
@@ -191,28 +199,58 @@ def action_main(environ: Mapping[str, str] | None = None) -> int:
     return App(env).run(raw_inputs_from_env(env))
 
 
+ENV_FALLBACK = (
+    "Every flag can also be set as CKACTION_<NAME> or INPUT_<NAME> (e.g. CKACTION_API_TOKEN); "
+    "a flag wins over CKACTION_*, which wins over INPUT_*."
+)
+EXIT_CODES = "Exit codes: 0 passed, 1 regressed, 2 error."
+
+
+def _flag_help(spec: Input, command: Command) -> str:
+    """The input's description, "(required …)" where `command` needs it, and its default."""
+    parts = [plain(spec.description)]
+    requirement = requirement_for(spec.id, command)
+    if requirement is not None:
+        parts.append(f"({plain(requirement)})")
+    if spec.cli_default is not None:
+        parts.append(f"(default: {spec.cli_default})")
+    return " ".join(parts).replace("%", "%%")  # argparse %-formats help strings
+
+
 def _parser() -> argparse.ArgumentParser:
+    """One subcommand per command, with only the flags that command reads, from ckaction.metadata.
+
+    Flags default to None so CKACTION_* and INPUT_* variables fill what the command line leaves out;
+    the help shows the default that applies then."""
     parser = argparse.ArgumentParser(
         prog="ckaction",
         description="Gate LLM prompt changes on CompletionKit evaluations.",
-        epilog="Every flag can also be set as CKACTION_<NAME> (e.g. CKACTION_API_TOKEN). "
-        "Exit codes: 0 passed, 1 regressed, 2 error.",
+        epilog=f"{ENV_FALLBACK} {EXIT_CODES}",
     )
     parser.add_argument("--version", action="version", version=f"ckaction {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, help_text in (
-        ("gate", "score a candidate prompt and compare it per row with a baseline run"),
-        ("publish", "publish a scored prompt version (make it current)"),
-        ("rebaseline", "capture a fresh baseline run of the live prompt"),
-        ("calibrate", "rerun the baseline unchanged to measure the judge's noise floor"),
-    ):
-        command = sub.add_parser(name, help=help_text)
-        for field in Settings.model_fields:
-            if field == "command":
+    for name in EVERY_COMMAND:
+        command = sub.add_parser(
+            name,
+            help=COMMAND_HELP[name],
+            description=COMMAND_HELP[name].capitalize() + ".",
+            epilog=f"{ENV_FALLBACK} {EXIT_CODES}",
+        )
+        for spec in inputs_of(name):
+            if spec.id == "command":  # the subcommand itself
                 continue
-            command.add_argument(f"--{input_id(field)}", dest=field, default=None, metavar="VALUE")
+            command.add_argument(
+                f"--{spec.id}",
+                dest=spec.field,
+                default=None,
+                metavar=spec.metavar,
+                help=_flag_help(spec, name),
+            )
         command.add_argument(
-            "--summary-file", default=None, help="write the Markdown summary here (default: stdout)"
+            "--summary-file",
+            default=None,
+            metavar="PATH",
+            help="write the Markdown summary here (default: stdout)",
         )
     demo = sub.add_parser(
         "demo", help="run a gate against the embedded emulator (no account needed)"

@@ -1,0 +1,360 @@
+"""The one description of ckaction's commands, inputs and outputs.
+
+`composite/generate.py` writes `action.yml`'s and `composite/action.yml`'s inputs and outputs and the
+README's tables from it; `cli._parser` builds each subcommand's flags, help and defaults from it.
+`tests/unit/test_metadata.py` keeps the generated files, `Settings`' defaults and
+`inputs.missing_required` equal to what is written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import get_args
+
+from ckaction.inputs import Command
+
+EVERY_COMMAND: tuple[Command, ...] = get_args(Command)
+GATE: tuple[Command, ...] = ("gate",)
+BASELINE_READERS: tuple[Command, ...] = ("gate", "rebaseline", "calibrate")
+RUN_SETTINGS_READERS: tuple[Command, ...] = ("gate", "rebaseline")
+WORKFLOW_EXPRESSION = "${{"
+
+COMMAND_HELP: dict[Command, str] = {
+    "gate": "score a candidate prompt and compare it per row with a baseline run",
+    "publish": "publish a scored prompt version (make it the current version of its family)",
+    "rebaseline": "capture a fresh baseline run of the live prompt",
+    "calibrate": "rerun the baseline unchanged to measure the judge's noise floor",
+}
+
+
+@dataclass(frozen=True)
+class Input:
+    """One `with:` key of the action and one CLI flag (`--<id>`) of the commands that read it.
+
+    Descriptions mark code with backticks for the README; `plain` drops them elsewhere."""
+
+    id: str
+    description: str
+    commands: tuple[Command, ...]
+    default: str | None = None
+    metavar: str = "TEXT"  # what the value looks like in --help
+
+    @property
+    def field(self) -> str:
+        """The `Settings` field this input fills: `prompt-id` → `prompt_id`."""
+        return self.id.replace("-", "_")
+
+    @property
+    def cli_default(self) -> str | None:
+        """The default a CLI user gets: none where the action's default is a workflow expression."""
+        if self.default is None or self.default.startswith(WORKFLOW_EXPRESSION):
+            return None
+        return self.default
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """These commands stop with an input error unless at least one of `any_of` is set."""
+
+    commands: tuple[Command, ...]
+    any_of: tuple[str, ...]
+
+    def unless(self, input_id: str) -> str:
+        """For `org`: " unless `api-url` is set"; empty when `input_id` has no alternative."""
+        others = [f"`{name}`" for name in self.any_of if name != input_id]
+        return f" unless {' or '.join(others)} is set" if others else ""
+
+
+@dataclass(frozen=True)
+class Output:
+    """One step output, and the commands that give it a value (the others leave it empty)."""
+
+    id: str
+    description: str
+    commands: tuple[Command, ...]
+
+
+INPUTS: tuple[Input, ...] = (
+    Input(
+        "api-token",
+        "CompletionKit API token, from a secret. Masked first thing and never printed.",
+        EVERY_COMMAND,
+        metavar="TOKEN",
+    ),
+    Input(
+        "org",
+        "CompletionKit org slug; the API root is `https://completionkit.com/orgs/<org>/api/v1`.",
+        EVERY_COMMAND,
+        metavar="SLUG",
+    ),
+    Input(
+        "api-url",
+        "Full API root, overriding `org` (self-hosted engine, tests).",
+        EVERY_COMMAND,
+        metavar="URL",
+    ),
+    Input(
+        "web-url",
+        "Root of CompletionKit's web pages for run links. Empty: the API root without `/api/v1`.",
+        BASELINE_READERS,
+        metavar="URL",
+    ),
+    Input(
+        "command",
+        "What to do: `gate`, `publish`, `rebaseline` or `calibrate` (on the CLI, the subcommand).",
+        EVERY_COMMAND,
+        default="gate",
+    ),
+    Input(
+        "prompt-id",
+        "Prompt version id: the candidate to score (gate), the version to make current "
+        "(publish), or the prompt whose live version's last green run is the baseline "
+        "(rebaseline, calibrate).",
+        EVERY_COMMAND,
+        metavar="ID",
+    ),
+    Input(
+        "baseline-run-id",
+        "Run to compare with (gate) or to rerun (rebaseline, calibrate). "
+        "Empty: the last green run of the live prompt.",
+        BASELINE_READERS,
+        metavar="ID",
+    ),
+    Input(
+        "baseline-prompt-id",
+        "The live prompt version whose last green run is the baseline. "
+        "Empty: the current version of the candidate's prompt family.",
+        BASELINE_READERS,
+        metavar="ID",
+    ),
+    Input(
+        "dataset-id",
+        "Dataset to score on. Empty: the baseline run's dataset. "
+        "Rebaseline reads it only when `judge-model` or `temperature` changes.",
+        RUN_SETTINGS_READERS,
+        metavar="ID",
+    ),
+    Input(
+        "metric-ids",
+        "Metric ids as `1,2,3`, `1 2 3` or `[1, 2, 3]`. Empty: the baseline run's metrics. "
+        "Rebaseline reads them only when `judge-model` or `temperature` changes.",
+        RUN_SETTINGS_READERS,
+        metavar="IDS",
+    ),
+    Input(
+        "judge-model",
+        "Judge model for LLM-judge metrics. Empty: the baseline run's judge model.",
+        RUN_SETTINGS_READERS,
+        metavar="MODEL",
+    ),
+    Input(
+        "temperature",
+        "Generation temperature, 0 to 2. Empty: the baseline run's temperature.",
+        RUN_SETTINGS_READERS,
+        metavar="NUMBER",
+    ),
+    Input(
+        "row-tolerance",
+        "A row regresses when any LLM-judge metric's delta is strictly below this.",
+        GATE,
+        default="-1.0",
+        metavar="NUMBER",
+    ),
+    Input(
+        "avg-tolerance",
+        "An LLM-judge metric regresses when its mean delta over paired rows is strictly below "
+        "this. Check metrics regress only by going pass→fail.",
+        GATE,
+        default="-0.2",
+        metavar="NUMBER",
+    ),
+    Input(
+        "timeout-minutes",
+        "Bound on the whole step, decimals accepted.",
+        EVERY_COMMAND,
+        default="30",
+        metavar="MINUTES",
+    ),
+    Input(
+        "fail-on-regression",
+        "`false`: report the regression, set outputs and exit 0.",
+        GATE,
+        default="true",
+        metavar="true|false",
+    ),
+    Input(
+        "reuse-runs",
+        "Reuse (or attach to) a run of the same commit and configuration instead of paying for "
+        "a new one.",
+        GATE,
+        default="true",
+        metavar="true|false",
+    ),
+    Input(
+        "comment",
+        "Post or update one sticky comment on the pull request.",
+        GATE,
+        default="true",
+        metavar="true|false",
+    ),
+    Input(
+        "comment-id",
+        "Keeps separate sticky comments for several gates in one pull request.",
+        GATE,
+        metavar="TEXT",
+    ),
+    Input(
+        "github-token",
+        "Token for the PR comment; needs `pull-requests: write`. The action passes the job's token.",
+        GATE,
+        default="${{ github.token }}",
+        metavar="TOKEN",
+    ),
+    Input(
+        "report-path",
+        "Where to write the JSON report, relative to the workspace.",
+        EVERY_COMMAND,
+        default="ckaction-report.json",
+        metavar="PATH",
+    ),
+    Input(
+        "commit",
+        "Commit SHA that names the run. Empty: the PR head SHA or `GITHUB_SHA`.",
+        GATE,
+        metavar="SHA",
+    ),
+    Input(
+        "pr-number",
+        "Pull request to comment on. Empty: the PR of the triggering event "
+        "(set it in the `workflow_run` recipe for forks).",
+        GATE,
+        metavar="NUMBER",
+    ),
+    Input(
+        "signoff-label",
+        "A PR label that signs off every regression of this gate; the report records who added it.",
+        GATE,
+        default="prompt-regression-approved",
+        metavar="LABEL",
+    ),
+    Input(
+        "signoffs-file",
+        "YAML file of reviewed sign-offs (input, metric, min-delta, reason, expires), relative "
+        "to the workspace.",
+        GATE,
+        default=".completionkit/signoffs.yml",
+        metavar="PATH",
+    ),
+    Input(
+        "avg-gate",
+        "`band`: a mean delta below `avg-tolerance` fails. `significant`: it fails only when the "
+        "whole 95% interval also lies below zero.",
+        GATE,
+        default="band",
+        metavar="band|significant",
+    ),
+    Input(
+        "on-stale-baseline",
+        "`warn` or `fail` when the baseline was scored under other conditions (judge model, metric "
+        "versions, metric set, dataset).",
+        GATE,
+        default="warn",
+        metavar="warn|fail",
+    ),
+    Input(
+        "max-unscored",
+        "Largest share (0 to 1) of paired rows the candidate may fail to score before the gate "
+        "reports an error instead of a verdict.",
+        GATE,
+        default="0.1",
+        metavar="SHARE",
+    ),
+    Input(
+        "calibration-runs",
+        "How many identical reruns of the baseline measure the judge's noise (1 to 10).",
+        ("calibrate",),
+        default="2",
+        metavar="N",
+    ),
+)
+
+REQUIREMENTS: tuple[Requirement, ...] = (
+    Requirement(EVERY_COMMAND, ("api-token",)),
+    Requirement(EVERY_COMMAND, ("org", "api-url")),
+    Requirement(("gate", "publish"), ("prompt-id",)),
+    Requirement(("rebaseline", "calibrate"), ("prompt-id", "baseline-run-id")),
+)
+
+OUTPUTS: tuple[Output, ...] = (
+    Output(
+        "run-id",
+        "Id of the candidate run (rebaseline: the new baseline run).",
+        RUN_SETTINGS_READERS,
+    ),
+    Output("baseline-run-id", "Id of the baseline run compared with or rerun.", BASELINE_READERS),
+    Output("result", "`passed`, `regressed` or `error`.", EVERY_COMMAND),
+    Output("passed", "`true` or `false`.", EVERY_COMMAND),
+    Output("regressions", "Number of rows with at least one regression.", GATE),
+    Output("avg-score", "The candidate run's average score.", RUN_SETTINGS_READERS),
+    Output("prompt-id", "The prompt version id that was gated or published.", ("gate", "publish")),
+    Output(
+        "report",
+        "Path of the JSON report, relative to the workspace (for `actions/upload-artifact`).",
+        EVERY_COMMAND,
+    ),
+    Output("version-number", "Version number of the published prompt.", ("publish",)),
+    Output("comment-url", "URL of the sticky PR comment, when one was posted.", GATE),
+    Output(
+        "signed-off",
+        "Number of regressed rows that a label or a sign-off file entry accepted.",
+        GATE,
+    ),
+    Output(
+        "recommended-row-tolerance",
+        "A row tolerance an unchanged prompt passes, with a margin.",
+        ("calibrate",),
+    ),
+    Output(
+        "recommended-avg-tolerance",
+        "An average tolerance an unchanged prompt passes, with a margin.",
+        ("calibrate",),
+    ),
+)
+
+
+def plain(text: str) -> str:
+    """A description without its Markdown backticks, for action.yml and `--help`."""
+    return text.replace("`", "")
+
+
+def inputs_of(command: Command) -> tuple[Input, ...]:
+    """The inputs `command` reads, in the order the action declares them."""
+    return tuple(spec for spec in INPUTS if command in spec.commands)
+
+
+def always_required(input_id: str) -> bool:
+    """Required by every command with no alternative: the action marks it `required: true`."""
+    return Requirement(EVERY_COMMAND, (input_id,)) in REQUIREMENTS
+
+
+def requirement_for(input_id: str, command: Command) -> str | None:
+    """How `command` requires this input: "required", "required unless api-url is set", or None."""
+    for requirement in REQUIREMENTS:
+        if command in requirement.commands and input_id in requirement.any_of:
+            return "required" + requirement.unless(input_id)
+    return None
+
+
+def requirement_sentences(input_id: str) -> str:
+    """What requires this input, for action.yml and the README; empty when nothing does."""
+    sentences = []
+    for requirement in REQUIREMENTS:
+        if input_id in requirement.any_of:
+            every = requirement.commands == EVERY_COMMAND
+            scope = "" if every else f" for {_join(requirement.commands)}"
+            sentences.append(f"Required{scope}{requirement.unless(input_id)}.")
+    return " ".join(sentences)
+
+
+def _join(words: tuple[str, ...]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
