@@ -60,6 +60,20 @@ class Lifecycle(Runs):
         run.updated_at = iso_now()
         return ApiError(422, message)
 
+    @staticmethod
+    def _running(run: RunRec, ends_at: float, stamp: str) -> None:
+        """The run is claimed: running until `ends_at` on the emulator clock, past failures cleared."""
+        run.status = "running"
+        run.failure_summary = None
+        run.error_message = None
+        run.ends_at = ends_at
+        run.updated_at = stamp
+
+    def _prompt_of(self, run: RunRec) -> tuple[PromptRec | None, JsonDict]:
+        """The run's prompt record and its JSON as generators and judges see it ({} for none)."""
+        prompt = self._prompts.get(run.prompt_id) if run.prompt_id is not None else None
+        return prompt, self._prompt_json(prompt) if prompt else {}
+
     def _row_times(self, run: RunRec, count: int, duration: float, start: float) -> RowTimes:
         """When each of `count` rows finishes. A jittered pace is drawn from `pace_seed`, so two
         runs of the same size and length started under one seed keep the same pace."""
@@ -70,7 +84,7 @@ class Lifecycle(Runs):
         if run.status not in ("pending", "failed"):
             raise self._fail_with_summary(run, CANNOT_START.format(state=run.status))
         dataset = self._datasets.get(run.dataset_id) if run.dataset_id is not None else None
-        prompt = self._prompts.get(run.prompt_id) if run.prompt_id is not None else None
+        prompt, prompt_json = self._prompt_of(run)
         rows: list[dict[str, str]]
         if dataset is None:
             rows = [{}]  # a prompt without variables and without a dataset: one response
@@ -85,7 +99,6 @@ class Lifecycle(Runs):
         delay = 0.0 if instant else max(self.start_delay, 0.0)
         duration = 0.0 if instant else max(self.run_duration, 0.0)
         landed = now + delay
-        prompt_json = self._prompt_json(prompt) if prompt else {}
         config = self._run_config(run)
         gradable = self._gradable(run)
         expected_column = run.expected_column or DEFAULT_EXPECTED_COLUMN
@@ -117,11 +130,7 @@ class Lifecycle(Runs):
                     for metric in gradable
                 ]
             run.responses.append(response)
-        run.status = "running"
-        run.failure_summary = None
-        run.error_message = None
-        run.ends_at = times.ends
-        run.updated_at = stamp
+        self._running(run, times.ends, stamp)
 
     def _produce(
         self,
@@ -284,8 +293,7 @@ class Lifecycle(Runs):
             if total == 0:
                 return self._run_json(run, now)
             duration = max(self.run_duration, 0.0)
-            prompt = self._prompts.get(run.prompt_id) if run.prompt_id is not None else None
-            prompt_json = self._prompt_json(prompt) if prompt else {}
+            prompt, prompt_json = self._prompt_of(run)
             config = self._run_config(run)
             gradable = self._gradable(run)
             output_column = run.output_column or DEFAULT_OUTPUT_COLUMN
@@ -309,11 +317,7 @@ class Lifecycle(Runs):
                     response, metric, prompt_json, config, judge_at, previous=review
                 )
                 response.reviews = [fresh if rv is review else rv for rv in response.reviews]
-            run.status = "running"
-            run.failure_summary = None
-            run.error_message = None
-            run.ends_at = times.ends
-            run.updated_at = iso_now()
+            self._running(run, times.ends, iso_now())
             return self._run_json(run, now, settle=False)
 
     def regrade(self, ident: int | str) -> JsonDict:
@@ -328,8 +332,7 @@ class Lifecycle(Runs):
             if not succeeded or not run.metric_ids:
                 raise ApiError(422, NOTHING_TO_REGRADE)
             duration = max(self.run_duration, 0.0)
-            prompt = self._prompts.get(run.prompt_id) if run.prompt_id is not None else None
-            prompt_json = self._prompt_json(prompt) if prompt else {}
+            _, prompt_json = self._prompt_of(run)
             config = self._run_config(run)
             gradable = self._gradable(run)
             times = self._row_times(run, len(succeeded), duration, now)
@@ -337,11 +340,7 @@ class Lifecycle(Runs):
                 response.reviews = [
                     self._judge(response, m, prompt_json, config, judge_at) for m in gradable
                 ]
-            run.status = "running"
-            run.failure_summary = None
-            run.error_message = None
-            run.ends_at = times.ends
-            run.updated_at = iso_now()
+            self._running(run, times.ends, iso_now())
             return self._run_json(run, now, settle=False)
 
     def add_completed_run(
