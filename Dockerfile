@@ -31,10 +31,13 @@ RUN python -m pip install --no-cache-dir -r /tmp/ckaction-deps/requirements.txt 
 
 # Then the package itself, into site-packages (no dependency resolution: they are all above);
 # `pip check` fails the build if requirements.txt and the package metadata ever disagree.
+# The gate only: .dockerignore leaves out ckaction/emulator (tests, benchmarks, `ckaction demo`),
+# and the build fails if it ever comes back.
 COPY pyproject.toml requirements.txt README.md /tmp/ckaction-src/
 COPY ckaction /tmp/ckaction-src/ckaction
 RUN python -m pip install --no-cache-dir --no-deps /tmp/ckaction-src \
     && python -m pip check \
+    && python -c "import importlib.util as u, sys; u.find_spec('ckaction.emulator') and sys.exit('ckaction/emulator must stay out of the image')" \
     && rm -rf /tmp/ckaction-src
 
 COPY entrypoint.py /opt/ckaction/entrypoint.py

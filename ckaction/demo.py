@@ -12,13 +12,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ckaction.cli import EXIT_REGRESSED, App
+from ckaction.cli import EXIT_ERROR, EXIT_REGRESSED, App
 
 DEMO_TOKEN = "ck-demo-token-not-a-secret"
+NO_EMULATOR = (
+    "ckaction demo needs the emulator, which the action's Docker image leaves out: "
+    "run it where you `pip install ckaction`."
+)
 
 
 def run_demo(*, summary_file: str, run_seconds: float = 2.0) -> int:
-    from ckaction.emulator import Emulator, seed_demo, serve
+    try:
+        from ckaction.emulator import Emulator, seed_demo, serve
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("ckaction.emulator"):
+            raise
+        print(NO_EMULATOR, file=sys.stderr)
+        return EXIT_ERROR
 
     emulator = Emulator(token=DEMO_TOKEN, org="demo")
     emulator.run_duration = run_seconds

@@ -1,10 +1,12 @@
-"""A faithful, stateful emulator of CompletionKit's REST API v1, served over real HTTP.
+"""A faithful, stateful emulator of CompletionKit's REST API v1, over real HTTP or in process.
 
     emu = Emulator(token="ck-test-token", org="acme")
     with serve(emu) as server:
         httpx.get(server.url + "/runs", headers={"Authorization": "Bearer ck-test-token"})
+    httpx.Client(transport=EmulatorTransport(emu), base_url="http://emulator.test")
 
-See `state.Emulator` for the knobs (clock, run_duration, start_delay, rate_limit, judge, ...).
+See `state.Emulator` for the knobs (clock, sleep, run_duration, start_delay, rate_limit, judge, ...).
+Not in the action's Docker image: the image runs the gate only.
 """
 
 from ckaction.emulator.faults import Fault, RequestRecord
@@ -22,12 +24,14 @@ from ckaction.emulator.records import ApiError, Page
 from ckaction.emulator.seed import DemoIds, seed_demo
 from ckaction.emulator.server import EmulatorServer, serve
 from ckaction.emulator.state import Emulator
+from ckaction.emulator.transport import EmulatorTransport
 
 __all__ = [
     "ApiError",
     "DemoIds",
     "Emulator",
     "EmulatorServer",
+    "EmulatorTransport",
     "Fault",
     "GenerationError",
     "JudgeCall",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -14,9 +14,12 @@ class Fault:
       raw `body` string). `None` means "no status override" (useful with `delay` alone).
     * `after_processing`: process the request normally (state changes happen) and only then answer
       with the fault, so a client cannot tell whether its write landed.
-    * `delay`: sleep this many real seconds before answering (read-timeout tests). Any processing
-      happens first, so with `status=None` a write lands and only its answer is late.
+    * `delay`: wait this many seconds (the emulator's `sleep`, real by default) before answering
+      (read-timeout tests). Any processing happens first, so with `status=None` a write lands and
+      only its answer is late. In process (`EmulatorTransport`) a delay of at least the request's
+      read timeout raises `httpx.ReadTimeout` instead of waiting.
     * `malformed`: answer 200 with a body that is not valid JSON.
+    * `content_type`: the Content-Type of a raw `body` (default text/html).
     * `times`: how many matching requests the fault applies to before it is used up.
     * `method`: HTTP method, or None / "*" for any.
     """
@@ -30,7 +33,6 @@ class Fault:
     after_processing: bool = False
     malformed: bool = False
     content_type: str | None = None
-    hits: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:
         if self.times <= 0:

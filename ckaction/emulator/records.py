@@ -250,7 +250,6 @@ class PromptRec:
     tag_ids: list[int]
     created_at: str
     updated_at: str
-    published_at: str | None = None
 
 
 @dataclass

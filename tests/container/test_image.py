@@ -23,6 +23,7 @@ from typing import cast
 import pytest
 import yaml
 
+from ckaction.demo import NO_EMULATOR
 from ckaction.emulator import DemoIds
 from tests.conftest import TOKEN, Served
 from tests.container.conftest import ROOT, Engine, requires_containers
@@ -243,3 +244,20 @@ def test_a_ckaction_module_in_the_workspace_does_not_shadow_the_installed_packag
     safe_path, location = probe.stdout.split()
     assert safe_path == "True"
     assert location.startswith("/usr/") and "/github/workspace" not in location
+
+
+def test_the_image_runs_the_gate_only_and_says_where_the_demo_runs(engine: Engine) -> None:
+    def run(entrypoint: str, *args: str) -> tuple[int, str]:
+        result = engine.run(
+            ["run", "--rm", "--network=none", "--entrypoint", entrypoint, engine.image, *args]
+        )
+        return result.returncode, result.stdout + result.stderr
+
+    code, output = run("/usr/local/bin/ckaction", "demo")
+    assert code == 2
+    assert output.strip().splitlines() == [NO_EMULATOR]
+
+    code, output = run("/usr/local/bin/python", "-m", "ckaction.emulator", "--help")
+    assert code == 1
+    assert "No module named ckaction.emulator" in output
+    assert "Traceback" not in output

@@ -1,0 +1,147 @@
+"""One request, start to finish, whatever carries it (the HTTP server or the in-process transport).
+
+Order of concerns: injected fault (may short-circuit) → rate limit (counts before auth, answers
+429 with no Retry-After) → API root prefix → bearer auth → route → state method → the fault's
+delay, if any → the request log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ckaction.emulator.faults import Fault, RequestRecord
+from ckaction.emulator.judging import JsonDict
+from ckaction.emulator.records import ApiError, Query
+from ckaction.emulator.routes import JSON_TYPE, ROUTES, BadRequest, Reply, Request
+from ckaction.emulator.state import Emulator
+
+MALFORMED_BODY = b'{"id": 1, "status": "runn'  # truncated JSON: not parseable
+WRITE_METHODS = ("POST", "PATCH", "PUT")
+
+
+def handle(
+    emu: Emulator,
+    method: str,
+    target: str,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    client: str,
+    *,
+    wait: Callable[[float], None],
+) -> Reply:
+    """Answer one request. `target` is the request line's path and query, still percent-encoded;
+    `headers` keys are lower-case; `wait(seconds)` makes a fault's answer late (it may raise, e.g.
+    a read timeout in process: the request is logged all the same)."""
+    arrived = emu.now()
+    split = urlsplit(target)
+    full_path = split.path
+    query = parse_qs(split.query, keep_blank_values=True)
+    relative = relative_path(emu.api_root_path, full_path) or full_path
+
+    fault = emu.take_fault(method, relative)
+    overrides = fault is not None and (fault.malformed or fault.status is not None)
+    if fault is not None and overrides and not fault.after_processing:
+        reply = fault_reply(fault)
+    else:
+        reply = dispatch(emu, method, full_path, query, raw_body, headers, client)
+        if fault is not None and overrides:
+            reply = fault_reply(fault)
+    try:
+        if fault is not None and fault.delay > 0:
+            wait(fault.delay)  # the work (if any) is done; only the answer is late
+    finally:
+        emu.record(
+            RequestRecord(
+                method=method,
+                path=relative,
+                query={k: list(v) for k, v in query.items()},
+                time=arrived,
+                status=reply.status,
+                full_path=full_path,
+                body=_loggable(raw_body),
+                client=client,
+                fault=fault,
+            )
+        )
+    return reply
+
+
+def parse_body(raw: bytes) -> JsonDict:
+    """Requests are JSON objects with top-level keys; an empty body is {}."""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("Request body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object with top-level keys")
+    return data
+
+
+def relative_path(root: str, path: str) -> str | None:
+    """The path below the API root ("/runs/3"), or None when outside it."""
+    if path == root:
+        return "/"
+    if path.startswith(root + "/"):
+        return path[len(root) :]
+    return None
+
+
+def dispatch(
+    emu: Emulator,
+    method: str,
+    path: str,
+    query: Query,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    client: str,
+) -> Reply:
+    """Everything after fault handling: rate limit, prefix, auth, routing, errors.
+
+    `headers` keys are lower-case."""
+    if not emu.admit(client):
+        return Reply.error(429, "Rate limit exceeded")
+    relative = relative_path(emu.api_root_path, path)
+    if relative is None:
+        return Reply.error(404, "Not found")
+    try:
+        emu.authenticate(headers.get("authorization"))
+        for route_method, pattern, handler in ROUTES:
+            if route_method != method:
+                continue
+            match = pattern.match(relative)
+            if match:
+                body = parse_body(raw_body) if method in WRITE_METHODS else {}
+                args = tuple(unquote(group) for group in match.groups())
+                return handler(emu, Request(method, relative, query, body), args)
+        return Reply.error(404, "Not found")
+    except ApiError as exc:
+        return Reply.json(exc.status, exc.body)
+    except BadRequest as exc:
+        return Reply.error(400, str(exc))
+    except Exception:
+        with emu.lock:
+            emu.note_error()
+        return Reply.error(500, "Internal server error")
+
+
+def fault_reply(fault: Fault) -> Reply:
+    if fault.malformed:
+        return Reply(200, MALFORMED_BODY, {"Content-Type": JSON_TYPE})
+    status = fault.status if fault.status is not None else 500
+    if fault.body is not None:
+        content_type = fault.content_type or "text/html; charset=utf-8"
+        return Reply(status, fault.body.encode(), {"Content-Type": content_type})
+    return Reply.json(status, {"error": f"Injected fault: HTTP {status}"})
+
+
+def _loggable(raw: bytes) -> object:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode(errors="replace")

@@ -1,0 +1,165 @@
+"""The emulator's state: one org's tables, id sequences, knobs, and the tags every resource shares.
+
+No HTTP. Every public method of the resource mixins takes the state lock, reads the injectable
+clock once, and returns JSON-ready values exactly as the REST API v1 would serialize them (see
+/work/shared/completionkit-api.md). Errors are raised as `ApiError(status, error, details)`; the
+HTTP layer renders them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from ckaction.emulator.faults import Fault, RequestRecord
+from ckaction.emulator.judging import Generator, JsonDict, Judge, default_generator, default_judge
+from ckaction.emulator.records import (
+    DatasetRec,
+    Errors,
+    MetricRec,
+    Page,
+    PromptRec,
+    Query,
+    RunRec,
+    TagRec,
+    iso_now,
+    paginate,
+)
+
+
+class _HasTags(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def tag_ids(self) -> list[int]: ...
+
+
+Tagged = TypeVar("Tagged", bound=_HasTags)
+
+TAG_COLORS = ("#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777")
+DEFAULT_RATE_LIMIT = 120  # requests per client per window
+DEFAULT_RATE_WINDOW_SECONDS = 60.0
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # the engine's CSV upload limit
+
+
+class Store:
+    """All of one org's state plus the knobs tests turn. Thread-safe (one re-entrant lock).
+
+    The resource mixins (`Catalog`, `Prompts`, `Runs`, ...) add the endpoints over these tables.
+    `clock` times the run lifecycle and the rate limit; `sleep` waits out an injected fault's
+    delay (the in-process transport calls it instead of sleeping for real when it is injected).
+    """
+
+    def __init__(
+        self,
+        token: str | None = "ck-test-token",  # noqa: S107 - the emulator's fixed test token
+        org: str = "acme",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.token = token
+        self.org = org
+        self.clock = clock
+        self.sleep = sleep
+        self.run_duration: float = 1.0
+        self.start_delay: float = 0.0
+        self.pace_jitter: float = 0.0  # row-to-row spread of finish times, in row intervals
+        self.pace_seed: int = 0
+        self.rate_limit: int | None = DEFAULT_RATE_LIMIT
+        self.rate_window: float = DEFAULT_RATE_WINDOW_SECONDS
+        self.prompt_patch_publishes: bool = False
+        self.max_upload_bytes: int = MAX_UPLOAD_BYTES
+        self.judge: Judge = default_judge
+        self.generator: Generator = default_generator
+        self.requests: list[RequestRecord] = []
+        self.faults: list[Fault] = []
+        self.errors: list[str] = []  # tracebacks of unexpected exceptions (500s, judge crashes)
+        self.lock = threading.RLock()
+        self._tags: dict[int, TagRec] = {}
+        self._metrics: dict[int, MetricRec] = {}
+        self._datasets: dict[int, DatasetRec] = {}
+        self._prompts: dict[int, PromptRec] = {}
+        self._runs: dict[int, RunRec] = {}
+        self._sequences: dict[str, int] = {}
+        self._hits: dict[str, deque[float]] = {}
+
+    @property
+    def api_root_path(self) -> str:
+        return f"/orgs/{self.org}/api/v1"
+
+    def now(self) -> float:
+        return self.clock()
+
+    def _next(self, table: str) -> int:
+        value = self._sequences.get(table, 0) + 1
+        self._sequences[table] = value
+        return value
+
+    def note_error(self) -> None:
+        """Keep the traceback of the exception being handled (a 500, a crashing judge)."""
+        self.errors.append(traceback.format_exc())
+
+    # -- tags ----------------------------------------------------------------------------------------
+
+    def _tag_ids(self, names: Iterable[str]) -> list[int]:
+        ids: list[int] = []
+        for raw in names:
+            name = raw.strip()
+            if not name:
+                continue
+            tag = next((t for t in self._tags.values() if t.name == name), None)
+            if tag is None:
+                stamp = iso_now()
+                tag_id = self._next("tag")
+                color = TAG_COLORS[(tag_id - 1) % len(TAG_COLORS)]
+                tag = TagRec(tag_id, name, color, stamp, stamp)
+                self._tags[tag_id] = tag
+            if tag.id not in ids:
+                ids.append(tag.id)
+        return ids
+
+    def _tags_json(self, tag_ids: Sequence[int]) -> list[JsonDict]:
+        return [self._tags[i].to_json() for i in tag_ids if i in self._tags]
+
+    def _tag_names(self, tag_ids: Sequence[int]) -> list[str]:
+        return [self._tags[i].name for i in tag_ids if i in self._tags]
+
+    @staticmethod
+    def _tag_names_from(body: Mapping[str, Any], errors: Errors) -> list[str] | None:
+        if "tag_names" not in body:
+            return None
+        value = body["tag_names"]
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        errors.add("tag_names", "must be an array of strings")
+        return None
+
+    @staticmethod
+    def _tag_filter(query: Query) -> set[str]:
+        return {v for key in ("tag[]", "tag") for v in query.get(key, []) if v}
+
+    def _drop_runs(self, doomed: Callable[[RunRec], bool]) -> None:
+        """The engine's cascade: deleting a prompt version or a dataset deletes its runs."""
+        for run_id in [run.id for run in self._runs.values() if doomed(run)]:
+            del self._runs[run_id]
+
+    def _list_tagged(
+        self, records: Mapping[int, Tagged], to_json: Callable[[Tagged], JsonDict], query: Query
+    ) -> Page:
+        """An index endpoint: newest first, `tag[]` OR-ed, paged."""
+        with self.lock:
+            wanted = self._tag_filter(query)
+            items = [
+                to_json(record)
+                for record in sorted(records.values(), key=lambda r: r.id, reverse=True)
+                if not wanted or wanted & set(self._tag_names(record.tag_ids))
+            ]
+            return paginate(items, query)
