@@ -343,27 +343,32 @@ def _facts(report: Report, layout: Layout) -> list[str]:
     """The first screen under the headline: one line of runs, one of the configuration."""
     runs, setup = [], []
     rebaseline = report.command == "rebaseline"
-    if report.candidate:
-        runs.append(_run("New baseline" if rebaseline else "Candidate", report.candidate, layout))
-    if report.baseline:
+    if report.facts.candidate:
         runs.append(
-            _run("Previous baseline" if rebaseline else "Baseline", report.baseline, layout)
+            _run("New baseline" if rebaseline else "Candidate", report.facts.candidate, layout)
         )
-    if report.reused_run:
+    if report.facts.baseline:
+        runs.append(
+            _run("Previous baseline" if rebaseline else "Baseline", report.facts.baseline, layout)
+        )
+    if report.facts.reused_run:
         runs.append("reused run (same commit and configuration)")
-    if report.prompt_id is not None:
-        label = md_text(report.prompt_label or "", 80)
+    if report.facts.prompt_id is not None:
+        label = md_text(report.facts.prompt_label or "", 80)
         label = f"{label} " if label else ""
-        setup.append(f"**Prompt** {label}(id {report.prompt_id})")
-    if report.baseline_prompt_id is not None and report.baseline_prompt_id != report.prompt_id:
-        setup.append(f"**Baseline prompt** id {report.baseline_prompt_id}")
-    if report.dataset_id is not None:
-        setup.append(f"**Dataset** id {report.dataset_id}")
-    judge = md_text(report.judge_model or "", layout.name_limit)
+        setup.append(f"**Prompt** {label}(id {report.facts.prompt_id})")
+    if (
+        report.facts.baseline_prompt_id is not None
+        and report.facts.baseline_prompt_id != report.facts.prompt_id
+    ):
+        setup.append(f"**Baseline prompt** id {report.facts.baseline_prompt_id}")
+    if report.facts.dataset_id is not None:
+        setup.append(f"**Dataset** id {report.facts.dataset_id}")
+    judge = md_text(report.facts.judge_model or "", layout.name_limit)
     if judge:
         setup.append(f"**Judge** {judge}")
-    if report.avg_score is not None and rebaseline:
-        setup.append(f"**Average score** {fmt_score(report.avg_score)}")
+    if report.facts.avg_score is not None and rebaseline:
+        setup.append(f"**Average score** {fmt_score(report.facts.avg_score)}")
     if report.command == "gate":
         tol = report.tolerances
         significant = " or its 95% CI reaches 0" if tol.avg_gate == "significant" else ""
@@ -406,13 +411,13 @@ def _error_view(report: Report) -> dict[str, str] | None:
 def _outputs(report: Report) -> list[str]:
     return [
         f"{md_text(name, 40)} = {md_text(value, 200) or '—'}"
-        for name, value in list(report.extra_outputs.items())[:MAX_LISTED]
+        for name, value in list(report.facts.outputs.items())[:MAX_LISTED]
     ]
 
 
 def _footer(report: Report) -> str:
     parts = [f"ckaction {__version__} {md_text(report.command, 20)}"]
-    url = md_url(report.workflow_run_url)
+    url = md_url(report.facts.workflow_run_url)
     if url:
         found = _RUN_ID.search(url)
         parts.append(md_link(f"workflow run {found.group(1)}" if found else "workflow run", url))
@@ -420,7 +425,7 @@ def _footer(report: Report) -> str:
 
 
 def rebaseline_command(report: Report) -> str:
-    run = report.baseline.id if report.baseline else "<baseline-run-id>"
+    run = report.facts.baseline.id if report.facts.baseline else "<baseline-run-id>"
     return f"ckaction rebaseline --baseline-run-id {run}"
 
 
@@ -485,13 +490,15 @@ def render(report: Report, layout: Layout) -> str:
         "counts": _counts(report),
         "new_cases": evaluation.counts.new_cases if evaluation else 0,
         "reasons": _listed(report.reasons if report.command == "gate" else ()),
-        "not_like_for_like": _listed(report.not_like_for_like),
+        "not_like_for_like": _listed(report.facts.not_like_for_like),
         "rebaseline_command": rebaseline_command(report),
-        "notes": _listed(report.notes),
+        "notes": _listed(report.facts.notes),
         "signoffs_used": _listed(report.signoffs_used),
-        "signoffs_ignored": _listed([*report.signoffs_expired, *report.signoffs_rejected]),
+        "signoffs_ignored": _listed(
+            [*report.facts.signoffs_expired, *report.facts.signoffs_rejected]
+        ),
         "underpowered": _underpowered(report) if evaluation else "",
-        "done": _listed(report.done, 400),
+        "done": _listed(report.facts.done, 400),
         "outputs": _outputs(report),
         "metrics": metric_section,
         "regressed": regressed_section,
@@ -528,8 +535,9 @@ def render_summary(report: Report) -> str:
     return render(report, SUMMARY)
 
 
-def render_comment(report: Report) -> str:
-    marker = marker_for(report.comment_id)
+def render_comment(report: Report, comment_id: str | None = None) -> str:
+    """The sticky comment: `comment_id` names which one (a workflow may keep several on a PR)."""
+    marker = marker_for(comment_id)
     body = render(report, dataclasses.replace(COMMENT, marker=marker))
     if not body.startswith(marker + "\n"):  # pragma: no cover - the template always writes it
         raise RuntimeError("rendered comment lost its marker")
