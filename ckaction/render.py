@@ -23,12 +23,11 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ckaction import __version__
-from ckaction.decide import Cell, MetricResult, RowResult, Tolerances
+from ckaction.decide import Cell, MetricResult, RowResult, Severity, Tolerances
 from ckaction.markdown import (
     fmt_delta,
     fmt_rate,
@@ -177,9 +176,8 @@ def _delta(cell: Cell) -> str:
     return fmt_delta(cell.delta, 1)
 
 
-def _severity(cell: Cell) -> tuple[Decimal, str]:
-    """Worst first: a broken check, then the most negative delta (as decide.RowResult.worst_delta)."""
-    return (cell.delta if cell.delta is not None else Decimal(-99), cell.metric_name)
+def _severity(cell: Cell) -> tuple[Severity, str]:
+    return (cell.severity, cell.metric_name)
 
 
 def _row_label(row: RowResult) -> str:

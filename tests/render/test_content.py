@@ -112,6 +112,21 @@ def test_a_broken_check_shows_pass_to_fail(render):
 
 
 @BOTH
+def test_a_broken_check_is_worse_than_any_delta(render):
+    report = gate_report(
+        row(0, judge(1, 5, 1)),
+        row(1, judge(1, 5, 2), check(5, True, False)),
+        tol=Tolerances(row=Decimal("-1.0"), avg=Decimal("-5")),
+    )
+    rows = table_after(render(report), "### Regressed rows")
+    assert [(r[0], r[2], r[5]) for r in rows] == [
+        ("1", "Has order no", "pass→fail"),
+        ("1", "Accuracy", "-3.0"),
+        ("0", "Accuracy", "-4.0"),
+    ]
+
+
+@BOTH
 def test_improved_and_unchanged_rows_are_folded_and_regressions_are_not(render):
     text = render(SCENARIOS["row_regression"]())
     folded = re.findall(r"<details><summary>(.*?)</summary>(.*?)</details>", text, re.DOTALL)
