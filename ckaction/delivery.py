@@ -50,6 +50,28 @@ def deliver(
     summary_file: str | None,
     github: Github | None,
 ) -> Delivered:
+    """Show the report (summary, comment), then record it (outputs, JSON report): recorded even
+    when showing it failed, and that failure then raised."""
+    if settings is not None and settings.pr_number is not None:
+        context = replace(context, pr_number=settings.pr_number)
+    comment_url = None
+    try:
+        comment_url = show(report, settings, runner, context, summary_file, github)
+    finally:
+        outputs = record(report, settings, runner, context, comment_url)
+    return Delivered(outputs, comment_url, outputs["report"] or None)
+
+
+def show(
+    report: Report,
+    settings: Settings | None,
+    runner: Runner,
+    context: RunContext,
+    summary_file: str | None,
+    github: Github | None,
+) -> str | None:
+    """Annotations, the job summary (or --summary-file, or stdout) and, for a gate on a pull
+    request, the sticky comment; returns the comment's URL when one was posted."""
     from ckaction.render import render_comment, render_summary
 
     announce(report, runner)
@@ -60,19 +82,25 @@ def deliver(
     elif not runner.append_summary(summary) and not runner.on_github:
         with runner.stop_commands():
             runner.info(summary)
-    if settings is not None and settings.pr_number is not None:
-        context = replace(context, pr_number=settings.pr_number)
-    comment_url = None
-    if (
-        report.command == "gate"
-        and settings is not None
-        and settings.comment
-        and context.pr_number is not None
-    ):
-        from ckaction.github import post_comment
+    if report.command != "gate" or settings is None or not settings.comment:
+        return None
+    if context.pr_number is None:
+        return None
+    from ckaction.github import post_comment
 
-        body = runner.redact(render_comment(report, settings.comment_id))
-        comment_url = post_comment(body, settings, context, runner, github)
+    body = runner.redact(render_comment(report, settings.comment_id))
+    return post_comment(body, settings, context, runner, github)
+
+
+def record(
+    report: Report,
+    settings: Settings | None,
+    runner: Runner,
+    context: RunContext,
+    comment_url: str | None,
+) -> dict[str, str]:
+    """The step outputs, then the JSON report holding them; returns the outputs as written (`report`
+    is empty when the file could not be written)."""
     target, report_path = report_target(settings, context)
     outputs = report.outputs()
     if comment_url:
@@ -89,7 +117,7 @@ def deliver(
         runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
         outputs["report"] = ""
     runner.set_output("report", outputs["report"])
-    return Delivered(outputs, comment_url, outputs["report"] or None)
+    return outputs
 
 
 def announce(report: Report, runner: Runner) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from ckaction.cli import EXIT_ERROR, EXIT_REGRESSED, action_main
+from ckaction.cli import EXIT_ERROR, EXIT_REGRESSED, App, action_main
 from ckaction.emulator import GenerationError
+from ckaction.inputs import raw_inputs_from_env
 from tests.conftest import TOKEN, ActionEnv, Served
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
 
@@ -102,3 +103,17 @@ def test_an_error_part_way_names_what_the_gate_got_to(
     assert report["candidate_run"]["id"] == int(action_env.outputs()["run-id"])
     assert report["dataset_id"] == served.ids.dataset_id and report["judge_model"]
     assert "[run " in action_env.summary()  # the first screen links the runs it got to
+
+
+def test_a_summary_that_cannot_be_written_still_leaves_outputs_and_the_json_report(
+    served: Served, action_env: ActionEnv
+) -> None:
+    environ = action_env.environ(
+        {"api-token": TOKEN, "api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+    )
+    unwritable = str(action_env.root / "missing" / "dir" / "summary.md")
+    code = App(environ, summary_file=unwritable).run(raw_inputs_from_env(environ))
+    assert code == EXIT_REGRESSED
+    report = json.loads((action_env.workspace / "ckaction-report.json").read_text())
+    assert report["result"] == "regressed"
+    assert report["outputs"] == action_env.outputs()
