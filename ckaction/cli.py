@@ -94,7 +94,8 @@ class App:
                     {"api-token": "is empty: this pull request comes from a fork"}, hint=FORK_HINT
                 )
             settings = Settings.parse(raw)
-            report = self.execute(settings, replace(facts, command=settings.command))
+            facts = replace(facts, command=settings.command)
+            report = self.execute(settings, facts)
         except Exception as exc:
             if isinstance(exc, Stopped) and isinstance(exc.__cause__, Exception):
                 facts, exc = exc.facts, exc.__cause__

@@ -39,24 +39,21 @@ def run_command(
     deadline: Deadline,
 ) -> Report:
     """Run settings.command against `client`, starting from what the caller knows (`facts`)."""
-    try:
-        # Files are inputs too: a malformed sign-off file fails before any network call.
-        signoffs = None
-        if settings.command == "gate":
-            signoffs, facts = gather_signoffs(settings, context, facts)
-        gate = Gate(
-            settings,
-            client,
-            log=runner,
-            clock=clock,
-            sleep=sleep,
-            deadline=deadline,
-            commit=settings.commit or context.sha,
-            facts=facts,
-            signoffs=signoffs,
-        )
-    except Exception as exc:
-        raise Stopped(facts) from exc
+    # Files are inputs too: a malformed sign-off file fails before any network call.
+    signoffs = None
+    if settings.command == "gate":
+        signoffs, facts = gather_signoffs(settings, context, facts)
+    gate = Gate(
+        settings,
+        client,
+        log=runner,
+        clock=clock,
+        sleep=sleep,
+        deadline=deadline,
+        commit=settings.commit or context.sha,
+        facts=facts,
+        signoffs=signoffs,
+    )
     try:
         if settings.command == "publish":
             return publish(gate)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ckaction.context import RunContext
 from ckaction.gha import Runner
 from ckaction.inputs import Settings
-from ckaction.report import DEFAULT_REPORT_PATH, Report
+from ckaction.report import Report
 
 if TYPE_CHECKING:
     from github import Github
@@ -33,7 +33,8 @@ class Delivered:
 def report_target(settings: Settings | None, context: RunContext) -> tuple[Path, str]:
     """Where the JSON report goes, and that path as the `report` output names it (relative to the
     workspace when it is under it)."""
-    path = Path(settings.report_path if settings else DEFAULT_REPORT_PATH)
+    default: str = Settings.model_fields["report_path"].default
+    path = Path(settings.report_path if settings else default)
     target = path if path.is_absolute() else context.workspace / path
     try:
         return target, str(target.resolve().relative_to(context.workspace.resolve()))

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ckaction.inputs import Settings
 
 JSON_SCHEMA = "ckaction-report/1"
-DEFAULT_REPORT_PATH = "ckaction-report.json"
 
 
 @dataclass(frozen=True)
