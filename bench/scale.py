@@ -200,7 +200,7 @@ def child(data: Path) -> int:
     from ckaction.flow import collector_paused
     from ckaction.models import Comparison, Response, ResponseFacts
     from ckaction.render import render_comment, render_summary
-    from ckaction.report import Report, RunRef
+    from ckaction.report import Facts, Report, RunRef
 
     imported_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     pause = collector_paused()
@@ -220,9 +220,7 @@ def child(data: Path) -> int:
     )
     decided = time.perf_counter()
     rss_decided = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    report = Report(
-        result=evaluation.result,
-        tolerances=tolerances,
+    facts = Facts(
         candidate=RunRef(2, "https://completionkit.com/orgs/bench/runs/2", "candidate"),
         baseline=RunRef(1, "https://completionkit.com/orgs/bench/runs/1", "baseline"),
         prompt_id=2,
@@ -231,11 +229,12 @@ def child(data: Path) -> int:
         judge_model="gpt-4o-mini",
         evaluation=evaluation,
     )
+    report = Report(result=evaluation.result, tolerances=tolerances, facts=facts)
     summary = render_summary(report)
     comment = render_comment(report)
     rendered = time.perf_counter()
     rss_rendered = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    report_json = report.to_json()
+    report_json = report.to_json(report.outputs())
     finished = time.perf_counter()
     pause.__exit__(None, None, None)
     print(

@@ -87,10 +87,9 @@ def collect(
 
 
 def calibrate(gate: Gate) -> Report:
-    settings, client, report = gate.settings, gate.client, gate.report
-    report.command = "calibrate"
+    settings, client = gate.settings, gate.client
     baseline = gate.chosen_baseline()
-    report.baseline = RunRef(baseline.id, gate.run_url(baseline.id), baseline.name)
+    gate.learn(baseline=RunRef(baseline.id, gate.run_url(baseline.id), baseline.name))
     if not baseline.has_scores:
         raise ConfigurationError(f"Run {baseline.id} has no scores to calibrate against.")
     with gate.log.group(
@@ -113,7 +112,7 @@ def calibrate(gate: Gate) -> Report:
     row_tol, avg_tol = recommend(noise)
     inputs = {r.id: display_input(r.input_data) for r in client.responses(baseline.id)}
     flaky = sorted(((delta, rid) for rid, delta in moved.items() if delta > 0), reverse=True)
-    report.calibration = {
+    calibration = {
         "reruns": rerun_ids,
         "metrics": [
             {
@@ -133,30 +132,34 @@ def calibrate(gate: Gate) -> Report:
         "recommended_row_tolerance": float(row_tol),
         "recommended_avg_tolerance": float(avg_tol),
     }
+    done: list[str] = []
     for m in noise.values():
         spread = ", ".join(f"{d:+.3f}" for d in m.mean_deltas)
-        report.done.append(
+        done.append(
             f"{m.name}: across {len(m.mean_deltas)} identical rerun(s), mean deltas {spread}; "
             f"worst row delta {m.worst_row_delta:+.1f}; "
             f"{sum(1 for d in m.row_deltas if d != 0)} of {len(m.row_deltas)} row scores moved."
         )
     if flaky:
-        report.done.append(
+        done.append(
             "Flakiest rows (largest move between identical runs): "
             + "; ".join(
                 f"{inputs.get(rid, f'response {rid}')[:60]} ({delta:+.0f})"
                 for delta, rid in flaky[:FLAKY_ROWS_SHOWN]
             )
         )
-    report.done.append(
+    done.append(
         f"Recommended: row-tolerance {row_tol}, avg-tolerance {avg_tol} "
         "(an unchanged prompt passes both, with a margin)."
     )
-    report.extra_outputs = {
-        "recommended-row-tolerance": str(row_tol),
-        "recommended-avg-tolerance": str(avg_tol),
-        "baseline-run-id": str(baseline.id),
-    }
-    report.result = "passed"
-    gate.log.info(report.done[-1])
-    return report
+    gate.log.info(done[-1])
+    facts = gate.learn(
+        calibration=calibration,
+        done=tuple(done),
+        outputs={
+            "recommended-row-tolerance": str(row_tol),
+            "recommended-avg-tolerance": str(avg_tol),
+            "baseline-run-id": str(baseline.id),
+        },
+    )
+    return Report(result="passed", tolerances=gate.tolerances, facts=facts)

@@ -15,14 +15,16 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
 import httpx
 
 from ckaction import __version__
 from ckaction.clock import Clock, Deadline, Sleep
+from ckaction.commands import Stopped, run_command
 from ckaction.context import RunContext, context_from_env
-from ckaction.decide import Tolerances
+from ckaction.delivery import Delivered, deliver
 from ckaction.errors import CkError, InputError
 from ckaction.gha import Runner
 from ckaction.inputs import Command, Settings, raw_inputs_from_env
@@ -35,16 +37,12 @@ from ckaction.metadata import (
     requirement_for,
 )
 from ckaction.redact import Redactor
-from ckaction.report import ErrorInfo, Report
+from ckaction.report import ErrorInfo, Facts, Report, tolerances_of
 
 if TYPE_CHECKING:
     from github import Github
 
 EXIT_OK, EXIT_REGRESSED, EXIT_ERROR = 0, 1, 2
-DEFAULT_TOLERANCES = Tolerances(
-    row=Settings.model_fields["row_tolerance"].default,
-    avg=Settings.model_fields["avg_tolerance"].default,
-)
 ISSUES_URL = "https://github.com/ckaction/ckaction/issues"
 FORK_HINT = (
     "Pull requests from forks get no repository secrets, so the CompletionKit token is empty. "
@@ -95,30 +93,21 @@ class App:
             if raw.get(key):
                 self.runner.mask(raw[key])
         settings: Settings | None = None
-        report = Report(result="error", tolerances=DEFAULT_TOLERANCES)
-        report.workflow_run_url = self.context.workflow_run_url
+        facts = Facts(
+            command=raw.get("command") or "gate", workflow_run_url=self.context.workflow_run_url
+        )
         try:
             if not raw.get("api_token") and self.context.is_fork:
                 raise InputError(
                     {"api-token": "is empty: this pull request comes from a fork"}, hint=FORK_HINT
                 )
             settings = Settings.parse(raw)
-            report.command = settings.command
-            report.comment_id = settings.comment_id
-            report = self.execute(settings, report)
-        except CkError as exc:
-            report = self._error_report(report, exc, settings)
-        except Exception as exc:  # the last line of defence: no traceback for users
-            self.runner.debug(self.redact("".join(traceback.format_exception(exc))))
-            report = self._error_report(
-                report,
-                CkError(
-                    f"Unexpected {type(exc).__name__}: {exc}",
-                    hint=f"This is a bug in ckaction {__version__}; please report it at {ISSUES_URL} "
-                    "with the log (re-run with debug logging for a traceback).",
-                ),
-                settings,
-            )
+            facts = replace(facts, command=settings.command)
+            report = self.execute(settings, facts)
+        except Exception as exc:
+            if isinstance(exc, Stopped) and isinstance(exc.__cause__, Exception):
+                facts, exc = exc.facts, exc.__cause__
+            report = self._error_report(facts, exc, settings)
         try:
             self.deliver(report, settings)
         except Exception as exc:  # delivery never changes the verdict or its exit code
@@ -129,9 +118,8 @@ class App:
             )
         return _exit_code(report, settings)
 
-    def execute(self, settings: Settings, report: Report) -> Report:
+    def execute(self, settings: Settings, facts: Facts) -> Report:
         from ckaction.api import CompletionKitClient, build_http_client
-        from ckaction.commands import run_command
 
         self.redact.add(settings.token)
         deadline = Deadline.after(settings.timeout_seconds, self.clock)
@@ -141,8 +129,8 @@ class App:
             )
             return run_command(
                 settings,
+                facts,
                 client=client,
-                report=report,
                 runner=self.runner,
                 context=self.context,
                 clock=self.clock,
@@ -150,11 +138,16 @@ class App:
                 deadline=deadline,
             )
 
-    def _error_report(self, report: Report, exc: CkError, settings: Settings | None) -> Report:
-        if settings is not None:
-            report.tolerances = Tolerances(settings.row_tolerance, settings.avg_tolerance)
-        report.result = "error"
-        report.error = ErrorInfo(exc.title, self.redact(exc.message), self.redact(exc.hint))
+    def _error_report(self, facts: Facts, exc: Exception, settings: Settings | None) -> Report:
+        """The report of a command that stopped: what it had learned, and why it stopped. An
+        unexpected exception is a bug: no traceback for users, one in the debug log."""
+        if not isinstance(exc, CkError):
+            self.runner.debug(self.redact("".join(traceback.format_exception(exc))))
+            exc = CkError(
+                f"Unexpected {type(exc).__name__}: {exc}",
+                hint=f"This is a bug in ckaction {__version__}; please report it at {ISSUES_URL} "
+                "with the log (re-run with debug logging for a traceback).",
+            )
         if isinstance(exc, InputError):
             for name, problem in exc.problems.items():
                 self.runner.error(f"`{name}` {problem}", title=f"Invalid input {name}")
@@ -162,13 +155,16 @@ class App:
             self.runner.error(exc.message, title=exc.title)
         if exc.hint:
             self.runner.info(f"What to do: {exc.hint}")
-        return report
+        return Report(
+            result="error",
+            tolerances=tolerances_of(settings),
+            facts=facts,
+            error=ErrorInfo(exc.title, self.redact(exc.message), self.redact(exc.hint)),
+        )
 
-    def deliver(self, report: Report, settings: Settings | None) -> None:
-        """Outputs, the JSON report, the job summary and the PR comment, whatever the result."""
-        from ckaction.delivery import deliver
-
-        deliver(
+    def deliver(self, report: Report, settings: Settings | None) -> Delivered:
+        """Summary, PR comment, outputs and, last, the JSON report, whatever the result."""
+        return deliver(
             report,
             settings,
             runner=self.runner,

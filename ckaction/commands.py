@@ -1,8 +1,11 @@
-"""The commands: gate, publish and rebaseline, each a function of settings and collaborators."""
+"""The commands: gate, publish, rebaseline and calibrate, each a function of settings and
+collaborators that returns the `Report`. A command that stops raises `Stopped` with the facts it had
+learned, its cause chained."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +15,21 @@ from ckaction.context import RunContext
 from ckaction.errors import ConfigurationError, RunFailed
 from ckaction.flow import GATE_TAG, Gate, Log
 from ckaction.inputs import Settings
-from ckaction.report import Report, RunRef
+from ckaction.report import Facts, Report, RunRef
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
+
+
+class Stopped(Exception):
+    """A command stopped on an exception (its `__cause__`); `facts` is what it had learned."""
+
+    def __init__(self, facts: Facts) -> None:
+        super().__init__(f"{facts.command} stopped")
+        self.facts = facts
 
 
 def run_command(
     settings: Settings,
+    facts: Facts,
     *,
     client: CompletionKitClient,
     runner: Log,
@@ -25,11 +37,12 @@ def run_command(
     clock: Clock,
     sleep: Sleep,
     deadline: Deadline,
-    report: Report,
 ) -> Report:
-    """Run settings.command against `client`, filling in `report`."""
+    """Run settings.command against `client`, starting from what the caller knows (`facts`)."""
     # Files are inputs too: a malformed sign-off file fails before any network call.
-    signoffs = gather_signoffs(settings, context, report) if settings.command == "gate" else None
+    signoffs = None
+    if settings.command == "gate":
+        signoffs, facts = gather_signoffs(settings, context, facts)
     gate = Gate(
         settings,
         client,
@@ -38,23 +51,28 @@ def run_command(
         sleep=sleep,
         deadline=deadline,
         commit=settings.commit or context.sha,
-        report=report,
+        facts=facts,
         signoffs=signoffs,
     )
-    if settings.command == "publish":
-        return publish(gate)
-    if settings.command == "rebaseline":
-        return rebaseline(gate)
-    if settings.command == "calibrate":
-        from ckaction.calibrate import calibrate
+    try:
+        if settings.command == "publish":
+            return publish(gate)
+        if settings.command == "rebaseline":
+            return rebaseline(gate)
+        if settings.command == "calibrate":
+            from ckaction.calibrate import calibrate
 
-        return calibrate(gate)
-    return gate.run()
+            return calibrate(gate)
+        return gate.run()
+    except Exception as exc:
+        raise Stopped(gate.facts) from exc
 
 
-def gather_signoffs(settings: Settings, context: RunContext, report: Report) -> SignOffs:
+def gather_signoffs(
+    settings: Settings, context: RunContext, facts: Facts
+) -> tuple[SignOffs, Facts]:
     """The label and file sign-offs that apply to this gate; expired and rejected ones go to the
-    report so a reviewer sees them."""
+    facts so a reviewer sees them."""
     valid: list[SignOff] = []
     if settings.signoffs_file:
         path = Path(settings.signoffs_file)
@@ -62,24 +80,27 @@ def gather_signoffs(settings: Settings, context: RunContext, report: Report) -> 
         valid, expired, rejected = load_signoffs(
             target, settings.signoffs_file, today=dt.datetime.now(dt.UTC).date()
         )
-        report.signoffs_expired = [f"{e.describe()}: expired, covers nothing" for e in expired]
-        report.signoffs_rejected = [f"{r.where}: {r.problem}; covers nothing" for r in rejected]
-    return SignOffs(
+        facts = replace(
+            facts,
+            signoffs_expired=tuple(f"{e.describe()}: expired, covers nothing" for e in expired),
+            signoffs_rejected=tuple(f"{r.where}: {r.problem}; covers nothing" for r in rejected),
+        )
+    signoffs = SignOffs(
         entries=tuple(valid),
         label=label_signoff(settings.signoff_label, context.pr_labels, context.event),
         prompt_id=settings.prompt_id,
     )
+    return signoffs, facts
 
 
 def publish(gate: Gate) -> Report:
     """Make prompt-id the current version of its family; a no-op when it already is."""
-    settings, client, report = gate.settings, gate.client, gate.report
+    settings, client = gate.settings, gate.client
     assert settings.prompt_id is not None
-    report.command = "publish"
-    report.prompt_id = settings.prompt_id
+    gate.learn(prompt_id=settings.prompt_id)
     prompt = client.get_prompt(settings.prompt_id)
     if prompt.current:
-        report.done.append(
+        done = (
             f"Prompt {prompt.id} (version {prompt.version_number}) is already the current "
             "version: nothing to publish."
         )
@@ -90,26 +111,24 @@ def publish(gate: Gate) -> Report:
                 f"CompletionKit answered the publish of prompt {prompt.id} but it is not current.",
                 hint="Check the prompt in CompletionKit.",
             )
-        report.done.append(
+        done = (
             f"Published prompt {prompt.id} (version {prompt.version_number}): it is now the "
             "current version of its family."
         )
-    gate.log.info(report.done[-1])
-    report.extra_outputs = {
-        "prompt-id": str(prompt.id),
-        "version-number": str(prompt.version_number or ""),
-    }
-    report.result = "passed"
-    return report
+    gate.log.info(done)
+    facts = gate.learn(
+        done=(done,),
+        outputs={"prompt-id": str(prompt.id), "version-number": str(prompt.version_number or "")},
+    )
+    return Report(result="passed", tolerances=gate.tolerances, facts=facts)
 
 
 def rebaseline(gate: Gate) -> Report:
     """A fresh baseline under today's conditions: rerun the baseline, or a new run of the live
     prompt when judge-model or temperature changes (rerun would copy the old settings)."""
-    settings, client, report = gate.settings, gate.client, gate.report
-    report.command = "rebaseline"
+    settings, client = gate.settings, gate.client
     old = gate.chosen_baseline()
-    report.baseline = RunRef(old.id, gate.run_url(old.id), old.name)
+    gate.learn(baseline=RunRef(old.id, gate.run_url(old.id), old.name))
     if settings.judge_model or settings.temperature is not None:
         if old.prompt_id is None:
             raise ConfigurationError(f"Run {old.id} has no prompt to re-run with new settings.")
@@ -138,7 +157,7 @@ def rebaseline(gate: Gate) -> Report:
         run = client.rerun(old.id)
         gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
         how = f"a rerun of run {old.id} (same settings, today's metric versions)"
-    report.candidate = RunRef(run.id, gate.run_url(run.id), run.name)
+    gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
     run = gate.wait(run)
     if run.status == "failed":
         raise RunFailed(
@@ -150,11 +169,12 @@ def rebaseline(gate: Gate) -> Report:
             f"The new baseline run {run.id} completed without scores.",
             hint="Set judge-model so LLM-judge metrics are graded.",
         )
-    report.avg_score = run.avg_score
-    report.done.append(
-        f"Captured a fresh baseline: run {run.id}, {how}. Gates now compare with it when "
-        f"baseline-run-id is {run.id} (or when it is the newest green run of the live prompt)."
+    facts = gate.learn(
+        avg_score=run.avg_score,
+        done=(
+            f"Captured a fresh baseline: run {run.id}, {how}. Gates now compare with it when "
+            f"baseline-run-id is {run.id} (or when it is the newest green run of the live prompt).",
+        ),
+        outputs={"run-id": str(run.id), "baseline-run-id": str(old.id)},
     )
-    report.extra_outputs = {"run-id": str(run.id), "baseline-run-id": str(old.id)}
-    report.result = "passed"
-    return report
+    return Report(result="passed", tolerances=gate.tolerances, facts=facts)

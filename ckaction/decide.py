@@ -27,6 +27,9 @@ RowStatus = Literal["regressed", "signed_off", "improved", "unchanged", "missing
 AvgGate = Literal["band", "significant"]
 Result = Literal["passed", "regressed", "error"]
 _HIDDEN_COLUMNS = ("expected_output", "actual_output")
+Severity = tuple[bool, Decimal]
+"""How bad a regression is, for sorting: (has a delta, the delta); see `Cell.severity`."""
+NO_REGRESSION: Severity = (True, Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,12 @@ class Cell:
     def is_check(self) -> bool:
         return self.kind == "check"
 
+    @property
+    def severity(self) -> Severity:
+        """Sorts worst first: a broken check (a regression without a delta) before any delta,
+        then the most negative delta."""
+        return (self.delta is not None, self.delta or Decimal(0))
+
 
 @dataclass(frozen=True, slots=True)
 class RowResult:
@@ -82,14 +91,9 @@ class RowResult:
         return tuple(cell for cell in self.cells if cell.regressed)
 
     @property
-    def worst_delta(self) -> Decimal:
-        """The most negative delta among regressed cells; a broken check counts as -inf-ish (-99)."""
-        values = [
-            cell.delta if cell.delta is not None else Decimal(-99)
-            for cell in self.cells
-            if cell.regressed
-        ]
-        return min(values) if values else Decimal(0)
+    def severity(self) -> Severity:
+        """Its worst regressed cell's `Cell.severity`."""
+        return min((cell.severity for cell in self.cells if cell.regressed), default=NO_REGRESSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,7 @@ class Evaluation:
     def regressed_rows(self) -> list[RowResult]:
         """Regressed rows, worst delta first."""
         rows = [row for row in self.rows if row.status == "regressed"]
-        return sorted(rows, key=lambda row: (row.worst_delta, row.row_index or 0))
+        return sorted(rows, key=lambda row: (row.severity, row.row_index or 0))
 
 
 def display_input(input_data: str | None) -> str:

@@ -1,9 +1,11 @@
-"""Where a report goes: step outputs, the JSON report file, the job summary (or the CLI's stdout or
---summary-file) and, on pull requests, the sticky comment. Delivery never changes the verdict."""
+"""Where a report goes: the job summary (or the CLI's stdout or --summary-file), on pull requests the
+sticky comment, the step outputs, and last the JSON report file, which so holds the outputs as
+written and what delivery did. Delivery reads the report and returns what it did (`Delivered`); it
+never changes the verdict."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,52 +17,29 @@ from ckaction.report import Report
 if TYPE_CHECKING:
     from github import Github
 
-OUTPUT_NAMES = (
-    "run-id",
-    "baseline-run-id",
-    "result",
-    "passed",
-    "regressions",
-    "avg-score",
-    "prompt-id",
-    "report",
-    "version-number",
-    "comment-url",
-    "signed-off",
-    "recommended-row-tolerance",
-    "recommended-avg-tolerance",
-)
+REGRESSED_ROWS_ECHOED = 200
+ECHOED_INPUT_CHARS = 200
 
 
-def gate_outputs(report: Report, report_path: str) -> dict[str, str]:
-    outputs = {
-        "result": report.result,
-        "passed": "true" if report.passed else "false",
-        "run-id": str(report.candidate.id) if report.candidate else "",
-        "baseline-run-id": str(report.baseline.id) if report.baseline else "",
-        "regressions": str(report.counts.regressed),
-        "signed-off": str(report.counts.signed_off),
-        "avg-score": "" if report.avg_score is None else f"{report.avg_score}",
-        "prompt-id": "" if report.prompt_id is None else str(report.prompt_id),
-        "report": report_path,
-    }
-    outputs.update(report.extra_outputs)
-    return outputs
+@dataclass(frozen=True)
+class Delivered:
+    """What delivery did: the outputs it set, the comment it posted, the JSON file it wrote."""
+
+    outputs: dict[str, str]
+    comment_url: str | None
+    report_path: str | None
 
 
-def write_report_file(
-    report: Report, settings: Settings | None, context: RunContext, runner: Runner
-) -> str:
-    """Write the JSON report under the workspace; returns its path relative to the workspace."""
-    relative = settings.report_path if settings else "ckaction-report.json"
-    path = Path(relative)
+def report_target(settings: Settings | None, context: RunContext) -> tuple[Path, str]:
+    """Where the JSON report goes, and that path as the `report` output names it (relative to the
+    workspace when it is under it)."""
+    default: str = Settings.model_fields["report_path"].default
+    path = Path(settings.report_path if settings else default)
     target = path if path.is_absolute() else context.workspace / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(runner.redact(report.to_json()), encoding="utf-8")
     try:
-        return str(target.resolve().relative_to(context.workspace.resolve()))
+        return target, str(target.resolve().relative_to(context.workspace.resolve()))
     except ValueError:
-        return str(target)
+        return target, str(target)
 
 
 def deliver(
@@ -71,14 +50,31 @@ def deliver(
     context: RunContext,
     summary_file: str | None,
     github: Github | None,
-) -> None:
+) -> Delivered:
+    """Show the report (summary, comment), then record it (outputs, JSON report): recorded even
+    when showing it failed, and that failure then raised."""
+    if settings is not None and settings.pr_number is not None:
+        context = replace(context, pr_number=settings.pr_number)
+    comment_url = None
+    try:
+        comment_url = show(report, settings, runner, context, summary_file, github)
+    finally:
+        outputs = record(report, settings, runner, context, comment_url)
+    return Delivered(outputs, comment_url, outputs["report"] or None)
+
+
+def show(
+    report: Report,
+    settings: Settings | None,
+    runner: Runner,
+    context: RunContext,
+    summary_file: str | None,
+    github: Github | None,
+) -> str | None:
+    """Annotations, the job summary (or --summary-file, or stdout) and, for a gate on a pull
+    request, the sticky comment; returns the comment's URL when one was posted."""
     from ckaction.render import render_comment, render_summary
 
-    try:
-        report_path = write_report_file(report, settings, context, runner)
-    except OSError as exc:
-        runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
-        report_path = ""
     announce(report, runner)
     summary = render_summary(report)
     if summary_file:
@@ -87,22 +83,42 @@ def deliver(
     elif not runner.append_summary(summary) and not runner.on_github:
         with runner.stop_commands():
             runner.info(summary)
-    if settings is not None and settings.pr_number is not None:
-        context = replace(context, pr_number=settings.pr_number)
-    if (
-        report.command == "gate"
-        and settings is not None
-        and settings.comment
-        and context.pr_number is not None
-    ):
-        from ckaction.github import post_comment
+    if report.command != "gate" or settings is None or not settings.comment:
+        return None
+    if context.pr_number is None:
+        return None
+    from ckaction.github import post_comment
 
-        body = runner.redact(render_comment(report))
-        url = post_comment(body, settings, context, runner, github)
-        if url:
-            report.extra_outputs["comment-url"] = url
-    for name, value in gate_outputs(report, report_path).items():
-        runner.set_output(name, value)
+    body = runner.redact(render_comment(report, settings.comment_id))
+    return post_comment(body, settings, context, runner, github)
+
+
+def record(
+    report: Report,
+    settings: Settings | None,
+    runner: Runner,
+    context: RunContext,
+    comment_url: str | None,
+) -> dict[str, str]:
+    """The step outputs, then the JSON report holding them; returns the outputs as written (`report`
+    is empty when the file could not be written)."""
+    target, report_path = report_target(settings, context)
+    outputs = report.outputs()
+    if comment_url:
+        outputs["comment-url"] = comment_url
+    outputs["report"] = report_path
+    for name, value in outputs.items():
+        if name != "report":
+            runner.set_output(name, value)
+    delivered = {"comment_url": comment_url, "report_path": report_path}
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(runner.redact(report.to_json(outputs, delivered)), encoding="utf-8")
+    except OSError as exc:
+        runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
+        outputs["report"] = ""
+    runner.set_output("report", outputs["report"])
+    return outputs
 
 
 def announce(report: Report, runner: Runner) -> None:
@@ -126,13 +142,15 @@ def announce(report: Report, runner: Runner) -> None:
     if not rows:
         return
     with runner.group(f"Regressed rows ({len(rows)})"), runner.stop_commands():
-        for row in rows[:200]:
+        for row in rows[:REGRESSED_ROWS_ECHOED]:
             for cell in row.regressed_cells:
                 change = (
                     "pass→fail"
                     if cell.is_check
                     else f"{cell.baseline} → {cell.new} ({cell.delta:+})"
                 )
-                runner.info(f"row {row.row_index}: {cell.metric_name} {change}: {row.input[:200]}")
-        if len(rows) > 200:
-            runner.info(f"… and {len(rows) - 200} more in the JSON report")
+                runner.info(
+                    f"row {row.row_index}: {cell.metric_name} {change}: {row.input[:ECHOED_INPUT_CHARS]}"
+                )
+        if len(rows) > REGRESSED_ROWS_ECHOED:
+            runner.info(f"… and {len(rows) - REGRESSED_ROWS_ECHOED} more in the JSON report")

@@ -1,6 +1,7 @@
 """The gate's five steps: resolve the baseline, create (or reuse) the candidate run, start it, wait for
 it, compare and decide. Collaborators (API client, clock, sleep, log) are passed in; nothing here
-reads the environment or writes files."""
+reads the environment or writes files. What the gate learns accumulates in `Gate.facts`, one
+immutable value after another, so an error part-way still names what it got to."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ckaction.api import CompletionKitClient
 from ckaction.clock import Clock, Deadline, Sleep
-from ckaction.decide import Tolerances, evaluate
+from ckaction.decide import evaluate
 from ckaction.errors import (
     ConfigurationError,
     GateTimeout,
@@ -28,7 +29,7 @@ from ckaction.errors import (
 from ckaction.inputs import Settings
 from ckaction.models import Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import PollSchedule
-from ckaction.report import Report, RunRef
+from ckaction.report import Facts, Report, RunRef, tolerances_of
 from ckaction.signoff import SignOffs
 
 GATE_TAG = "ckaction-gate"
@@ -129,7 +130,7 @@ class Gate:
         deadline: Deadline,
         commit: str | None = None,
         schedule: PollSchedule | None = None,
-        report: Report | None = None,
+        facts: Facts | None = None,
         signoffs: SignOffs | None = None,
     ) -> None:
         self.settings = settings
@@ -140,16 +141,14 @@ class Gate:
         self.commit = commit
         self.schedule = schedule or PollSchedule()
         self.deadline = deadline.at
-        self.tolerances = Tolerances(
-            row=settings.row_tolerance,
-            avg=settings.avg_tolerance,
-            avg_gate=settings.avg_gate,
-            max_unscored=settings.max_unscored,
-        )
+        self.tolerances = tolerances_of(settings)
         self.signoffs = signoffs
-        # The report fills in as the gate goes, so an error part-way still names what it got to.
-        self.report = report or Report(result="error", tolerances=self.tolerances)
-        self.report.tolerances = self.tolerances
+        self.facts = facts or Facts(command=settings.command)
+
+    def learn(self, **facts: Any) -> Facts:
+        """Record facts as the gate learns them: a new immutable value each time."""
+        self.facts = replace(self.facts, **facts)
+        return self.facts
 
     def run_url(self, run_id: int) -> str:
         return f"{self.settings.web_root}/runs/{run_id}"
@@ -178,7 +177,7 @@ class Gate:
             live = self.client.get_prompt(candidate.family_key)
         else:
             live = candidate
-        self.report.baseline_prompt_id = live.id
+        self.learn(baseline_prompt_id=live.id)
         for run in self.client.list_runs(prompt_id=live.id, status="completed"):
             if run.status == "completed" and run.has_scores and not is_gate_run(run):
                 self.log.info(
@@ -270,7 +269,7 @@ class Gate:
         if self.settings.reuse_runs and self.commit:
             existing = self.find_marked(spec, name, reusable=True)
             if existing is not None:
-                self.report.reused_run = True
+                self.learn(reused_run=True)
                 self.log.info(
                     f"Reusing run {existing.id} ({existing.status}): same commit and configuration, "
                     "so no new evaluation is paid for."
@@ -349,24 +348,25 @@ class Gate:
 
     def run(self) -> Report:
         settings = self.settings
-        report = self.report
         assert settings.prompt_id is not None
-        report.prompt_id = settings.prompt_id
+        self.learn(prompt_id=settings.prompt_id)
         with self.log.group("Resolving the baseline"):
             candidate_prompt = self.client.get_prompt(settings.prompt_id)
-            report.prompt_label = _prompt_label(candidate_prompt)
+            self.learn(prompt_label=_prompt_label(candidate_prompt))
             baseline = self.resolve_baseline(candidate_prompt)
-            report.baseline = RunRef(baseline.id, self.run_url(baseline.id), baseline.name)
+            self.learn(baseline=RunRef(baseline.id, self.run_url(baseline.id), baseline.name))
             spec, metrics = self.plan(baseline)
-            report.dataset_id = spec.dataset_id
-            report.judge_model = spec.judge_model
-            report.not_like_for_like = like_for_like_differences(spec, baseline, metrics)
+            self.learn(
+                dataset_id=spec.dataset_id,
+                judge_model=spec.judge_model,
+                not_like_for_like=tuple(like_for_like_differences(spec, baseline, metrics)),
+            )
         with self.log.group("Creating and starting the candidate run"):
             run = self.obtain_run(spec)
-            report.candidate = RunRef(run.id, self.run_url(run.id), run.name)
+            self.learn(candidate=RunRef(run.id, self.run_url(run.id), run.name))
             run = self.start(run)
         run = self.wait(run)
-        report.avg_score = run.avg_score
+        self.learn(avg_score=run.avg_score)
         if run.status == "failed":
             raise RunFailed(
                 f"Run {run.id} failed on CompletionKit: "
@@ -379,7 +379,7 @@ class Gate:
                 hint="A run needs a judge model for LLM-judge metrics; check judge-model and "
                 "metric-ids.",
             )
-        report.notes.extend(_run_notes(run))
+        self.learn(notes=(*self.facts.notes, *_run_notes(run)))
         with self.log.group("Comparing with the baseline"):
             # Only acyclic objects are built here, tens of thousands of them on a large dataset:
             # pausing the cyclic collector keeps the cost linear in the number of rows.
@@ -398,28 +398,27 @@ class Gate:
             self.log.info(
                 f"{evaluation.counts.compared} rows compared, {evaluation.counts.regressed} regressed"
             )
-        report.evaluation = evaluation
+        self.learn(evaluation=evaluation)
         if evaluation.version_drift:
-            report.not_like_for_like.append(
-                "metric versions: the rubric of "
-                + ", ".join(evaluation.version_drift)
-                + " changed between the baseline and the candidate"
+            self.learn(
+                not_like_for_like=(
+                    *self.facts.not_like_for_like,
+                    "metric versions: the rubric of "
+                    + ", ".join(evaluation.version_drift)
+                    + " changed between the baseline and the candidate",
+                )
             )
-        report.signoffs_used = sorted(
-            {cell.signed_off for row in evaluation.rows for cell in row.cells if cell.signed_off}
-            | {m.avg_signed_off for m in evaluation.metrics if m.avg_signed_off}
-        )
-        report.result = evaluation.result
-        if report.not_like_for_like and self.settings.on_stale_baseline == "fail":
+        differences = self.facts.not_like_for_like
+        if differences and self.settings.on_stale_baseline == "fail":
             raise StaleBaseline(
                 "The comparison is not like-for-like ("
-                + "; ".join(report.not_like_for_like)
+                + "; ".join(differences)
                 + "), and on-stale-baseline is fail.",
                 hint="Capture a fresh baseline under today's conditions with "
                 f"`ckaction rebaseline --baseline-run-id {baseline.id}` (or command: rebaseline), "
                 "then gate against it.",
             )
-        return report
+        return Report(result=evaluation.result, tolerances=self.tolerances, facts=self.facts)
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """Render a Report as Markdown for the job summary and the PR comment, from one jinja2 template.
 
-Every untrusted string (row inputs, rationales, metric, prompt and run names, error messages) goes
-through `ckaction.markdown.md_text` here; the template only places pre-rendered strings.
+The template (`templates/report.md.j2`) owns the layout. This module gives it the filters it calls
+(every untrusted string, from row inputs to error messages, goes through `md`, which escapes it with
+`ckaction.markdown.md_text` and cuts it to a length) and fits the tables into a size budget.
 
 Size: GitHub caps a step's job summary at 1 MiB of UTF-8 and a comment at 65,536 characters, so the
 output is fitted into a budget counted in UTF-8 bytes (never less than the character count, so it
@@ -23,12 +24,11 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ckaction import __version__
-from ckaction.decide import Cell, MetricResult, RowResult, Tolerances
+from ckaction.decide import Cell, RowResult
 from ckaction.markdown import (
     fmt_delta,
     fmt_rate,
@@ -38,7 +38,8 @@ from ckaction.markdown import (
     md_text,
     md_url,
 )
-from ckaction.report import Report, RunRef
+from ckaction.report import Report
+from ckaction.stats import Interval
 
 if TYPE_CHECKING:
     import jinja2
@@ -51,36 +52,11 @@ COMMENT_BUDGET = 60_000
 SUMMARY_BUDGET = 900_000
 MAX_LISTED = 10
 """Reasons, warnings, notes and done sentences shown before an "… N more" line."""
-
-_EMOJI = {"passed": "✅", "regressed": "❌", "error": "⚠️"}
-_COMMANDS = {
-    "gate": "Prompt gate",
-    "publish": "Publish",
-    "rebaseline": "Rebaseline",
-    "calibrate": "Calibrate",
-}
-_COUNT_LABELS = {
-    "compared": "Rows compared",
-    "regressed": "Regressed",
-    "improved": "Improved",
-    "unchanged": "Unchanged",
-    "missing": "Missing",
-    "unscored": "Unscored",
-    "new_cases": "New cases",
-    "signed_off": "Signed off",
-}
-METRIC_HEADER = (
-    "| Metric | Kind | Pairs | Baseline mean | New mean | Mean delta | 95% CI of delta "
-    "| Tolerance | Verdict |\n|---|---|--:|--:|--:|--:|--:|---|---|"
-)
-ROW_HEADER = (
-    "| Row | Input | Metric | Baseline | New | Delta | Judge's rationale (new) |\n"
-    "|--:|---|---|--:|--:|--:|---|"
-)
-BRIEF_HEADER = "| Row | Input | Metric | Baseline | New | Delta |\n|--:|---|---|--:|--:|--:|"
-SIGNED_HEADER = (
-    "| Row | Input | Metric | Baseline | New | Delta | Signed off |\n|--:|---|---|--:|--:|--:|---|"
-)
+LISTED_CHARS = 300
+"""Each listed sentence is cut to this many characters."""
+HEADER_SLACK = 32
+"""What a table costs beyond its header: its newlines, and "… N more" instead of "N" below it."""
+HARD_CUT_MARGIN = 1024
 _RUN_ID = re.compile(r"/actions/runs/([0-9]+)")
 
 
@@ -113,17 +89,34 @@ COMMENT = Layout(
 
 @dataclass
 class Section:
-    """A table whose rows are fitted into the budget; `omitted` rows were left out."""
+    """A table whose rows are fitted into the budget: `row_macro` is the template's macro for one
+    of its items, `header_name` the template's name of its header; `lines` are the rows kept under
+    that `header`, and `omitted` items were left out."""
 
-    title: str
-    header: str
+    status: str
     noun: str
-    total: int
+    row_macro: str
+    header_name: str
+    items: Sequence[Any]
+    header: str = ""
     lines: list[str] = field(default_factory=list)
     omitted: int = 0
 
     def __post_init__(self) -> None:
-        self.omitted = self.total
+        self.omitted = self.total  # until fitted: the page's fixed cost counts the "left out" line
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+
+FOLDED = (  # status, the macro that renders one row, its table's header: in priority order
+    ("signed_off", "signed_off_row", "SIGNED_HEADER"),
+    ("improved", "improved_row", "BRIEF_HEADER"),
+    ("unchanged", "brief_row", "BRIEF_HEADER"),
+    ("missing", "brief_row", "BRIEF_HEADER"),
+    ("unscored", "brief_row", "BRIEF_HEADER"),
+)
 
 
 def marker_for(comment_id: str | None) -> str:
@@ -138,36 +131,30 @@ def md_marker_id(comment_id: str) -> str:
     return re.sub("-{2,}", "-", kept)[:64]
 
 
-@cache
-def _environment() -> jinja2.Environment:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("ckaction", "templates"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - Markdown, not HTML: untrusted values go through md_text
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def size(text: str) -> int:
     """What a rendering costs against its budget: UTF-8 bytes (never fewer than characters)."""
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
-# -- cells -----------------------------------------------------------------------------------------
+# -- the filters the template calls ----------------------------------------------------------------
 
 
-def _score(cell: Cell, side: str) -> str:
+@lru_cache(maxsize=256)
+def md_name(name: str, limit: int) -> str:
+    """A metric name as Markdown (escaped once however many rows it has), or a dash."""
+    return md_text(name, limit) or "—"
+
+
+def side(cell: Cell, which: str) -> str:
+    """One side's score of a cell: pass/fail for a check, the score otherwise."""
     if cell.is_check:
-        passed = cell.baseline_passed if side == "baseline" else cell.new_passed
+        passed = cell.baseline_passed if which == "baseline" else cell.new_passed
         return "—" if passed is None else ("pass" if passed else "fail")
-    return fmt_score(cell.baseline if side == "baseline" else cell.new, 1)
+    return fmt_score(cell.baseline if which == "baseline" else cell.new, 1)
 
 
-def _delta(cell: Cell) -> str:
+def change(cell: Cell) -> str:
+    """A cell's change: the check's transition, or the delta."""
     if cell.is_check:
         if cell.change == "broke":
             return "pass→fail"
@@ -177,263 +164,91 @@ def _delta(cell: Cell) -> str:
     return fmt_delta(cell.delta, 1)
 
 
-def _severity(cell: Cell) -> tuple[Decimal, str]:
-    """Worst first: a broken check, then the most negative delta (as decide.RowResult.worst_delta)."""
-    return (cell.delta if cell.delta is not None else Decimal(-99), cell.metric_name)
+def worst_first(cells: Iterable[Cell]) -> list[Cell]:
+    return sorted(cells, key=lambda cell: (cell.severity, cell.metric_name))
 
 
-def _row_label(row: RowResult) -> str:
+def row_label(row: RowResult) -> str:
     return "—" if row.row_index is None else str(row.row_index)
 
 
-class _Rows:
-    """Table lines for rows (each metric name is escaped once, however many rows it has)."""
-
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
-        self._names: dict[str, str] = {}
-
-    def name(self, metric_name: str) -> str:
-        text = self._names.get(metric_name)
-        if text is None:
-            text = md_text(metric_name, self.layout.name_limit) or "—"
-            self._names[metric_name] = text
-        return text
-
-    def regressed(self, row: RowResult) -> list[str]:
-        """One line per regressed metric of the row, worst first, with the judge's rationale."""
-        lines = []
-        text = md_text(row.input, self.layout.input_limit) or "—"
-        for cell in sorted(row.regressed_cells, key=_severity):
-            rationale = md_text(cell.rationale or "", self.layout.rationale_limit) or "—"
-            accepted = " (signed off)" if cell.signed_off else ""
-            lines.append(
-                f"| {_row_label(row)} | {text} | {self.name(cell.metric_name)} | "
-                f"{_score(cell, 'baseline')} | {_score(cell, 'new')} | **{_delta(cell)}**{accepted} "
-                f"| {rationale} |"
-            )
-            text = "″"
-        return lines
-
-    def signed_off(self, row: RowResult) -> list[str]:
-        """One line per regressed metric of the row, with the sign-off that accepted it."""
-        lines = []
-        text = md_text(row.input, self.layout.input_limit) or "—"
-        for cell in sorted(row.regressed_cells, key=_severity):
-            lines.append(
-                f"| {_row_label(row)} | {text} | {self.name(cell.metric_name)} | "
-                f"{_score(cell, 'baseline')} | {_score(cell, 'new')} | {_delta(cell)} | "
-                f"{md_text(cell.signed_off or '', self.layout.rationale_limit) or '—'} |"
-            )
-            text = "″"
-        return lines or self.every(row)
-
-    def improved(self, row: RowResult) -> list[str]:
-        return self.brief(row, lambda cell: cell.improved)
-
-    def every(self, row: RowResult) -> list[str]:
-        return self.brief(row, lambda cell: True)
-
-    def brief(self, row: RowResult, pick: Callable[[Cell], bool]) -> list[str]:
-        lines = []
-        text = md_text(row.input, self.layout.input_limit) or "—"
-        for cell in row.cells:
-            if pick(cell):
-                lines.append(
-                    f"| {_row_label(row)} | {text} | {self.name(cell.metric_name)} | "
-                    f"{_score(cell, 'baseline')} | {_score(cell, 'new')} | {_delta(cell)} |"
-                )
-                text = "″"
-        if not lines:  # a row without a metric entry still shows up
-            lines.append(f"| {_row_label(row)} | {text} | — | — | — | — |")
-        return lines
+def interval(value: Interval | None) -> str:
+    return "—" if value is None else f"{value.low:+.2f} to {value.high:+.2f}"
 
 
-def _interval(metric: MetricResult) -> str:
-    if metric.interval is None:
-        return "—"
-    return f"{metric.interval.low:+.2f} to {metric.interval.high:+.2f}"
-
-
-def _metric_line(metric: MetricResult, name: str, tolerances: Tolerances) -> str:
-    drift = " (rubric changed)" if metric.version_changed else ""
-    signed = f", {metric.signed_off_rows} signed off" if metric.signed_off_rows else ""
-    if metric.kind == "check":
-        verdict = f"❌ {metric.rows_regressed} broke" if metric.rows_regressed else "✅"
-        return (
-            f"| {name}{drift} | check | {metric.pairs} | {fmt_rate(metric.baseline_mean)} | "
-            f"{fmt_rate(metric.new_mean)} | {metric.broke} broke, {metric.fixed} fixed | — | "
-            f"no pass→fail | {verdict}{signed} |"
-        )
-    problems = []
-    if metric.regressed:
-        problems.append("mean below tolerance")
-    if metric.rows_regressed:
-        problems.append(f"{metric.rows_regressed} row(s) regressed")
-    if metric.avg_signed_off:
-        signed += ", mean drop signed off"
-    verdict = ("❌ " + ", ".join(problems) if problems else "✅") + signed
-    if metric.underpowered:
-        verdict += " · ⚠️ underpowered"
-    gated = metric.gated_mean_delta
-    delta = fmt_delta(gated if gated is not None else metric.mean_delta)
-    if metric.regressed:
-        delta = f"**{delta}**"
-    if gated is not None and metric.mean_delta is not None and gated != metric.mean_delta:
-        delta += f" (all rows {fmt_delta(metric.mean_delta)})"
-    tolerance = f"≥ {fmt_tolerance(metric.tolerance)}"
-    if tolerances.avg_gate == "significant":
-        tolerance += " or CI reaches 0"
-    return (
-        f"| {name}{drift} | LLM judge | {metric.pairs} | {fmt_score(metric.baseline_mean)} | "
-        f"{fmt_score(metric.new_mean)} | {delta} | {_interval(metric)} | {tolerance} | {verdict} |"
-    )
-
-
-def _underpowered(report: Report) -> str:
-    """A footnote under the metric table for metrics whose interval is too wide to judge."""
-    metrics = report.evaluation.metrics if report.evaluation else ()
-    weak = [m for m in metrics if m.kind != "check" and m.underpowered]
-    if not weak:
-        return ""
-    names = ", ".join(md_text(m.name, 40) or "—" for m in weak[:5])
-    more = f" and {len(weak) - 5} more" if len(weak) > 5 else ""
-    return (
-        f"⚠️ Underpowered: for {names}{more} the 95% interval of the mean delta is wider than the "
-        f"average tolerance ({fmt_tolerance(report.tolerances.avg)}), so a drop that size cannot "
-        "be told from judge noise. More rows narrow it; the `calibrate` command measures the noise."
-    )
-
-
-# -- the fixed parts -------------------------------------------------------------------------------
-
-
-def _headline(report: Report) -> str:
-    emoji = _EMOJI.get(report.result, "⚠️")
-    command = _COMMANDS.get(report.command, md_text(report.command, 40))
-    if report.result == "error":
-        title = (md_text(report.error.title, 80) if report.error else "") or "error"
-        return f"{emoji} {command} error: {title}"
-    if report.command != "gate":
-        return f"{emoji} {command}: done"
-    if report.result == "passed":
-        signed = report.counts.signed_off
-        if signed:
-            return f"{emoji} {command} passed: {signed} regressed row(s), all signed off"
-        return f"{emoji} {command} passed: no regression"
-    counts = report.counts
-    drifted = [m for m in report.evaluation.metrics if m.regressed] if report.evaluation else []
-    what = []
-    if counts.regressed:
-        what.append(f"{counts.regressed} row(s) regressed")
-    if any(m.kind != "check" for m in drifted):
-        names = [md_text(m.name, 40) or "—" for m in drifted if m.kind != "check"]
-        more = f" and {len(names) - 2} more" if len(names) > 2 else ""
-        what.append(f"average drift on {', '.join(names[:2])}{more}")
-    return f"{emoji} {command} regressed: {'; '.join(what) or 'see below'}"
-
-
-def _run(label: str, run: RunRef, layout: Layout) -> str:
-    name = md_text(run.name or "", layout.name_limit)
-    name = f" ({name})" if name else ""
-    return f"**{label}** {md_link(f'run {run.id}', run.url)}{name}"
-
-
-def _facts(report: Report, layout: Layout) -> list[str]:
-    """The first screen under the headline: one line of runs, one of the configuration."""
-    runs, setup = [], []
-    rebaseline = report.command == "rebaseline"
-    if report.candidate:
-        runs.append(_run("New baseline" if rebaseline else "Candidate", report.candidate, layout))
-    if report.baseline:
-        runs.append(
-            _run("Previous baseline" if rebaseline else "Baseline", report.baseline, layout)
-        )
-    if report.reused_run:
-        runs.append("reused run (same commit and configuration)")
-    if report.prompt_id is not None:
-        label = md_text(report.prompt_label or "", 80)
-        label = f"{label} " if label else ""
-        setup.append(f"**Prompt** {label}(id {report.prompt_id})")
-    if report.baseline_prompt_id is not None and report.baseline_prompt_id != report.prompt_id:
-        setup.append(f"**Baseline prompt** id {report.baseline_prompt_id}")
-    if report.dataset_id is not None:
-        setup.append(f"**Dataset** id {report.dataset_id}")
-    judge = md_text(report.judge_model or "", layout.name_limit)
-    if judge:
-        setup.append(f"**Judge** {judge}")
-    if report.avg_score is not None and rebaseline:
-        setup.append(f"**Average score** {fmt_score(report.avg_score)}")
-    if report.command == "gate":
-        tol = report.tolerances
-        significant = " or its 95% CI reaches 0" if tol.avg_gate == "significant" else ""
-        setup.append(
-            f"**Tolerances** row delta ≥ {fmt_tolerance(tol.row)}, "
-            f"mean delta ≥ {fmt_tolerance(tol.avg)}{significant}"
-        )
-    return [" · ".join(part) for part in (runs, setup) if part]
-
-
-def _counts(report: Report) -> dict[str, list[str]] | None:
-    """Every count the evaluation has, in its field order (a new field becomes a new column)."""
-    if not report.evaluation or report.command != "gate":
-        return None
-    counts = report.counts
-    names = [f.name for f in dataclasses.fields(counts)]
-    return {
-        "labels": [_COUNT_LABELS.get(n, n.replace("_", " ").capitalize()) for n in names],
-        "cells": [str(getattr(counts, n)) for n in names],
-    }
-
-
-def _listed(items: Sequence[str], limit: int = 300) -> dict[str, Any]:
+def listed(items: Sequence[str], limit: int = LISTED_CHARS) -> dict[str, Any]:
+    """The first MAX_LISTED items as Markdown, and how many more there are."""
     return {
         "lines": [text for text in (md_text(item, limit) for item in items[:MAX_LISTED]) if text],
         "more": max(0, len(items) - MAX_LISTED),
     }
 
 
-def _error_view(report: Report) -> dict[str, str] | None:
-    if not report.error:
-        return None
-    return {
-        "title": md_text(report.error.title, 100) or "Error",
-        "message": md_text(report.error.message, 1500),
-        "hint": md_text(report.error.hint, 1500),
-    }
+def fields(value: Any) -> list[tuple[str, Any]]:
+    """A dataclass's fields and values, in their order (a new count becomes a new column)."""
+    return [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
 
 
-def _outputs(report: Report) -> list[str]:
-    return [
-        f"{md_text(name, 40)} = {md_text(value, 200) or '—'}"
-        for name, value in list(report.extra_outputs.items())[:MAX_LISTED]
-    ]
+def workflow_link(url: str | None) -> str:
+    """A link to the workflow run, named by its id; empty when the URL is not usable."""
+    safe = md_url(url)
+    if not safe:
+        return ""
+    found = _RUN_ID.search(safe)
+    return md_link(f"workflow run {found.group(1)}" if found else "workflow run", safe)
 
 
-def _footer(report: Report) -> str:
-    parts = [f"ckaction {__version__} {md_text(report.command, 20)}"]
-    url = md_url(report.workflow_run_url)
-    if url:
-        found = _RUN_ID.search(url)
-        parts.append(md_link(f"workflow run {found.group(1)}" if found else "workflow run", url))
-    return " · ".join(parts)
+FILTERS: dict[str, Callable[..., Any]] = {
+    "md": md_text,
+    "md_name": md_name,
+    "link": md_link,
+    "score": fmt_score,
+    "delta": fmt_delta,
+    "rate": fmt_rate,
+    "tolerance": fmt_tolerance,
+    "side": side,
+    "change": change,
+    "worst_first": worst_first,
+    "label": row_label,
+    "interval": interval,
+    "listed": listed,
+    "fields": fields,
+    "workflow_link": workflow_link,
+}
 
 
-def rebaseline_command(report: Report) -> str:
-    run = report.baseline.id if report.baseline else "<baseline-run-id>"
-    return f"ckaction rebaseline --baseline-run-id {run}"
+@cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("ckaction", "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - Markdown, not HTML: untrusted values go through `md`
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.do"],
+    )
+    environment.filters.update(FILTERS)
+    environment.globals.update(version=__version__, MAX_LISTED=MAX_LISTED)
+    return environment
 
 
 # -- fitting ---------------------------------------------------------------------------------------
 
 
-def _fill(section: Section, items: Iterable[list[str]], remaining: list[int]) -> None:
-    """Take whole items (rows) in order while they fit. At the first that does not, the section
-    and every later (lower-priority) one stop: no mild row is shown while a worse one is left out."""
-    header = size(section.header) + 32  # its newlines, and "… N more" instead of "N" below
+def _fill(section: Section, page: Any, remaining: list[int]) -> None:
+    """Take whole items (rows) in order while they fit, rendered by the page's row macro. At the
+    first that does not, the section and every later (lower-priority) one stop: no mild row is
+    shown while a worse one is left out."""
+    section.header = getattr(page, section.header_name)
+    lines_of: Callable[[Any], str] = getattr(page, section.row_macro)
+    header_cost = size(section.header) + HEADER_SLACK
     kept = 0
-    for lines in items:
-        cost = sum(size(line) + 1 for line in lines) + (header if not kept else 0)
+    for item in section.items:
+        lines = lines_of(item).splitlines()
+        cost = sum(size(line) + 1 for line in lines) + (header_cost if not kept else 0)
         if cost > remaining[0]:
             remaining[0] = 0
             break
@@ -443,74 +258,43 @@ def _fill(section: Section, items: Iterable[list[str]], remaining: list[int]) ->
     section.omitted = section.total - kept
 
 
-def render(report: Report, layout: Layout) -> str:
-    """The report as Markdown within `layout.budget` UTF-8 bytes when its fixed parts allow, and
-    always within `layout.hard_limit`."""
+def _sections(report: Report) -> dict[str, Any]:
+    """The report's tables in priority order, empty: the metric table, the regressed rows, then
+    the folded ones (a status this renderer does not know yet still shows its rows, last)."""
     evaluation = report.evaluation if report.command == "gate" else None
-    rows_view = _Rows(layout)
-    metrics = evaluation.metrics if evaluation else ()
     by_status: dict[str, list[RowResult]] = {}
     for row in evaluation.rows if evaluation else ():
         by_status.setdefault(row.status, []).append(row)
-    regressed = evaluation.regressed_rows if evaluation else []
+    known = {"regressed", *(status for status, _, _ in FOLDED)}
+    unknown = [(status, "brief_row", "BRIEF_HEADER") for status in by_status if status not in known]
+    return {
+        "metrics": Section(
+            "metrics", "metric(s)", "metric_row", "METRIC_HEADER",
+            evaluation.metrics if evaluation else (),
+        ),
+        "regressed": Section(
+            "regressed", "regressed row(s)", "regressed_row", "ROW_HEADER",
+            evaluation.regressed_rows if evaluation else (),
+        ),
+        "folded": [
+            Section(status, "row(s)", row, header, by_status.get(status, []))
+            for status, row, header in (*FOLDED, *unknown)
+        ],
+    }  # fmt: skip
 
-    metric_section = Section("Metrics", METRIC_HEADER, "metric(s)", len(metrics))
-    regressed_section = Section(
-        "Regressed rows, worst first", ROW_HEADER, "regressed row(s)", len(regressed)
-    )
-    RowLines = Callable[[RowResult], list[str]]
-    plan: list[tuple[str, str, str, RowLines]] = [
-        ("Signed-off regressions", "signed_off", SIGNED_HEADER, rows_view.signed_off),
-        ("Improved rows", "improved", BRIEF_HEADER, rows_view.improved),
-        ("Unchanged rows", "unchanged", BRIEF_HEADER, rows_view.every),
-        ("Missing from the candidate run", "missing", BRIEF_HEADER, rows_view.every),
-        ("Paired but not scored on the candidate run", "unscored", BRIEF_HEADER, rows_view.every),
-    ]
-    known = {"regressed", *(status for _, status, _, _ in plan)}
-    plan += [  # a status this renderer does not know yet still shows its rows
-        (f"Rows with status {md_text(status, 40)}", status, BRIEF_HEADER, rows_view.every)
-        for status in by_status
-        if status not in known
-    ]
-    folded = [
-        (Section(title, header, "row(s)", len(by_status.get(status, []))), status, lines)
-        for title, status, header, lines in plan
-    ]
-    context: dict[str, Any] = {
-        "marker": layout.marker,
-        "command": report.command,
-        "headline": _headline(report),
-        "facts": _facts(report, layout),
-        "error": _error_view(report),
-        "counts": _counts(report),
-        "new_cases": evaluation.counts.new_cases if evaluation else 0,
-        "reasons": _listed(report.reasons if report.command == "gate" else ()),
-        "not_like_for_like": _listed(report.not_like_for_like),
-        "rebaseline_command": rebaseline_command(report),
-        "notes": _listed(report.notes),
-        "signoffs_used": _listed(report.signoffs_used),
-        "signoffs_ignored": _listed([*report.signoffs_expired, *report.signoffs_rejected]),
-        "underpowered": _underpowered(report) if evaluation else "",
-        "done": _listed(report.done, 400),
-        "outputs": _outputs(report),
-        "metrics": metric_section,
-        "regressed": regressed_section,
-        "folded": [section for section, _, _ in folded],
-        "see_also": layout.see_also,
-        "footer": _footer(report),
-    }
+
+def render(report: Report, layout: Layout) -> str:
+    """The report as Markdown within `layout.budget` UTF-8 bytes when its fixed parts allow, and
+    always within `layout.hard_limit`."""
     template = _environment().get_template("report.md.j2")
-    remaining = [layout.budget - size(template.render(**context))]
-
-    _fill(
-        metric_section,
-        ([_metric_line(m, rows_view.name(m.name), report.tolerances)] for m in metrics),
-        remaining,
-    )
-    _fill(regressed_section, (rows_view.regressed(row) for row in regressed), remaining)
-    for section, status, lines in folded:
-        _fill(section, map(lines, by_status.get(status, [])), remaining)
-    return _within(template.render(**context), layout)
+    sections = _sections(report)
+    context = {"report": report, "layout": layout, "sections": sections}
+    # The page with its tables still empty: what the fixed parts cost, and the row macros.
+    page = template.make_module(context)
+    remaining = [layout.budget - size(str(page))]
+    for section in (sections["metrics"], sections["regressed"], *sections["folded"]):
+        _fill(section, page, remaining)
+    return _within(template.render(context), layout)
 
 
 def _within(text: str, layout: Layout) -> str:
@@ -518,7 +302,7 @@ def _within(text: str, layout: Layout) -> str:
     if size(text) <= layout.hard_limit:
         return text
     note = f"\n\n_… cut to fit GitHub's size limit; {layout.see_also}._\n"
-    room = layout.hard_limit - size(note) - 1024
+    room = layout.hard_limit - size(note) - HARD_CUT_MARGIN
     cut = text.encode("utf-8")[:room].decode("utf-8", errors="ignore")
     cut = cut[: cut.rfind("\n") + 1]
     return cut + "</details>\n" * (cut.count("<details>") - cut.count("</details>")) + note
@@ -528,8 +312,9 @@ def render_summary(report: Report) -> str:
     return render(report, SUMMARY)
 
 
-def render_comment(report: Report) -> str:
-    marker = marker_for(report.comment_id)
+def render_comment(report: Report, comment_id: str | None = None) -> str:
+    """The sticky comment: `comment_id` names which one (a workflow may keep several on a PR)."""
+    marker = marker_for(comment_id)
     body = render(report, dataclasses.replace(COMMENT, marker=marker))
     if not body.startswith(marker + "\n"):  # pragma: no cover - the template always writes it
         raise RuntimeError("rendered comment lost its marker")

@@ -1,15 +1,22 @@
-"""The report: everything one gate found, in one object that the renderer, the outputs and the JSON
-file all read. Built by the flow; holds no I/O."""
+"""The report: what a command found, as immutable values. `Facts` accumulate as a command learns them
+(each step returns a new value), and the `Report` is built once from them and the `Evaluation` (or
+the error). Renderer, outputs and the JSON file all read it; delivery adds nothing to it. No I/O."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckaction import __version__
 from ckaction.decide import Cell, Counts, Evaluation, MetricResult, Result, RowResult, Tolerances
+
+if TYPE_CHECKING:
+    from ckaction.inputs import Settings
+
+JSON_SCHEMA = "ckaction-report/1"
 
 
 @dataclass(frozen=True)
@@ -26,34 +33,73 @@ class RunRef:
     name: str | None = None
 
 
-@dataclass
-class Report:
-    """The outcome of one gate. `evaluation` is None when the gate stopped before comparing."""
+@dataclass(frozen=True)
+class Facts:
+    """What a command learned on its way, so a report (an error part-way included) names it all.
 
-    result: Result
-    tolerances: Tolerances
-    candidate: RunRef | None = None
-    baseline: RunRef | None = None
+    `outputs` are the step outputs the command produced beyond the gate's (publish's version number,
+    calibrate's recommended tolerances...); `done` says what it did, one sentence each; a gate's
+    `evaluation` is the last thing it learns (an error after it, a stale baseline, keeps it)."""
+
+    command: str = "gate"
+    workflow_run_url: str | None = None
     prompt_id: int | None = None
     prompt_label: str | None = None
     baseline_prompt_id: int | None = None
     dataset_id: int | None = None
     judge_model: str | None = None
-    evaluation: Evaluation | None = None
-    error: ErrorInfo | None = None
-    not_like_for_like: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    workflow_run_url: str | None = None
-    comment_id: str | None = None
+    baseline: RunRef | None = None
+    candidate: RunRef | None = None
     reused_run: bool = False
     avg_score: Decimal | None = None
-    command: str = "gate"
-    signoffs_used: list[str] = field(default_factory=list)
-    signoffs_expired: list[str] = field(default_factory=list)
-    signoffs_rejected: list[str] = field(default_factory=list)
-    calibration: dict[str, Any] | None = None
-    extra_outputs: dict[str, str] = field(default_factory=dict)
-    done: list[str] = field(default_factory=list)
+    not_like_for_like: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    signoffs_expired: tuple[str, ...] = ()
+    signoffs_rejected: tuple[str, ...] = ()
+    done: tuple[str, ...] = ()
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    calibration: Mapping[str, Any] | None = None
+    evaluation: Evaluation | None = None
+
+
+def tolerances_of(settings: Settings | None) -> Tolerances:
+    """The one place tolerances are built: from the settings, or their defaults when the inputs
+    did not validate (an error report still states what a gate would have applied)."""
+    if settings is None:
+        from ckaction.inputs import Settings
+
+        fields = Settings.model_fields
+        return Tolerances(
+            row=fields["row_tolerance"].default,
+            avg=fields["avg_tolerance"].default,
+            avg_gate=fields["avg_gate"].default,
+            max_unscored=fields["max_unscored"].default,
+        )
+    return Tolerances(
+        row=settings.row_tolerance,
+        avg=settings.avg_tolerance,
+        avg_gate=settings.avg_gate,
+        max_unscored=settings.max_unscored,
+    )
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of one command, built once from its facts and, when it stopped, the error."""
+
+    result: Result
+    tolerances: Tolerances
+    facts: Facts = field(default_factory=Facts)
+    error: ErrorInfo | None = None
+
+    @property
+    def command(self) -> str:
+        return self.facts.command
+
+    @property
+    def evaluation(self) -> Evaluation | None:
+        """None when a gate stopped before comparing, and for the other commands."""
+        return self.facts.evaluation
 
     @property
     def passed(self) -> bool:
@@ -67,45 +113,85 @@ class Report:
     def reasons(self) -> tuple[str, ...]:
         return self.evaluation.reasons if self.evaluation else ()
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def signoffs_used(self) -> tuple[str, ...]:
+        """The sign-offs that accepted a regression (of a row or of a metric's mean)."""
         evaluation = self.evaluation
+        if evaluation is None:
+            return ()
+        used = {cell.signed_off for row in evaluation.rows for cell in row.cells if cell.signed_off}
+        used |= {m.avg_signed_off for m in evaluation.metrics if m.avg_signed_off}
+        return tuple(sorted(used))
+
+    def outputs(self) -> dict[str, str]:
+        """The step outputs this report sets (delivery adds `report` and `comment-url`)."""
+        facts = self.facts
+        outputs = {
+            "result": self.result,
+            "passed": "true" if self.passed else "false",
+            "run-id": str(facts.candidate.id) if facts.candidate else "",
+            "baseline-run-id": str(facts.baseline.id) if facts.baseline else "",
+            "regressions": str(self.counts.regressed),
+            "signed-off": str(self.counts.signed_off),
+            "avg-score": "" if facts.avg_score is None else f"{facts.avg_score}",
+            "prompt-id": "" if facts.prompt_id is None else str(facts.prompt_id),
+        }
+        outputs.update(facts.outputs)
+        return outputs
+
+    def to_dict(
+        self, outputs: Mapping[str, str], delivered: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON report: the verdict, with the outputs as written and what delivery did."""
+        facts, evaluation = self.facts, self.evaluation
         return {
-            "schema": "ckaction-report/1",
+            "schema": JSON_SCHEMA,
             "ckaction_version": __version__,
-            "command": self.command,
+            "command": facts.command,
             "result": self.result,
             "passed": self.passed,
             "reasons": list(self.reasons),
             "error": _plain(self.error.__dict__) if self.error else None,
-            "candidate_run": _plain(self.candidate.__dict__) if self.candidate else None,
-            "baseline_run": _plain(self.baseline.__dict__) if self.baseline else None,
-            "reused_run": self.reused_run,
-            "prompt_id": self.prompt_id,
-            "baseline_prompt_id": self.baseline_prompt_id,
-            "dataset_id": self.dataset_id,
-            "judge_model": self.judge_model,
-            "avg_score": _num(self.avg_score),
-            "tolerances": {"row": _num(self.tolerances.row), "avg": _num(self.tolerances.avg)},
-            "not_like_for_like": list(self.not_like_for_like),
-            "notes": list(self.notes),
-            "done": list(self.done),
+            "candidate_run": _plain(facts.candidate.__dict__) if facts.candidate else None,
+            "baseline_run": _plain(facts.baseline.__dict__) if facts.baseline else None,
+            "reused_run": facts.reused_run,
+            "prompt_id": facts.prompt_id,
+            "baseline_prompt_id": facts.baseline_prompt_id,
+            "dataset_id": facts.dataset_id,
+            "judge_model": facts.judge_model,
+            "avg_score": _num(facts.avg_score),
+            "tolerances": {
+                "row": _num(self.tolerances.row),
+                "avg": _num(self.tolerances.avg),
+                "avg_gate": self.tolerances.avg_gate,
+                "max_unscored": _num(self.tolerances.max_unscored),
+            },
+            "not_like_for_like": list(facts.not_like_for_like),
+            "notes": list(facts.notes),
+            "done": list(facts.done),
             "signoffs": {
                 "used": list(self.signoffs_used),
-                "expired": list(self.signoffs_expired),
-                "rejected": list(self.signoffs_rejected),
+                "expired": list(facts.signoffs_expired),
+                "rejected": list(facts.signoffs_rejected),
             },
-            "calibration": self.calibration,
-            "outputs": dict(self.extra_outputs),
-            "workflow_run_url": self.workflow_run_url,
+            "calibration": None if facts.calibration is None else dict(facts.calibration),
+            "outputs": dict(outputs),
+            "delivered": dict(delivered or {}),
+            "workflow_run_url": facts.workflow_run_url,
             "counts": dict(self.counts.__dict__),
             "metrics": [_metric(m) for m in evaluation.metrics] if evaluation else [],
             "rows": [_row(r) for r in evaluation.rows] if evaluation else [],
         }
 
-    def to_json(self) -> str:
+    def to_json(
+        self, outputs: Mapping[str, str], delivered: Mapping[str, Any] | None = None
+    ) -> str:
         # Compact: indentation forces json's pure-Python encoder, 3x slower on 10,000 rows.
         return json.dumps(
-            self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            self.to_dict(outputs, delivered),
+            ensure_ascii=False,
+            separators=(",", ":"),
+            allow_nan=False,
         )
 
 

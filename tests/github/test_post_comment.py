@@ -246,15 +246,13 @@ def test_a_real_rendered_comment_is_posted_and_found_again(
     fake: FakeGitHub, context: RunContext, log: Log
 ) -> None:
     """The seam with ckaction.render: its marker line is the one the upsert looks for."""
-    from ckaction.cli import DEFAULT_TOLERANCES
     from ckaction.render import render_comment
-    from ckaction.report import Report
+    from ckaction.report import Report, tolerances_of
 
-    report = Report(result="error", tolerances=DEFAULT_TOLERANCES)
-    report.comment_id = "api"
+    report = Report(result="error", tolerances=tolerances_of(None))
     settings = make_settings(comment_id="api")
-    first = send(render_comment(report), settings, context, log.runner)
-    report.result = "passed"
-    second = send(render_comment(report), settings, context, log.runner)
+    first = send(render_comment(report, "api"), settings, context, log.runner)
+    passed = Report(result="passed", tolerances=report.tolerances)
+    second = send(render_comment(passed, "api"), settings, context, log.runner)
     assert first is not None and first == second
     assert len(fake.comments_on(REPO, PR)) == 1 and log.warnings() == []

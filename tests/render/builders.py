@@ -10,13 +10,21 @@ from decimal import Decimal
 from typing import Any
 
 from ckaction.decide import Tolerances, evaluate
-from ckaction.report import ErrorInfo, Report, RunRef
+from ckaction.report import ErrorInfo, Facts, Report, RunRef
 from ckaction.signoff import SignOff, SignOffs
 from tests.factories import check, comparison, judge, responses, row
 
 TOL = Tolerances(row=Decimal("-1.0"), avg=Decimal("-0.2"))
 WEB = "https://app.completionkit.test/acme"
 WORKFLOW = "https://github.com/acme/prompts/actions/runs/4242"
+
+
+def make_report(
+    result: Any, tolerances: Tolerances = TOL, error: ErrorInfo | None = None, **facts: Any
+) -> Report:
+    """A report from its facts given as keywords (lists become the tuples `Facts` holds)."""
+    held = {k: tuple(v) if isinstance(v, list) else v for k, v in facts.items()}
+    return Report(result=result, tolerances=tolerances, facts=Facts(**held), error=error)
 
 
 def gate_report(
@@ -50,12 +58,9 @@ def gate_report(
         "judge_model": "gpt-4.1-mini",
         "evaluation": evaluation,
         "workflow_run_url": WORKFLOW,
-        "signoffs_used": sorted(
-            {c.signed_off for r in evaluation.rows for c in r.cells if c.signed_off}
-        ),
     }
     values.update(fields)
-    return Report(**values)
+    return make_report(**values)
 
 
 def error_report(**fields: Any) -> Report:
@@ -72,7 +77,7 @@ def error_report(**fields: Any) -> Report:
         "workflow_run_url": WORKFLOW,
     }
     values.update(fields)
-    return Report(**values)
+    return make_report(**values)
 
 
 HOSTILE = (
@@ -185,9 +190,8 @@ def signed_off() -> Report:
 
 
 def calibrate() -> Report:
-    return Report(
+    return make_report(
         result="passed",
-        tolerances=TOL,
         command="calibrate",
         baseline=RunRef(501, f"{WEB}/runs/501", "v3 baseline"),
         done=[
@@ -196,7 +200,7 @@ def calibrate() -> Report:
             "Recommended: row-tolerance -2.5, avg-tolerance -0.3 (an unchanged prompt passes "
             "both, with a margin).",
         ],
-        extra_outputs={
+        outputs={
             "recommended-row-tolerance": "-2.5",
             "recommended-avg-tolerance": "-0.3",
             "baseline-run-id": "501",
@@ -206,21 +210,19 @@ def calibrate() -> Report:
 
 
 def publish() -> Report:
-    return Report(
+    return make_report(
         result="passed",
-        tolerances=TOL,
         command="publish",
         prompt_id=42,
         done=["Published prompt 42 (version 4): it is now the current version of its family."],
-        extra_outputs={"prompt-id": "42", "version-number": "4"},
+        outputs={"prompt-id": "42", "version-number": "4"},
         workflow_run_url=WORKFLOW,
     )
 
 
 def rebaseline() -> Report:
-    return Report(
+    return make_report(
         result="passed",
-        tolerances=TOL,
         command="rebaseline",
         baseline=RunRef(501, f"{WEB}/runs/501", "v3 baseline"),
         candidate=RunRef(610, f"{WEB}/runs/610", None),
@@ -230,7 +232,7 @@ def rebaseline() -> Report:
             "metric versions). Gates now compare with it when baseline-run-id is 610 (or when it "
             "is the newest green run of the live prompt)."
         ],
-        extra_outputs={"run-id": "610", "baseline-run-id": "501"},
+        outputs={"run-id": "610", "baseline-run-id": "501"},
         workflow_run_url=WORKFLOW,
     )
 

@@ -12,16 +12,16 @@ import pytest
 
 from ckaction.decide import Tolerances
 from ckaction.render import render_comment, render_summary
-from ckaction.report import Report, RunRef
+from ckaction.report import RunRef
 from tests.render.builders import (
     SCENARIOS,
-    TOL,
     WEB,
     WORKFLOW,
     check,
     error_report,
     gate_report,
     judge,
+    make_report,
     row,
 )
 from tests.render.gfm import tables, visible
@@ -112,6 +112,21 @@ def test_a_broken_check_shows_pass_to_fail(render):
 
 
 @BOTH
+def test_a_broken_check_is_worse_than_any_delta(render):
+    report = gate_report(
+        row(0, judge(1, 5, 1)),
+        row(1, judge(1, 5, 2), check(5, True, False)),
+        tol=Tolerances(row=Decimal("-1.0"), avg=Decimal("-5")),
+    )
+    rows = table_after(render(report), "### Regressed rows")
+    assert [(r[0], r[2], r[5]) for r in rows] == [
+        ("1", "Has order no", "pass→fail"),
+        ("1", "Accuracy", "-3.0"),
+        ("0", "Accuracy", "-4.0"),
+    ]
+
+
+@BOTH
 def test_improved_and_unchanged_rows_are_folded_and_regressions_are_not(render):
     text = render(SCENARIOS["row_regression"]())
     folded = re.findall(r"<details><summary>(.*?)</summary>(.*?)</details>", text, re.DOTALL)
@@ -197,9 +212,8 @@ def test_rebaseline_links_the_new_and_previous_baseline_runs(render):
 def test_a_failed_rebaseline_is_an_error_report() -> None:
     from ckaction.report import ErrorInfo
 
-    report = Report(
+    report = make_report(
         result="error",
-        tolerances=TOL,
         command="rebaseline",
         baseline=RunRef(501, f"{WEB}/runs/501"),
         error=ErrorInfo("Run failed", "The new baseline run 610 failed: quota", "Open it."),
@@ -211,8 +225,10 @@ def test_a_failed_rebaseline_is_an_error_report() -> None:
 
 def test_the_comment_starts_with_its_marker_and_a_comment_id_scopes_it() -> None:
     assert render_comment(SCENARIOS["passed"]()).startswith("<!-- ckaction-report -->\n")
-    report = gate_report(row(0, judge(1, 4, 4)), comment_id="nightly <x> -->")
-    assert render_comment(report).startswith("<!-- ckaction-report:nightlyx- -->\n")
+    report = gate_report(row(0, judge(1, 4, 4)))
+    assert render_comment(report, "nightly <x> -->").startswith(
+        "<!-- ckaction-report:nightlyx- -->\n"
+    )
     assert "<!--" not in render_summary(report)
 
 
@@ -240,8 +256,10 @@ def test_a_row_status_the_renderer_does_not_know_still_shows() -> None:
     assert report.evaluation is not None
     rows = (dataclasses.replace(report.evaluation.rows[0], status="quarantined"),  # type: ignore[arg-type]
             report.evaluation.rows[1])  # fmt: skip
-    report.evaluation = dataclasses.replace(report.evaluation, rows=rows)
-    text = render_summary(report)
+    evaluation = dataclasses.replace(report.evaluation, rows=rows)
+    text = render_summary(
+        dataclasses.replace(report, facts=dataclasses.replace(report.facts, evaluation=evaluation))
+    )
     assert "<details><summary>Rows with status quarantined (1)</summary>" in text
     assert "| 0 | input 0 | Accuracy | 4.0 | 4.0 | 0.0 |" in text
 

@@ -21,7 +21,7 @@ from ckaction.render import (
     render_summary,
 )
 from ckaction.report import ErrorInfo, Report
-from tests.render.builders import SCENARIOS, big_report, gate_report, judge, row
+from tests.render.builders import SCENARIOS, big_report, gate_report, judge, make_report, row
 from tests.render.gfm import tables, visible
 
 
@@ -148,9 +148,8 @@ def test_the_hard_limit_cuts_at_a_line_and_closes_open_sections() -> None:
 
 def test_hostile_fixed_parts_stay_bounded() -> None:
     pipes = "|" * 5000
-    report = Report(
+    report = make_report(
         result="error",
-        tolerances=SCENARIOS["passed"]().tolerances,
         error=ErrorInfo(pipes, pipes, pipes),
         notes=[pipes] * 50,
         not_like_for_like=[pipes] * 50,

@@ -8,9 +8,11 @@ import respx
 
 from ckaction.api import CompletionKitClient, build_http_client
 from ckaction.clock import Deadline
+from ckaction.decide import Tolerances
 from ckaction.errors import GateTimeout, UncertainOutcome
 from ckaction.flow import Gate, RunSpec, run_mark
 from ckaction.inputs import Settings
+from ckaction.report import tolerances_of
 
 ROOT = "https://ck.test/orgs/acme/api/v1"
 
@@ -147,6 +149,26 @@ def test_the_run_mark_names_commit_and_configuration():
 
 
 def test_tolerances_come_from_settings():
-    gate = make_gate(FakeClock(), row_tolerance="-2", avg_tolerance="-0.5", avg_gate="significant")
-    assert gate.tolerances.row == Decimal("-2") and gate.tolerances.avg == Decimal("-0.5")
-    assert gate.tolerances.avg_gate == "significant"
+    gate = make_gate(
+        FakeClock(),
+        row_tolerance="-2",
+        avg_tolerance="-0.5",
+        avg_gate="significant",
+        max_unscored="0.3",
+    )
+    assert gate.tolerances == Tolerances(
+        row=Decimal("-2"), avg=Decimal("-0.5"), avg_gate="significant", max_unscored=Decimal("0.3")
+    )
+
+
+def test_without_valid_settings_the_tolerances_are_the_settings_defaults():
+    defaults = Settings.parse({"api_token": "tok-1234", "api_url": ROOT, "prompt_id": "2"})
+    assert tolerances_of(None) == tolerances_of(defaults)
+
+
+def test_facts_accumulate_as_new_values():
+    gate = make_gate(FakeClock())
+    before = gate.facts
+    after = gate.learn(dataset_id=7, notes=("a note",))
+    assert (before.dataset_id, before.notes) == (None, ())
+    assert (after.dataset_id, after.notes, gate.facts) == (7, ("a note",), after)

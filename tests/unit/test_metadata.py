@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from ckaction.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, action_main
 from ckaction.inputs import Settings, missing_required
 from ckaction.metadata import (
     EVERY_COMMAND,
@@ -18,6 +20,8 @@ from ckaction.metadata import (
     always_required,
     plain,
 )
+from tests.conftest import TOKEN, ActionEnv, Served
+from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "composite"))
@@ -58,9 +62,7 @@ def test_action_declares_the_metadata_inputs_with_their_defaults():
     assert [name for name, spec in inputs.items() if spec["required"]] == ["api-token"]
 
 
-def test_outputs_declared_are_the_outputs_written():
-    """For now the declared outputs are checked against the metadata; the report rework makes the
-    outputs delivery writes come from the same metadata."""
+def test_action_yml_declares_the_metadata_outputs():
     outputs = load("action.yml")["outputs"]
     assert list(outputs) == [output.id for output in OUTPUTS]
     for output in OUTPUTS:
@@ -114,6 +116,59 @@ def test_requirements_are_what_settings_enforces():
                 assert set(missing_required(raw)) & set(requirement.any_of), (command, requirement)
                 raw[chosen.replace("-", "_")] = "1"
                 assert missing_required(raw) == {}, (command, chosen)
+
+
+def written_outputs(action_env: ActionEnv, inputs: dict[str, str], **env: str) -> tuple[int, set]:
+    """One step in-process, as the runner gives it its env: its exit code and the outputs it set."""
+    code = action_main(action_env.environ({"api-token": TOKEN, **inputs}, **env))
+    return code, set(action_env.outputs())
+
+
+def test_outputs_declared_are_the_outputs_written(
+    served: Served, action_env: ActionEnv, monkeypatch
+) -> None:
+    """Every command, passing, regressing and failing: the union of the outputs the code really
+    wrote is what action.yml declares."""
+    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
+    ids: Any = served.ids
+    api = {"api-url": served.url}
+    github = FakeGitHub()
+    github.add_pull("acme/prompts", 12)
+    github.add_token("ghs_workflowtoken0123456789", ACTIONS_BOT, installation=True)
+    pull_request = {
+        "number": 12,
+        "labels": [],
+        "head": {"sha": "a" * 40, "repo": {"full_name": "acme/prompts"}},
+        "base": {"repo": {"full_name": "acme/prompts"}},
+    }
+    written: set[str] = set()
+    with serve_github(github) as github_url:
+        steps = [
+            (EXIT_OK, {**api, "prompt-id": str(ids.prompt_v1_id)}, {}),
+            (
+                EXIT_REGRESSED,
+                {
+                    **api,
+                    "prompt-id": str(ids.prompt_v2_id),
+                    "github-token": "ghs_workflowtoken0123456789",
+                },
+                {
+                    "event": "pull_request",
+                    "payload": {"action": "synchronize", "pull_request": pull_request},
+                    "GITHUB_API_URL": github_url,
+                },
+            ),
+            (EXIT_ERROR, {**api, "prompt-id": "4040"}, {}),
+            (EXIT_OK, {**api, "command": "rebaseline", "prompt-id": str(ids.prompt_v1_id)}, {}),
+            (EXIT_OK, {**api, "command": "calibrate", "prompt-id": str(ids.prompt_v1_id)}, {}),
+            (EXIT_OK, {**api, "command": "publish", "prompt-id": str(ids.prompt_v2_id)}, {}),
+        ]
+        for expected, inputs, env in steps:
+            code, outputs = written_outputs(action_env, inputs, **env)
+            assert code == expected, (inputs, action_env.summary())
+            written |= outputs
+    assert len(github.comments_on("acme/prompts", 12)) == 1
+    assert written == set(load("action.yml")["outputs"])
 
 
 def test_docker_action_runs_the_dockerfile():
