@@ -9,11 +9,12 @@ from tests.conftest import TOKEN
 from tests.integration.helpers import ROOT, run_action
 
 
-def test_publish_makes_the_candidate_current(served, action_env):
-    emu, ids = served.emulator, served.ids
+def test_publish_makes_the_candidate_current(emulated, action_env):
+    emu, ids = emulated.emulator, emulated.ids
     result = run_action(
+        emulated,
         action_env,
-        {"api-url": served.url, "command": "publish", "prompt-id": str(ids.prompt_v2_id)},
+        {"api-url": emulated.url, "command": "publish", "prompt-id": str(ids.prompt_v2_id)},
     )
     assert result.code == 0, result.stdout
     assert result.outputs["prompt-id"] == str(ids.prompt_v2_id)
@@ -21,8 +22,9 @@ def test_publish_makes_the_candidate_current(served, action_env):
     assert emu.get_prompt(ids.family_key)["id"] == ids.prompt_v2_id
     assert "Published prompt" in result.summary_text
     again = run_action(
+        emulated,
         action_env,
-        {"api-url": served.url, "command": "publish", "prompt-id": str(ids.prompt_v2_id)},
+        {"api-url": emulated.url, "command": "publish", "prompt-id": str(ids.prompt_v2_id)},
     )
     assert again.code == 0
     assert "already the current version" in again.summary_text
@@ -30,19 +32,21 @@ def test_publish_makes_the_candidate_current(served, action_env):
     assert len(publishes) == 1
 
 
-def test_publish_of_an_unknown_prompt_is_an_error(served, action_env):
+def test_publish_of_an_unknown_prompt_is_an_error(emulated, action_env):
     result = run_action(
-        action_env, {"api-url": served.url, "command": "publish", "prompt-id": "4040"}
+        emulated,
+        action_env, {"api-url": emulated.url, "command": "publish", "prompt-id": "4040"}
     )
     assert result.code == 2
     assert "prompt 4040" in result.summary_text
 
 
-def test_rebaseline_reruns_the_baseline_and_outputs_the_new_run(served, action_env):
-    emu, ids = served.emulator, served.ids
+def test_rebaseline_reruns_the_baseline_and_outputs_the_new_run(emulated, action_env):
+    emu, ids = emulated.emulator, emulated.ids
     result = run_action(
+        emulated,
         action_env,
-        {"api-url": served.url, "command": "rebaseline", "prompt-id": str(ids.prompt_v1_id)},
+        {"api-url": emulated.url, "command": "rebaseline", "prompt-id": str(ids.prompt_v1_id)},
     )
     assert result.code == 0, result.stdout
     new_id = int(result.outputs["run-id"])
@@ -52,16 +56,17 @@ def test_rebaseline_reruns_the_baseline_and_outputs_the_new_run(served, action_e
         f"/runs/{ids.baseline_run_id}/rerun"
     ]
     # The next gate compares with the fresh baseline: it is the newest green run of the live prompt.
-    gate = run_action(action_env, {"api-url": served.url, "prompt-id": str(ids.prompt_v2_id)})
+    gate = run_action(emulated, action_env, {"api-url": emulated.url, "prompt-id": str(ids.prompt_v2_id)})
     assert gate.outputs["baseline-run-id"] == str(new_id)
 
 
-def test_rebaseline_with_a_new_judge_model_creates_a_run_with_it(served, action_env):
-    emu, ids = served.emulator, served.ids
+def test_rebaseline_with_a_new_judge_model_creates_a_run_with_it(emulated, action_env):
+    emu, ids = emulated.emulator, emulated.ids
     result = run_action(
+        emulated,
         action_env,
         {
-            "api-url": served.url,
+            "api-url": emulated.url,
             "command": "rebaseline",
             "baseline-run-id": str(ids.baseline_run_id),
             "judge-model": "gpt-5-judge",
@@ -89,13 +94,13 @@ def cli(*args, env_extra=None, cwd=None):
     )
 
 
-def test_cli_gate_outside_github_prints_the_summary_and_exits_by_verdict(served, tmp_path):
+def test_cli_gate_outside_github_prints_the_summary_and_exits_by_verdict(emulated, tmp_path):
     proc = cli(
         "gate",
         "--api-url",
-        served.url,
+        emulated.url,
         "--prompt-id",
-        str(served.ids.prompt_v2_id),
+        str(emulated.ids.prompt_v2_id),
         env_extra={"CKACTION_API_TOKEN": TOKEN},
         cwd=tmp_path,
     )
@@ -106,14 +111,14 @@ def test_cli_gate_outside_github_prints_the_summary_and_exits_by_verdict(served,
     assert (tmp_path / "ckaction-report.json").exists()
 
 
-def test_cli_summary_file_and_flag_validation(served, tmp_path):
+def test_cli_summary_file_and_flag_validation(emulated, tmp_path):
     summary = tmp_path / "eval.md"
     proc = cli(
         "gate",
         "--api-url",
-        served.url,
+        emulated.url,
         "--prompt-id",
-        str(served.ids.prompt_v1_id),
+        str(emulated.ids.prompt_v1_id),
         "--api-token",
         TOKEN,
         "--summary-file",
