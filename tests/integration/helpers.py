@@ -62,9 +62,15 @@ def _result(env: ActionEnv, code: int, stdout: str, stderr: str) -> Result:
 
 
 def run_action(
-    emulated: Emulated, env: ActionEnv, inputs: dict[str, str], **kwargs: Any
+    emulated: Emulated,
+    env: ActionEnv,
+    inputs: dict[str, str],
+    *,
+    over_http: bool = False,
+    **kwargs: Any,
 ) -> Result:
-    """One step of the action in-process: `cli.App` with the emulator's transport and its clock."""
+    """One step of the action in-process: `cli.App` with the emulator's clock, and its transport
+    unless `over_http` (then the real one, to wherever `api-url` points)."""
     environ = env.environ({**BASE_INPUTS, **inputs}, **kwargs)
     stdout, stderr = io.StringIO(), io.StringIO()
     app = App(
@@ -72,7 +78,7 @@ def run_action(
         stream=stdout,
         clock=emulated.time.now,
         sleep=emulated.time.sleep,
-        transport=emulated.transport,
+        transport=None if over_http else emulated.transport,
     )
     with redirect_stderr(stderr):
         code = app.run(raw_inputs_from_env(environ))

@@ -34,8 +34,7 @@ def test_publish_makes_the_candidate_current(emulated, action_env):
 
 def test_publish_of_an_unknown_prompt_is_an_error(emulated, action_env):
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "command": "publish", "prompt-id": "4040"}
+        emulated, action_env, {"api-url": emulated.url, "command": "publish", "prompt-id": "4040"}
     )
     assert result.code == 2
     assert "prompt 4040" in result.summary_text
@@ -56,7 +55,9 @@ def test_rebaseline_reruns_the_baseline_and_outputs_the_new_run(emulated, action
         f"/runs/{ids.baseline_run_id}/rerun"
     ]
     # The next gate compares with the fresh baseline: it is the newest green run of the live prompt.
-    gate = run_action(emulated, action_env, {"api-url": emulated.url, "prompt-id": str(ids.prompt_v2_id)})
+    gate = run_action(
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(ids.prompt_v2_id)}
+    )
     assert gate.outputs["baseline-run-id"] == str(new_id)
 
 

@@ -1,7 +1,9 @@
-"""The gate end to end: entrypoint.py as a subprocess, the emulator over HTTP on 127.0.0.1."""
+"""The gate end to end in-process: cli.App with the runner's environment, the emulator's transport
+and one fake clock."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -10,15 +12,25 @@ from ckaction.emulator import Fault, GenerationError
 from tests.conftest import TOKEN
 from tests.integration.helpers import run_action
 
+LATER_THAN_ANY_READ_TIMEOUT = 3600.0  # seconds: the answer never comes in time
+
+
+def is_gate_run_json(run):
+    return (run.get("name") or "").startswith("ckaction gate ")
+
 
 def posts(emulator, pattern):
     return [r for r in emulator.requests if r.method == "POST" and re.search(pattern, r.path)]
 
 
+def statuses(emulator, pattern):
+    """The statuses the emulator answered GETs of matching paths with, in order."""
+    return [r.status for r in emulator.requests if r.method == "GET" and re.search(pattern, r.path)]
+
+
 def test_a_regressing_candidate_fails_with_outputs_summary_and_report(emulated, action_env):
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert result.code == 1, result.stdout + result.stderr
     out = result.outputs
@@ -40,8 +52,7 @@ def test_a_regressing_candidate_fails_with_outputs_summary_and_report(emulated, 
 
 def test_the_live_prompt_passes_and_a_gate_run_never_becomes_a_baseline(emulated, action_env):
     first = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v1_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v1_id)}
     )
     assert first.code == 0, first.stdout
     assert first.outputs["result"] == "passed" and first.outputs["passed"] == "true"
@@ -69,27 +80,6 @@ def test_fail_on_regression_false_reports_and_exits_zero(emulated, action_env):
     assert result.outputs["result"] == "regressed" and result.outputs["passed"] == "false"
 
 
-def test_invalid_inputs_fail_before_any_network_call(emulated, action_env):
-    result = run_action(
-        emulated,
-        action_env,
-        {"api-url": emulated.url, "prompt-id": "v2", "row-tolerance": "x", "metric-ids": "1,a"},
-    )
-    assert result.code == 2
-    assert emulated.emulator.requests == []
-    for name in ("prompt-id", "row-tolerance", "metric-ids"):
-        assert f"::error title=Invalid input {name}::" in result.stdout
-    assert result.outputs["result"] == "error"
-    assert "Traceback" not in result.everything
-
-
-def test_missing_required_inputs_are_named(emulated, action_env):
-    result = run_action(emulated, action_env, {"api-token": "", "api-url": ""})
-    assert result.code == 2
-    for name in ("api-token", "org", "prompt-id"):
-        assert f"Invalid input {name}" in result.stdout
-
-
 def test_a_wrong_token_is_a_clear_401_and_the_token_is_never_printed(emulated, action_env):
     wrong = "ck-wrong-token-abcdefgh"
     result = run_action(
@@ -110,8 +100,7 @@ def test_an_error_body_echoing_the_token_is_redacted_everywhere(emulated, action
         )
     )
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert result.code == 2
     assert TOKEN not in result.everything.replace(f"::add-mask::{TOKEN}", "")
@@ -130,8 +119,7 @@ def test_a_failed_run_is_an_error_showing_its_failure_summary(emulated, action_e
 
     emulated.emulator.generator = broken
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert result.code == 2
     assert result.outputs["result"] == "error"
@@ -193,26 +181,19 @@ def test_no_judge_model_stops_before_creating_a_run(emulated, action_env):
 def test_a_create_that_landed_behind_a_502_is_found_not_duplicated(emulated, action_env):
     emulated.emulator.faults.append(Fault("POST", r"/runs$", status=502, after_processing=True))
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert result.code == 1, result.stdout
-    runs = (
-        emulated.emulator.list_runs().items if hasattr(emulated.emulator.list_runs(), "items") else None
-    )
-    gate_runs = [
-        r for r in emulated.emulator.requests if r.method == "POST" and r.path.endswith("/runs")
-    ]
-    assert len(gate_runs) == 1
     assert "Uncertain create" in result.stdout
-    assert runs is None or sum(1 for r in runs if "ckaction gate" in (r.get("name") or "")) == 1
+    assert len(posts(emulated.emulator, r"/runs$")) == 1
+    gate_runs = [r for r in emulated.emulator.list_runs().items if is_gate_run_json(r)]
+    assert [r["id"] for r in gate_runs] == [int(result.outputs["run-id"])]
 
 
 def test_a_create_that_never_landed_is_sent_again(emulated, action_env):
     emulated.emulator.faults.append(Fault("POST", r"/runs$", status=503))
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert result.code == 1, result.stdout
     assert len(posts(emulated.emulator, r"/runs$")) == 2
@@ -221,8 +202,7 @@ def test_a_create_that_never_landed_is_sent_again(emulated, action_env):
 def test_a_start_that_landed_behind_a_504_is_not_sent_twice(emulated, action_env):
     emulated.emulator.faults.append(Fault("POST", r"/generate$", status=504, after_processing=True))
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert result.code == 1, result.stdout
     assert len(posts(emulated.emulator, r"/generate$")) == 1
@@ -232,17 +212,40 @@ def test_rate_limits_and_server_errors_on_reads_are_retried(emulated, action_env
     emulated.emulator.faults.append(Fault("GET", r"/runs/\d+$", status=429, times=2))
     emulated.emulator.faults.append(Fault("GET", r"/compare$", status=503, times=1))
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert result.code == 1, result.stdout
+    assert statuses(emulated.emulator, r"/runs/\d+$")[:3] == [429, 429, 200]
+    assert statuses(emulated.emulator, r"/compare$") == [503, 200]
+
+
+def test_a_status_poll_that_times_out_is_read_again(emulated, action_env):
+    late = Fault("GET", r"/runs/\d+$", status=None, delay=LATER_THAN_ANY_READ_TIMEOUT)
+    emulated.emulator.faults.append(late)
+    result = run_action(
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+    )
+    assert result.code == 1, result.stdout
+    assert late.hits == 1
+    assert len(statuses(emulated.emulator, r"/runs/\d+$")) >= 2
+
+
+def test_a_start_whose_answer_never_came_is_not_sent_twice(emulated, action_env):
+    late = Fault("POST", r"/generate$", status=None, delay=LATER_THAN_ANY_READ_TIMEOUT)
+    emulated.emulator.faults.append(late)
+    result = run_action(
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+    )
+    assert result.code == 1, result.stdout
+    assert late.hits == 1
+    assert "Uncertain start" in result.stdout
+    assert len(posts(emulated.emulator, r"/generate$")) == 1
 
 
 def test_a_malformed_body_is_an_error_not_a_crash(emulated, action_env):
     emulated.emulator.faults.append(Fault("GET", r"/compare$", malformed=True, times=10))
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert result.code == 2
     assert "not JSON" in result.summary_text
@@ -265,7 +268,11 @@ def test_a_smoke_subset_reports_missing_rows_and_new_cases_without_failing(emula
     result = run_action(
         emulated,
         action_env,
-        {"api-url": emulated.url, "prompt-id": str(ids.prompt_v1_id), "dataset-id": str(smoke["id"])},
+        {
+            "api-url": emulated.url,
+            "prompt-id": str(ids.prompt_v1_id),
+            "dataset-id": str(smoke["id"]),
+        },
     )
     assert result.code == 0, result.stdout
     counts = result.report["counts"]
@@ -294,89 +301,31 @@ def test_reuse_runs_false_creates_a_new_run(emulated, action_env):
     assert len(posts(emulated.emulator, r"/runs$")) == 2
 
 
-def test_a_fork_pr_without_the_secret_says_so_plainly(emulated, action_env):
-    payload = {
-        "pull_request": {
-            "number": 7,
-            "head": {"repo": {"full_name": "someone/prompts"}},
-            "base": {"repo": {"full_name": "acme/prompts"}},
-        }
-    }
-    result = run_action(
-        emulated,
-        action_env,
-        {"api-token": "", "api-url": emulated.url, "prompt-id": "1"},
-        event="pull_request",
-        payload=payload,
-    )
-    assert result.code == 2
-    assert "fork" in result.summary_text and "workflow_run" in result.summary_text
-    assert emulated.emulator.requests == []
-
-
-@pytest.mark.parametrize("hostile", ["::error::forged annotation", "line\n::warning::x"])
-def test_row_text_cannot_forge_workflow_commands(emulated, action_env, hostile):
-    def generator(prompt, row):
-        return hostile
-
-    emulated.emulator.generator = generator
-    emulated.emulator.faults.append(
-        Fault("GET", r"/prompts/\d+$", status=422, body='{"error": "::error::from the server"}')
-    )
-    result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
-    )
-    forged = [
-        line
-        for line in result.stdout.splitlines()
-        if line.startswith(("::error::forged", "::warning::x", "::error::from the server"))
-    ]
-    assert forged == []
-
-
 def test_each_regressed_metric_gets_one_annotation(emulated, action_env):
     result = run_action(
-        emulated,
-        action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
     assert annotations == ["::error title=Prompt regression%3A Accuracy::1 row(s) regressed"]
     assert "::group::Regressed rows (1)" in result.stdout
 
 
-def test_hostile_row_inputs_are_echoed_as_inert_text(emulated, action_env):
-    from ckaction.emulator import ScriptedJudge
-
-    emu, ids = emulated.emulator, emulated.ids
-    hostile = [
-        {"customer_message": "::error::forged from a row", "order_number": "1"},
-        {
-            "customer_message": "@octocat <img src=https://evil.example/p.png> | #12 `x` **b**",
-            "order_number": "2",
-        },
-    ]
-    dataset = emu.add_dataset("hostile", hostile)
-    emu.judge = ScriptedJudge(
-        {(ids.prompt_v2_id, 0, "Accuracy"): 1, (ids.prompt_v2_id, 1, "Accuracy"): 1}, default=5
-    )
-    baseline = emu.add_completed_run(
-        ids.prompt_v1_id, dataset["id"], ids.metric_ids[:2], judge_model=ids.judge_model
-    )
+@pytest.mark.parametrize(
+    ("hostile", "shown"),
+    [
+        ("::error::forged annotation", "::error::forged annotation"),
+        ("line\n::warning::x", "line%0A::warning::x"),
+        ("a\r\n::error::forged", "a%0D%0A::error::forged"),
+    ],
+)
+def test_server_text_cannot_forge_workflow_commands(emulated, action_env, hostile, shown):
+    message = json.dumps({"error": hostile})
+    emulated.emulator.faults.append(Fault("GET", r"/prompts/\d+$", status=422, body=message))
     result = run_action(
-        emulated,
-        action_env,
-        {
-            "api-url": emulated.url,
-            "prompt-id": str(ids.prompt_v2_id),
-            "baseline-run-id": str(baseline["id"]),
-        },
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
-    assert result.code == 1, result.stdout
-    assert not [line for line in result.stdout.splitlines() if line.startswith("::error::forged")]
-    stop = [line for line in result.stdout.splitlines() if line.startswith("::stop-commands::")]
-    assert len(stop) == 1
-    token = stop[0].removeprefix("::stop-commands::")
-    echoed = result.stdout.split(stop[0], 1)[1].split(f"::{token}::", 1)[0]
-    assert "forged from a row" in echoed
-    assert "<img" not in result.summary
+    assert result.code == 2
+    (error,) = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
+    assert "422" in error and shown in error
+    commands = ("::error::", "::warning::")
+    assert [line for line in result.stdout.splitlines() if line.startswith(commands)] == []

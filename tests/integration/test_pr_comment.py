@@ -14,12 +14,15 @@ READ_ONLY = "ghs_forktoken0123456789abcdef"
 
 
 @pytest.fixture
-def github():
+def github(monkeypatch):
     fake = FakeGitHub()
     fake.checkers.append(check_exchange)
     fake.add_pull(REPO, 12)
     fake.add_token(TOKEN, ACTIONS_BOT, installation=True)
     fake.add_token(READ_ONLY, ACTIONS_BOT, installation=True, can_write=False)
+    # PyGithub's pacing and the retry backoff only slow down a gate against a local fake.
+    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
+    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
     with serve_github(fake) as url:
         yield fake, url
     assert fake.violations == []
@@ -95,7 +98,8 @@ def test_a_read_only_token_warns_and_keeps_the_verdict(emulated, action_env, git
 
 def test_comment_false_posts_nothing(emulated, action_env, github):
     fake, url = github
-    gate(emulated, action_env, url, TOKEN, "a" * 40, comment="false")
+    result = gate(emulated, action_env, url, TOKEN, "a" * 40, comment="false")
+    assert result.code == 1 and "Regressed rows" in result.summary
     assert fake.calls() == []
 
 

@@ -9,7 +9,11 @@ from tests.integration.test_commands import cli
 
 
 def gate(emulated, action_env, **inputs):
-    base = {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id), "comment": "false"}
+    base = {
+        "api-url": emulated.url,
+        "prompt-id": str(emulated.ids.prompt_v2_id),
+        "comment": "false",
+    }
     return run_action(emulated, action_env, {**base, **inputs})
 
 
@@ -24,7 +28,8 @@ def test_a_judge_outage_on_the_candidate_is_an_error_not_a_pass(emulated, action
     emulated.emulator.judge = judge
     result = gate(emulated, action_env)
     assert result.code == 2 and result.outputs["result"] == "error"
-    assert "not measured" in result.summary_text or "not scored" in result.summary_text
+    assert "Nothing was measured" in result.summary_text
+    assert "Helpfulness: no row has a score on both runs" in result.summary_text
 
 
 def test_most_rows_failing_to_generate_is_an_error_not_a_pass(emulated, action_env):
@@ -63,7 +68,9 @@ def test_a_label_signs_off_an_average_drop_too(emulated, action_env):
     assert any("@maria" in used for used in result.report["signoffs"]["used"])
 
 
-def test_a_rerun_of_the_job_does_not_reuse_a_run_that_completed_without_scores(emulated, action_env):
+def test_a_rerun_of_the_job_does_not_reuse_a_run_that_completed_without_scores(
+    emulated, action_env
+):
     ids, scripted = emulated.ids, emulated.emulator.judge
     outage = {"on": True}
 
