@@ -1,12 +1,8 @@
-"""publish, rebaseline and the CLI, end to end over HTTP."""
+"""publish and rebaseline, end to end in-process."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.conftest import TOKEN
-from tests.integration.helpers import ROOT, run_action
+from tests.integration.helpers import run_action
 
 
 def test_publish_makes_the_candidate_current(emulated, action_env):
@@ -78,67 +74,3 @@ def test_rebaseline_with_a_new_judge_model_creates_a_run_with_it(emulated, actio
     assert run["judge_model"] == "gpt-5-judge"
     assert run["prompt_id"] == ids.prompt_v1_id
     assert not any(r.path.endswith("/rerun") for r in emu.requests)
-
-
-def cli(*args, env_extra=None, cwd=None):
-    import os
-
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "ckaction", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_cli_gate_outside_github_prints_the_summary_and_exits_by_verdict(emulated, tmp_path):
-    proc = cli(
-        "gate",
-        "--api-url",
-        emulated.url,
-        "--prompt-id",
-        str(emulated.ids.prompt_v2_id),
-        env_extra={"CKACTION_API_TOKEN": TOKEN},
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Regressed rows" in proc.stdout
-    assert "::" not in proc.stdout.split("## ", 1)[0]  # no workflow commands outside GitHub
-    assert TOKEN not in proc.stdout + proc.stderr
-    assert (tmp_path / "ckaction-report.json").exists()
-
-
-def test_cli_summary_file_and_flag_validation(emulated, tmp_path):
-    summary = tmp_path / "eval.md"
-    proc = cli(
-        "gate",
-        "--api-url",
-        emulated.url,
-        "--prompt-id",
-        str(emulated.ids.prompt_v1_id),
-        "--api-token",
-        TOKEN,
-        "--summary-file",
-        str(summary),
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "passed" in summary.read_text()
-    bad = cli("gate", "--prompt-id", "x", "--api-token", TOKEN, "--org", "acme", cwd=tmp_path)
-    assert bad.returncode == 2
-    assert "prompt-id" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
-
-
-def test_cli_version_and_demo(tmp_path):
-    version = cli("--version")
-    assert version.returncode == 0 and version.stdout.startswith("ckaction ")
-    demo = cli(
-        "demo", "--run-seconds", "0.3", "--summary-file", str(tmp_path / "demo.md"), cwd=tmp_path
-    )
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "Regressed rows" in demo.stdout
-    assert "caught the regression" in demo.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ckaction.emulator import GenerationError, Verdict
 from tests.conftest import TOKEN
 from tests.integration.helpers import run_action
-from tests.integration.test_commands import cli
 
 
 def gate(emulated, action_env, **inputs):
@@ -111,30 +110,3 @@ def test_an_error_body_cut_mid_token_leaks_no_part_of_it(emulated, action_env):
     result = gate(emulated, action_env)
     assert result.code == 2
     assert TOKEN[:12] not in result.everything.replace(f"::add-mask::{TOKEN}", "")
-
-
-def test_a_summary_file_that_cannot_be_written_keeps_the_verdict(emulated, tmp_path):
-    proc = cli(
-        "gate",
-        "--api-url", emulated.url,
-        "--prompt-id", str(emulated.ids.prompt_v2_id),
-        "--api-token", TOKEN,
-        "--summary-file", str(tmp_path / "missing" / "dir" / "eval.md"),
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert "Report not fully delivered" in proc.stdout
-
-
-def test_the_cli_has_a_calibrate_command(emulated, tmp_path):
-    proc = cli(
-        "calibrate",
-        "--api-url", emulated.url,
-        "--baseline-run-id", str(emulated.ids.baseline_run_id),
-        "--api-token", TOKEN,
-        "--calibration-runs", "1",
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Recommended: row-tolerance" in proc.stdout
