@@ -18,6 +18,7 @@ def in_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.real_clock
 def test_a_gate_outside_github_prints_the_summary_and_exits_by_verdict(served, in_tmp, capsys):
     code = main(
         ["gate", "--api-url", served.url, "--prompt-id", str(served.ids.prompt_v2_id)],
@@ -31,6 +32,7 @@ def test_a_gate_outside_github_prints_the_summary_and_exits_by_verdict(served, i
     assert (in_tmp / "ckaction-report.json").exists()
 
 
+@pytest.mark.real_clock
 def test_a_summary_file_and_flag_validation(served, in_tmp, capsys):
     summary = in_tmp / "eval.md"
     code = main(
@@ -52,6 +54,7 @@ def test_a_summary_file_and_flag_validation(served, in_tmp, capsys):
     assert "prompt-id" in out and "Traceback" not in out + err
 
 
+@pytest.mark.real_clock
 def test_a_summary_file_that_cannot_be_written_keeps_the_verdict(served, in_tmp, capsys):
     code = main(
         [
@@ -69,6 +72,7 @@ def test_a_summary_file_that_cannot_be_written_keeps_the_verdict(served, in_tmp,
     assert "Report not fully delivered" in out
 
 
+@pytest.mark.real_clock
 def test_calibrate_recommends_tolerances(served, in_tmp, capsys):
     code = main(
         [
@@ -92,6 +96,7 @@ def test_version(capsys):
     assert capsys.readouterr().out.startswith("ckaction ")
 
 
+@pytest.mark.real_clock
 def test_the_demo_catches_the_regression(in_tmp, capsys):
     code = main(["demo", "--run-seconds", "0.3", "--summary-file", str(in_tmp / "demo.md")], {})
     out, err = capsys.readouterr()

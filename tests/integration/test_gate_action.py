@@ -9,7 +9,7 @@ import re
 import pytest
 
 from ckaction.emulator import Fault, GenerationError
-from tests.conftest import TOKEN
+from tests.conftest import RUN_SECONDS, TOKEN
 from tests.integration.helpers import run_action
 
 LATER_THAN_ANY_READ_TIMEOUT = 3600.0  # seconds: the answer never comes in time
@@ -48,6 +48,7 @@ def test_a_regressing_candidate_fails_with_outputs_summary_and_report(emulated, 
     assert "Traceback" not in result.everything
     assert len(posts(emulated.emulator, r"/runs$")) == 1
     assert len(posts(emulated.emulator, r"/generate$")) == 1
+    assert sum(emulated.time.slept) >= RUN_SECONDS  # the run finished as the gate's sleeps went by
 
 
 def test_the_live_prompt_passes_and_a_gate_run_never_becomes_a_baseline(emulated, action_env):
@@ -128,6 +129,7 @@ def test_a_failed_run_is_an_error_showing_its_failure_summary(emulated, action_e
 
 def test_timeout_names_the_run_still_going(emulated, action_env):
     emulated.emulator.run_duration = 120
+    started = emulated.time.now()
     result = run_action(
         emulated,
         action_env,
@@ -142,6 +144,8 @@ def test_timeout_names_the_run_still_going(emulated, action_env):
     assert run_id
     assert f"Run {run_id} did not finish" in result.summary_text
     assert f"/runs/{run_id}" in result.summary
+    assert emulated.time.now() - started == pytest.approx(0.02 * 60)  # stopped at the deadline
+    assert emulated.emulator.get_run(int(run_id))["status"] == "running"
 
 
 def test_no_judge_model_stops_before_creating_a_run(emulated, action_env):

@@ -82,6 +82,7 @@ def impatient_client(emulated):
             yield CompletionKitClient(http, sleep=emulated.time.sleep, deadline=deadline)
 
 
+@pytest.mark.real_clock
 def test_a_read_that_times_out_is_sent_again(emulated, impatient_client):
     run_id = emulated.ids.baseline_run_id
     late = Fault("GET", rf"/runs/{run_id}$", status=None, delay=LATE_ANSWER_SECONDS)
@@ -91,6 +92,7 @@ def test_a_read_that_times_out_is_sent_again(emulated, impatient_client):
     assert len(emulated.time.slept) == 1  # one retry, after one backoff
 
 
+@pytest.mark.real_clock
 def test_a_write_that_times_out_is_uncertain_and_not_sent_again(emulated, impatient_client):
     ids = emulated.ids
     emulated.emulator.faults.append(

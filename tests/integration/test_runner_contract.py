@@ -6,8 +6,12 @@ proven in-process (`run_action`)."""
 
 from __future__ import annotations
 
+import pytest
+
 from ckaction.emulator import ScriptedJudge
 from tests.integration.helpers import run_entrypoint
+
+pytestmark = pytest.mark.real_clock
 
 
 def test_a_regression_exits_1_with_outputs_summary_and_report_in_the_runners_files(
