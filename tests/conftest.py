@@ -16,6 +16,9 @@ from ckaction.emulator.transport import EmulatorTransport
 TOKEN = "ck-test-token-0123456789"
 RUN_SECONDS = 0.3  # how long an emulated evaluation run takes: short, for the real-clock tests
 FAKE_EPOCH = 1000.0  # where the fake clock starts
+# The in-process emulator's address: port 9 (discard) on loopback, where nothing answers, so a
+# request that bypassed the transport fails at once instead of reaching anything.
+UNSERVED_ORIGIN = "http://127.0.0.1:9"
 
 
 class FakeTime:
@@ -33,7 +36,7 @@ class FakeTime:
         self.current += seconds
 
 
-@dataclass
+@dataclass(frozen=True)
 class Emulated:
     """The seeded emulator in-process: the gate reaches it through `transport`, on `time`."""
 
@@ -44,7 +47,7 @@ class Emulated:
     @property
     def url(self) -> str:
         """An API root no socket ever serves: the transport answers every request in-process."""
-        return "http://127.0.0.1:9" + self.emulator.api_root_path
+        return UNSERVED_ORIGIN + self.emulator.api_root_path
 
     @property
     def transport(self) -> EmulatorTransport:
@@ -59,7 +62,7 @@ def emulated() -> Emulated:
     return Emulated(emulator, seed_demo(emulator), time)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Served:
     emulator: Emulator
     server: EmulatorServer
