@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from contextlib import redirect_stderr
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ckaction.cli import App
+from ckaction.emulator import Emulator
 from ckaction.inputs import raw_inputs_from_env
 from tests.conftest import TOKEN, ActionEnv, Emulated
 
@@ -100,3 +102,10 @@ def run_entrypoint(env: ActionEnv, inputs: dict[str, str], **kwargs: Any) -> Res
         check=False,
     )
     return _result(env, proc.returncode, proc.stdout, proc.stderr)
+
+
+def statuses(emulator: Emulator, method: str, pattern: str) -> list[int]:
+    """The statuses the emulator answered matching requests with, in the order they arrived."""
+    return [
+        r.status for r in emulator.requests if r.method == method and re.search(pattern, r.path)
+    ]

@@ -10,7 +10,7 @@ import pytest
 
 from ckaction.emulator import Fault, GenerationError
 from tests.conftest import RUN_SECONDS, TOKEN
-from tests.integration.helpers import run_action
+from tests.integration.helpers import run_action, statuses
 
 LATER_THAN_ANY_READ_TIMEOUT = 3600.0  # seconds: the answer never comes in time
 
@@ -21,11 +21,6 @@ def is_gate_run_json(run):
 
 def posts(emulator, pattern):
     return [r for r in emulator.requests if r.method == "POST" and re.search(pattern, r.path)]
-
-
-def statuses(emulator, pattern):
-    """The statuses the emulator answered GETs of matching paths with, in order."""
-    return [r.status for r in emulator.requests if r.method == "GET" and re.search(pattern, r.path)]
 
 
 def test_a_regressing_candidate_fails_with_outputs_summary_and_report(emulated, action_env):
@@ -212,17 +207,6 @@ def test_a_start_that_landed_behind_a_504_is_not_sent_twice(emulated, action_env
     assert len(posts(emulated.emulator, r"/generate$")) == 1
 
 
-def test_rate_limits_and_server_errors_on_reads_are_retried(emulated, action_env):
-    emulated.emulator.faults.append(Fault("GET", r"/runs/\d+$", status=429, times=2))
-    emulated.emulator.faults.append(Fault("GET", r"/compare$", status=503, times=1))
-    result = run_action(
-        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
-    )
-    assert result.code == 1, result.stdout
-    assert statuses(emulated.emulator, r"/runs/\d+$")[:3] == [429, 429, 200]
-    assert statuses(emulated.emulator, r"/compare$") == [503, 200]
-
-
 def test_a_status_poll_that_times_out_is_read_again(emulated, action_env):
     late = Fault("GET", r"/runs/\d+$", status=None, delay=LATER_THAN_ANY_READ_TIMEOUT)
     emulated.emulator.faults.append(late)
@@ -231,7 +215,7 @@ def test_a_status_poll_that_times_out_is_read_again(emulated, action_env):
     )
     assert result.code == 1, result.stdout
     assert late.hits == 1
-    assert len(statuses(emulated.emulator, r"/runs/\d+$")) >= 2
+    assert len(statuses(emulated.emulator, "GET", r"/runs/\d+$")) >= 2
 
 
 def test_a_start_whose_answer_never_came_is_not_sent_twice(emulated, action_env):

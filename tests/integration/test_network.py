@@ -4,7 +4,6 @@ and read timeouts. The gate runs in-process with the real HTTP transport; the em
 
 from __future__ import annotations
 
-import re
 import socket
 
 import httpx
@@ -15,17 +14,11 @@ from ckaction.clock import Deadline
 from ckaction.emulator import Fault, serve
 from ckaction.errors import UncertainOutcome
 from tests.conftest import TOKEN
-from tests.integration.helpers import run_action
+from tests.integration.helpers import run_action, statuses
 
 READ_TIMEOUT_SECONDS = 0.2  # short, so a late answer is a real timeout on a real socket
 LATE_ANSWER_SECONDS = 0.5  # how late the emulator answers: well past the read timeout
 STEP_MINUTES = "0.5"  # timeout-minutes for the refused connection: retries stop within it
-
-
-def statuses(emulator, method, pattern):
-    return [
-        r.status for r in emulator.requests if r.method == method and re.search(pattern, r.path)
-    ]
 
 
 def test_reads_are_retried_after_429_and_503(emulated, action_env):
