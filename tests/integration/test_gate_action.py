@@ -219,7 +219,13 @@ def test_a_status_poll_that_times_out_is_read_again(emulated, action_env):
 
 
 def test_a_start_whose_answer_never_came_is_not_sent_twice(emulated, action_env):
-    late = Fault("POST", r"/generate$", status=None, delay=LATER_THAN_ANY_READ_TIMEOUT)
+    late = Fault(
+        "POST",
+        r"/generate$",
+        status=None,
+        delay=LATER_THAN_ANY_READ_TIMEOUT,
+        after_processing=True,  # the start lands; only its answer never comes
+    )
     emulated.emulator.faults.append(late)
     result = run_action(
         emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
