@@ -1,4 +1,5 @@
-"""Shared fixtures: a seeded emulator served over HTTP on 127.0.0.1, and the runner's environment."""
+"""Shared fixtures: the seeded emulator in-process on a fake clock (`emulated`) or served over real
+HTTP on 127.0.0.1 (`served`), and the runner's environment."""
 
 from __future__ import annotations
 
@@ -9,16 +10,63 @@ from pathlib import Path
 
 import pytest
 
-from ckaction.emulator import Emulator, EmulatorServer, seed_demo, serve
+from ckaction.emulator import DemoIds, Emulator, EmulatorServer, seed_demo, serve
+from ckaction.emulator.transport import EmulatorTransport
 
 TOKEN = "ck-test-token-0123456789"
+RUN_SECONDS = 0.3  # how long an emulated evaluation run takes: short, for the real-clock tests
+FAKE_EPOCH = 1000.0  # where the fake clock starts
+# The in-process emulator's address: port 9 (discard) on loopback, where nothing answers, so a
+# request that bypassed the transport fails at once instead of reaching anything.
+UNSERVED_ORIGIN = "http://127.0.0.1:9"
 
 
-@dataclass
+class FakeTime:
+    """One clock for the gate, its API client and the emulator: `sleep` advances it, never sleeps."""
+
+    def __init__(self, start: float = FAKE_EPOCH) -> None:
+        self.current = start
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.current += seconds
+
+
+@dataclass(frozen=True)
+class Emulated:
+    """The seeded emulator in-process: the gate reaches it through `transport`, on `time`."""
+
+    emulator: Emulator
+    ids: DemoIds
+    time: FakeTime
+
+    @property
+    def url(self) -> str:
+        """An API root no socket ever serves: the transport answers every request in-process."""
+        return UNSERVED_ORIGIN + self.emulator.api_root_path
+
+    @property
+    def transport(self) -> EmulatorTransport:
+        return EmulatorTransport(self.emulator)
+
+
+@pytest.fixture
+def emulated() -> Emulated:
+    time = FakeTime()
+    emulator = Emulator(token=TOKEN, org="acme", clock=time.now)
+    emulator.run_duration = RUN_SECONDS
+    return Emulated(emulator, seed_demo(emulator), time)
+
+
+@dataclass(frozen=True)
 class Served:
     emulator: Emulator
     server: EmulatorServer
-    ids: object
+    ids: DemoIds
 
     @property
     def url(self) -> str:
@@ -28,7 +76,7 @@ class Served:
 @pytest.fixture
 def served() -> Iterator[Served]:
     emulator = Emulator(token=TOKEN, org="acme")
-    emulator.run_duration = 0.3
+    emulator.run_duration = RUN_SECONDS
     ids = seed_demo(emulator)
     with serve(emulator) as server:
         yield Served(emulator, server, ids)

@@ -40,11 +40,13 @@ def test_the_cut_is_a_valid_openapi_description() -> None:
 
 @pytest.mark.skipif(
     not os.environ.get("CKACTION_OPENAPI_SOURCE"),
-    reason="set CKACTION_OPENAPI_SOURCE to an api.github.com.json from npm @octokit/openapi",
+    reason="set CKACTION_OPENAPI_SOURCE to an api.github.com.json from npm @octokit/openapi "
+    "(.ci/run does)",
 )
 def test_the_cut_matches_the_published_description() -> None:
-    """Opt-in (no network in tests): `npm pack @octokit/openapi`, extract, point the variable at
-    package/generated/api.github.com.json. A failure means: rerun tests/fakes/cut_openapi.py."""
+    """No network in tests: `.ci/run` npm-packs the pinned `@octokit/openapi` (cut_openapi.VERSION)
+    and points the variable at its package/generated/api.github.com.json. A failure means: rerun
+    tests/fakes/cut_openapi.py."""
     full = json.loads(Path(os.environ["CKACTION_OPENAPI_SOURCE"]).read_text(encoding="utf-8"))
     assert cut(full) == spec()
 

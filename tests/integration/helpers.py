@@ -1,21 +1,42 @@
-"""Run the Docker action's entrypoint as a subprocess, with the environment the runner gives it."""
+"""Run the gate with the environment the runner gives the Docker action: in-process through the
+composition root (`run_action`: the emulator's transport and one fake clock), or `entrypoint.py` as
+a subprocess against the emulator over real HTTP (`run_entrypoint`: the runner contract)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+from contextlib import redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import TOKEN, ActionEnv
+from ckaction.cli import App
+from ckaction.emulator import Emulator
+from ckaction.inputs import raw_inputs_from_env
+from tests.conftest import TOKEN, ActionEnv, Emulated
 
 ROOT = Path(__file__).resolve().parents[2]
+SUBPROCESS_TIMEOUT_SECONDS = 60
+BASE_INPUTS = {
+    "api-token": TOKEN,
+    "row-tolerance": "-1.0",
+    "avg-tolerance": "-0.2",
+    "timeout-minutes": "2",
+    "fail-on-regression": "true",
+    "comment": "true",
+    "command": "gate",
+    "reuse-runs": "true",
+    "report-path": "ckaction-report.json",
+    "github-token": "ghs_faketoken0000000000",
+}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
     code: int
     stdout: str
@@ -36,23 +57,39 @@ class Result:
         return "\n".join([self.stdout, self.stderr, json.dumps(self.outputs), self.summary, report])
 
 
+def _result(env: ActionEnv, code: int, stdout: str, stderr: str) -> Result:
+    report_path = env.workspace / "ckaction-report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else None
+    return Result(code, stdout, stderr, env.outputs(), env.summary(), report)
+
+
 def run_action(
-    env: ActionEnv, inputs: dict[str, str], *, timeout: float = 60, **kwargs: Any
+    emulated: Emulated,
+    env: ActionEnv,
+    inputs: dict[str, str],
+    *,
+    over_http: bool = False,
+    **kwargs: Any,
 ) -> Result:
-    base_inputs = {
-        "api-token": TOKEN,
-        "row-tolerance": "-1.0",
-        "avg-tolerance": "-0.2",
-        "timeout-minutes": "2",
-        "fail-on-regression": "true",
-        "comment": "true",
-        "command": "gate",
-        "reuse-runs": "true",
-        "report-path": "ckaction-report.json",
-        "github-token": "ghs_faketoken0000000000",
-    }
-    merged = {**base_inputs, **inputs}
-    environ = env.environ(merged, **kwargs)
+    """One step of the action in-process: `cli.App` with the emulator's clock, and its transport
+    unless `over_http` (then the real one, to wherever `api-url` points)."""
+    environ = env.environ({**BASE_INPUTS, **inputs}, **kwargs)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    app = App(
+        environ,
+        stream=stdout,
+        clock=emulated.time.now,
+        sleep=emulated.time.sleep,
+        transport=None if over_http else emulated.transport,
+    )
+    with redirect_stderr(stderr):
+        code = app.run(raw_inputs_from_env(environ))
+    return _result(env, code, stdout.getvalue(), stderr.getvalue())
+
+
+def run_entrypoint(env: ActionEnv, inputs: dict[str, str], **kwargs: Any) -> Result:
+    """One step of the action as the runner starts it: `entrypoint.py` in a fresh process."""
+    environ = env.environ({**BASE_INPUTS, **inputs}, **kwargs)
     environ["PATH"] = os.environ.get("PATH", "")
     environ["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
@@ -61,9 +98,14 @@ def run_action(
         cwd=env.workspace,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=SUBPROCESS_TIMEOUT_SECONDS,
         check=False,
     )
-    report_path = env.workspace / "ckaction-report.json"
-    report = json.loads(report_path.read_text()) if report_path.exists() else None
-    return Result(proc.returncode, proc.stdout, proc.stderr, env.outputs(), env.summary(), report)
+    return _result(env, proc.returncode, proc.stdout, proc.stderr)
+
+
+def statuses(emulator: Emulator, method: str, pattern: str) -> list[int]:
+    """The statuses the emulator answered matching requests with, in the order they arrived."""
+    return [
+        r.status for r in emulator.requests if r.method == method and re.search(pattern, r.path)
+    ]

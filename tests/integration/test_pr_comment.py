@@ -14,12 +14,15 @@ READ_ONLY = "ghs_forktoken0123456789abcdef"
 
 
 @pytest.fixture
-def github():
+def github(monkeypatch):
     fake = FakeGitHub()
     fake.checkers.append(check_exchange)
     fake.add_pull(REPO, 12)
     fake.add_token(TOKEN, ACTIONS_BOT, installation=True)
     fake.add_token(READ_ONLY, ACTIONS_BOT, installation=True, can_write=False)
+    # PyGithub's pacing and the retry backoff only slow down a gate against a local fake.
+    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
+    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
     with serve_github(fake) as url:
         yield fake, url
     assert fake.violations == []
@@ -37,12 +40,13 @@ def payload(sha: str) -> dict:
     }
 
 
-def gate(served, action_env, url, token, sha, **inputs):
+def gate(emulated, action_env, url, token, sha, **inputs):
     return run_action(
+        emulated,
         action_env,
         {
-            "api-url": served.url,
-            "prompt-id": str(served.ids.prompt_v2_id),
+            "api-url": emulated.url,
+            "prompt-id": str(emulated.ids.prompt_v2_id),
             "github-token": token,
             **inputs,
         },
@@ -53,17 +57,17 @@ def gate(served, action_env, url, token, sha, **inputs):
     )
 
 
-def test_one_sticky_comment_per_pr_edited_on_every_push(served, action_env, github):
+def test_one_sticky_comment_per_pr_edited_on_every_push(emulated, action_env, github):
     fake, url = github
-    first = gate(served, action_env, url, TOKEN, "a" * 40)
+    first = gate(emulated, action_env, url, TOKEN, "a" * 40)
     assert first.code == 1, first.stdout
     comments = fake.comments_on(REPO, 12)
     assert len(comments) == 1
     assert comments[0].body.startswith("<!-- ckaction-report -->")
     assert "Regressed rows" in comments[0].body
     assert first.outputs["comment-url"].endswith(f"#issuecomment-{comments[0].id}")
-    served.emulator.judge.scores.clear()  # the next push fixes the regression
-    second = gate(served, action_env, url, TOKEN, "b" * 40)
+    emulated.emulator.judge.scores.clear()  # the next push fixes the regression
+    second = gate(emulated, action_env, url, TOKEN, "b" * 40)
     assert second.code == 0, second.stdout
     comments = fake.comments_on(REPO, 12)
     assert len(comments) == 1
@@ -72,17 +76,17 @@ def test_one_sticky_comment_per_pr_edited_on_every_push(served, action_env, gith
     assert len(patches) == 1
 
 
-def test_separate_comment_ids_keep_separate_comments(served, action_env, github):
+def test_separate_comment_ids_keep_separate_comments(emulated, action_env, github):
     fake, url = github
-    gate(served, action_env, url, TOKEN, "a" * 40, **{"comment-id": "smoke"})
-    gate(served, action_env, url, TOKEN, "a" * 40, **{"comment-id": "full"})
+    gate(emulated, action_env, url, TOKEN, "a" * 40, **{"comment-id": "smoke"})
+    gate(emulated, action_env, url, TOKEN, "a" * 40, **{"comment-id": "full"})
     bodies = sorted(c.body.splitlines()[0] for c in fake.comments_on(REPO, 12))
     assert bodies == ["<!-- ckaction-report:full -->", "<!-- ckaction-report:smoke -->"]
 
 
-def test_a_read_only_token_warns_and_keeps_the_verdict(served, action_env, github):
+def test_a_read_only_token_warns_and_keeps_the_verdict(emulated, action_env, github):
     fake, url = github
-    result = gate(served, action_env, url, READ_ONLY, "a" * 40)
+    result = gate(emulated, action_env, url, READ_ONLY, "a" * 40)
     assert result.code == 1
     assert result.outputs["result"] == "regressed"
     warnings = [line for line in result.stdout.splitlines() if line.startswith("::warning")]
@@ -92,25 +96,26 @@ def test_a_read_only_token_warns_and_keeps_the_verdict(served, action_env, githu
     assert READ_ONLY not in result.everything.replace(f"::add-mask::{READ_ONLY}", "")
 
 
-def test_comment_false_posts_nothing(served, action_env, github):
+def test_comment_false_posts_nothing(emulated, action_env, github):
     fake, url = github
-    gate(served, action_env, url, TOKEN, "a" * 40, comment="false")
+    result = gate(emulated, action_env, url, TOKEN, "a" * 40, comment="false")
+    assert result.code == 1 and "Regressed rows" in result.summary
     assert fake.calls() == []
 
 
-def test_a_secret_echoed_by_the_judge_never_reaches_the_comment(served, action_env, github):
+def test_a_secret_echoed_by_the_judge_never_reaches_the_comment(emulated, action_env, github):
     from ckaction.emulator import Verdict
     from tests.conftest import TOKEN as CK_TOKEN
 
     fake, url = github
-    scripted = served.emulator.judge
+    scripted = emulated.emulator.judge
 
     def judge(call):
         verdict = scripted(call)
         return Verdict(verdict.score, verdict.passed, f"echo Bearer {CK_TOKEN} and {TOKEN}")
 
-    served.emulator.judge = judge
-    gate(served, action_env, url, TOKEN, "c" * 40)
+    emulated.emulator.judge = judge
+    gate(emulated, action_env, url, TOKEN, "c" * 40)
     (comment,) = fake.comments_on(REPO, 12)
     assert CK_TOKEN not in comment.body and TOKEN not in comment.body
     assert "***" in comment.body

@@ -39,6 +39,12 @@ def test_requests_carry_bearer_token_user_agent_and_timeouts(client):
     request = route.calls.last.request
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["User-Agent"].startswith("ckaction/")
+    assert request.extensions["timeout"] == {
+        "connect": 10.0,
+        "read": 30.0,
+        "write": 30.0,
+        "pool": 10.0,
+    }
 
 
 @respx.mock
