@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -22,6 +22,8 @@ class Fault:
     * `content_type`: the Content-Type of a raw `body` (default text/html).
     * `times`: how many matching requests the fault applies to before it is used up.
     * `method`: HTTP method, or None / "*" for any.
+
+    `hits` counts the requests the fault was applied to, so a test can check it fired.
     """
 
     method: str | None = "POST"
@@ -33,6 +35,7 @@ class Fault:
     after_processing: bool = False
     malformed: bool = False
     content_type: str | None = None
+    hits: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:
         if self.times <= 0:

@@ -40,6 +40,7 @@ class Traffic(Store):
             for fault in self.faults:
                 if fault.matches(method, path):
                     fault.times -= 1
+                    fault.hits += 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
                     return fault

@@ -62,7 +62,7 @@ def test_the_first_screen_has_runs_prompt_dataset_judge_tolerances_and_counts(re
     assert f"[run 501]({WEB}/runs/501)" in screen
     assert "**Prompt** Support reply v4 (id 42)" in screen
     assert "**Dataset** id 7" in screen
-    assert "**Judge** gpt\\-4.1\\-mini" in screen or "**Judge** gpt-4.1-mini" in screen
+    assert "**Judge** gpt-4.1-mini" in screen
     assert "row delta ≥ -1.0" in screen and "mean delta ≥ -5.0" in screen
     counts = tables(screen)[0]
     by_label = dict(zip(counts.header, counts.rows[0], strict=True))
@@ -195,7 +195,7 @@ def test_publish_renders_what_was_done_not_gate_tables(render):
     text = render(SCENARIOS["publish"]())
     assert re.search(r"^## ✅ Publish: done$", text, re.MULTILINE)
     assert "- Published prompt 42 (version 4): it is now the current version" in text
-    assert "prompt\\-id = 42" in text or "prompt-id = 42" in text
+    assert "**Outputs** prompt-id = 42 · version-number = 4" in text
     assert tables(text) == [] and "Tolerances" not in text
 
 

@@ -3,6 +3,7 @@ are generated from it, and Settings' defaults and required inputs agree with it.
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from pathlib import Path
@@ -10,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from ckaction.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, action_main
-from ckaction.inputs import Settings, missing_required
+from ckaction.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, App
+from ckaction.inputs import Settings, missing_required, raw_inputs_from_env
 from ckaction.metadata import (
     EVERY_COMMAND,
     INPUTS,
@@ -20,7 +21,7 @@ from ckaction.metadata import (
     always_required,
     plain,
 )
-from tests.conftest import TOKEN, ActionEnv, Served
+from tests.conftest import TOKEN, ActionEnv, Emulated
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,20 +119,29 @@ def test_requirements_are_what_settings_enforces():
                 assert missing_required(raw) == {}, (command, chosen)
 
 
-def written_outputs(action_env: ActionEnv, inputs: dict[str, str], **env: str) -> tuple[int, set]:
+def written_outputs(
+    emulated: Emulated, action_env: ActionEnv, inputs: dict[str, str], **env: str
+) -> tuple[int, set]:
     """One step in-process, as the runner gives it its env: its exit code and the outputs it set."""
-    code = action_main(action_env.environ({"api-token": TOKEN, **inputs}, **env))
-    return code, set(action_env.outputs())
+    environ = action_env.environ({"api-token": TOKEN, **inputs}, **env)
+    app = App(
+        environ,
+        stream=io.StringIO(),
+        clock=emulated.time.now,
+        sleep=emulated.time.sleep,
+        transport=emulated.transport,
+    )
+    return app.run(raw_inputs_from_env(environ)), set(action_env.outputs())
 
 
 def test_outputs_declared_are_the_outputs_written(
-    served: Served, action_env: ActionEnv, monkeypatch
+    emulated: Emulated, action_env: ActionEnv, monkeypatch
 ) -> None:
     """Every command, passing, regressing and failing: the union of the outputs the code really
     wrote is what action.yml declares."""
     monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
-    ids: Any = served.ids
-    api = {"api-url": served.url}
+    ids: Any = emulated.ids
+    api = {"api-url": emulated.url}
     github = FakeGitHub()
     github.add_pull("acme/prompts", 12)
     github.add_token("ghs_workflowtoken0123456789", ACTIONS_BOT, installation=True)
@@ -164,7 +174,7 @@ def test_outputs_declared_are_the_outputs_written(
             (EXIT_OK, {**api, "command": "publish", "prompt-id": str(ids.prompt_v2_id)}, {}),
         ]
         for expected, inputs, env in steps:
-            code, outputs = written_outputs(action_env, inputs, **env)
+            code, outputs = written_outputs(emulated, action_env, inputs, **env)
             assert code == expected, (inputs, action_env.summary())
             written |= outputs
     assert len(github.comments_on("acme/prompts", 12)) == 1
