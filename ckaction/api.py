@@ -3,16 +3,18 @@
 Retry policy (the API has no idempotency keys and sends no Retry-After):
 * reads (GET) retry on 429, 502, 503, 504, timeouts and connection errors, with jittered exponential
   backoff, honouring Retry-After when a server does send one;
-* writes that are not idempotent (create run, generate, rerun, publish) retry only when the request
-  certainly was not applied: a 429 refusal or a failure to connect. Any other fault after the request
-  may have reached the server raises `UncertainOutcome`, and the caller looks before it sends again.
+* writes that are idempotent (a run's tags, deleting a run) retry like reads;
+* writes that are not idempotent (create run or prompt, generate, rerun, update a prompt, publish)
+  retry only when the request certainly was not applied: a 429 refusal or a failure to connect. Any
+  other fault after the request may have reached the server raises `UncertainOutcome`, and the
+  caller looks before it sends again.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
@@ -48,6 +50,8 @@ from ckaction.redact import Redactor
 USER_AGENT = f"ckaction/{__version__} (+https://github.com/marketplace/actions/ckaction)"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 PAGE_LIMIT = 500
+# What the engine's PromptsController permits in a create or an update.
+PROMPT_FIELDS = frozenset({"name", "description", "template", "llm_model", "tag_names"})
 Model = TypeVar("Model", bound=BaseModel)
 T = TypeVar("T")
 
@@ -161,6 +165,26 @@ class CompletionKitClient:
     def responses(self, run_id: int) -> Iterator[Response]:
         yield from self._paginate(f"runs/{run_id}/responses", {}, Response, what=f"run {run_id}")
 
+    def set_run_tags(self, run_id: int, tag_names: Sequence[str]) -> Run:
+        """Replace the run's tags (`PATCH /runs/:id` with `tag_names`). Sending the same tags
+        again gives the same run, so this write is retried like a read."""
+        data = self._call(
+            "PATCH",
+            f"runs/{run_id}",
+            json_body={"tag_names": list(tag_names)},
+            idempotent=True,
+            what=f"run {run_id}",
+        )
+        return self._parse(Run, data)
+
+    def delete_run(self, run_id: int) -> None:
+        """Delete the run (`DELETE /runs/:id`). Retried like a read: afterwards the run is gone,
+        and a 404 (deleted already, perhaps by an attempt whose answer was lost) means just that."""
+        try:
+            self._send("DELETE", f"runs/{run_id}", idempotent=True, what=f"run {run_id}")
+        except NotFound:
+            return
+
     # -- prompts and metrics ---------------------------------------------------------------------
 
     def get_prompt(self, ident: int | str) -> Prompt:
@@ -169,6 +193,42 @@ class CompletionKitClient:
     def publish_prompt(self, prompt_id: int) -> Prompt:
         data = self._call(
             "POST", f"prompts/{prompt_id}/publish", idempotent=False, what=f"prompt {prompt_id}"
+        )
+        return self._parse(Prompt, data)
+
+    def create_prompt(
+        self,
+        name: str,
+        template: str,
+        llm_model: str,
+        description: str | None = None,
+        tag_names: Sequence[str] = (),
+    ) -> Prompt:
+        """`POST /prompts`: always a new family (version 1, current). Not idempotent: a resend
+        would start a second family."""
+        body: dict[str, Any] = {"name": name, "template": template, "llm_model": llm_model}
+        if description is not None:
+            body["description"] = description
+        if tag_names:
+            body["tag_names"] = list(tag_names)
+        data = self._call("POST", "prompts", json_body=body, idempotent=False, what="the prompt")
+        return self._parse(Prompt, data)
+
+    def update_prompt(self, prompt_id: int, **fields: Any) -> Prompt:
+        """`PATCH /prompts/:id` with `fields` (of `PROMPT_FIELDS`). The engine answers a new,
+        published version when the row has runs and edits it in place otherwise: read `id`,
+        `version_number` and `current` from the answer. Not idempotent (a resend after a lost
+        answer would make a second version); unknown fields are refused here because the engine
+        would drop them silently."""
+        unknown = set(fields) - PROMPT_FIELDS
+        if unknown:
+            raise ValueError(f"update_prompt: not prompt fields: {', '.join(sorted(unknown))}")
+        data = self._call(
+            "PATCH",
+            f"prompts/{prompt_id}",
+            json_body=fields,
+            idempotent=False,
+            what=f"prompt {prompt_id}",
         )
         return self._parse(Prompt, data)
 

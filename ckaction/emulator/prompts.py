@@ -1,4 +1,11 @@
-"""Prompts: families of versions, lookup by id, family key, name or slug, and publishing."""
+"""Prompts: families of versions, lookup by id, family key, name or slug, and publishing.
+
+Engine-like, after completion-kit `app/controllers/completion_kit/api/v1/prompts_controller.rb`
+and `app/models/completion_kit/prompt.rb` (@57e8f90a): `POST /prompts` starts a family; `PATCH`
+on a row with runs clones it as the family's next version and publishes it, on a row without
+runs edits it in place; lookup is `Prompt.current_for` (family_key, name, slug among current
+versions, newest first).
+"""
 
 from __future__ import annotations
 
@@ -34,7 +41,9 @@ class Prompts(Store):
                 return self._prompts[prompt_id]
             raise not_found()
         key = str(ident)
-        current = [p for p in sorted(self._prompts.values(), key=lambda p: p.id) if p.current]
+        # `current_versions` is ordered newest first: an ambiguous name finds the newest family.
+        newest_first = sorted(self._prompts.values(), key=lambda p: p.id, reverse=True)
+        current = [p for p in newest_first if p.current]
         for matches in (
             lambda p: p.family_key == key,
             lambda p: p.name == key,
@@ -121,28 +130,28 @@ class Prompts(Store):
             return self._prompt_json(self._prompt(ident))
 
     def create_prompt(self, body: Mapping[str, Any]) -> JsonDict:
-        """A new family: version_number 1, current true."""
+        """Always a new family (fresh family_key, version_number 1, current true): only `name,
+        description, template, llm_model, tag_names` are permitted, anything else is ignored."""
         with self.lock:
             values = self._prompt_fields(body, None)
             return self._prompt_json(self._new_prompt(values, None, current=True))
 
+    def _has_runs(self, prompt: PromptRec) -> bool:
+        """`@prompt.runs.exists?`: any run of this row, whatever its status (a pending one too)."""
+        return any(run.prompt_id == prompt.id for run in self._runs.values())
+
     def update_prompt(self, ident: int | str, body: Mapping[str, Any]) -> JsonDict:
-        """In place, unless the row has runs and the template or model changes: then a new version
-        row of the same family, a draft (`current: false`) unless `prompt_patch_publishes`."""
+        """The engine's update. A row with runs: `clone_as_new_version` (version_number + 1, same
+        family, the body's fields over the row's, only the tags the body names) then `publish!`,
+        whatever the body changes; the new row is the answer. A row without runs: edited in place,
+        its previous content gone. `prompt_patch_drafts` (an older or future engine) leaves the
+        clone a draft (`current: false`)."""
         with self.lock:
             prompt = self._prompt(ident)
             values = self._prompt_fields(body, prompt)
-            has_runs = any(r.prompt_id == prompt.id for r in self._runs.values())
-            content_changed = (values["template"], values["llm_model"]) != (
-                prompt.template,
-                prompt.llm_model,
-            )
-            if has_runs and content_changed:
-                if values["tag_names"] is None:
-                    values["tag_names"] = self._tag_names(prompt.tag_ids)
-                new = self._new_prompt(
-                    values, prompt.family_key, current=self.prompt_patch_publishes
-                )
+            if self._has_runs(prompt):
+                publish = not self.prompt_patch_drafts
+                new = self._new_prompt(values, prompt.family_key, current=publish)
                 return self._prompt_json(new)
             prompt.name = str(values["name"])
             prompt.template = str(values["template"])

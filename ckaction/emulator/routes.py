@@ -71,10 +71,16 @@ def _no_content() -> Reply:
 
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
 
+# Rails' default segment constraint: a route id stops at the first dot of the (still
+# percent-encoded) path, and what follows is the optional `(.:format)`. So `prompts/gpt-4.1-reply`
+# looks up "gpt-4"; `prompts/gpt-4%2E1-reply` looks up "gpt-4.1-reply".
+ID = "([^/.]+)"
+FORMAT = r"(?:\.[^/]+)?"
+
 
 def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        ROUTES.append((method, re.compile(f"^{pattern}/?$"), handler))
+        ROUTES.append((method, re.compile(f"^{pattern}{FORMAT}/?$"), handler))
         return handler
 
     return register
@@ -93,34 +99,34 @@ def _create_run(emu: Emulator, req: Request, _: tuple[str, ...]) -> Reply:
     return _ok(201, emu.create_run(req.body))
 
 
-@route("GET", "/runs/([^/]+)")
+@route("GET", f"/runs/{ID}")
 def _get_run(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.get_run(args[0]))
 
 
-@route("PATCH", "/runs/([^/]+)")
-@route("PUT", "/runs/([^/]+)")
+@route("PATCH", f"/runs/{ID}")
+@route("PUT", f"/runs/{ID}")
 def _update_run(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.update_run(args[0], req.body))
 
 
-@route("DELETE", "/runs/([^/]+)")
+@route("DELETE", f"/runs/{ID}")
 def _delete_run(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     emu.delete_run(args[0])
     return _no_content()
 
 
-@route("POST", "/runs/([^/]+)/generate")
+@route("POST", f"/runs/{ID}/generate")
 def _generate(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(202, emu.generate(args[0]))
 
 
-@route("POST", "/runs/([^/]+)/rerun")
+@route("POST", f"/runs/{ID}/rerun")
 def _rerun(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(202, emu.rerun(args[0]))
 
 
-@route("POST", "/runs/([^/]+)/retry_failures")
+@route("POST", f"/runs/{ID}/retry_failures")
 def _retry_failures(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     body = dict(req.body)
     only = [*req.query.get("only[]", []), *req.query.get("only", [])]
@@ -129,22 +135,22 @@ def _retry_failures(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply
     return _ok(202, emu.retry_failures(args[0], body))
 
 
-@route("POST", "/runs/([^/]+)/regrade")
+@route("POST", f"/runs/{ID}/regrade")
 def _regrade(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(202, emu.regrade(args[0]))
 
 
-@route("GET", "/runs/([^/]+)/compare")
+@route("GET", f"/runs/{ID}/compare")
 def _compare(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.compare(args[0], first(req.query, "with") or None))
 
 
-@route("GET", "/runs/([^/]+)/responses")
+@route("GET", f"/runs/{ID}/responses")
 def _list_responses(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return Reply.page(emu.list_responses(args[0], req.query))
 
 
-@route("GET", "/runs/([^/]+)/responses/([^/]+)")
+@route("GET", f"/runs/{ID}/responses/{ID}")
 def _get_response(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.get_response(args[0], args[1]))
 
@@ -162,24 +168,24 @@ def _create_prompt(emu: Emulator, req: Request, _: tuple[str, ...]) -> Reply:
     return _ok(201, emu.create_prompt(req.body))
 
 
-@route("GET", "/prompts/([^/]+)")
+@route("GET", f"/prompts/{ID}")
 def _get_prompt(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.get_prompt(args[0]))
 
 
-@route("PATCH", "/prompts/([^/]+)")
-@route("PUT", "/prompts/([^/]+)")
+@route("PATCH", f"/prompts/{ID}")
+@route("PUT", f"/prompts/{ID}")
 def _update_prompt(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.update_prompt(args[0], req.body))
 
 
-@route("DELETE", "/prompts/([^/]+)")
+@route("DELETE", f"/prompts/{ID}")
 def _delete_prompt(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     emu.delete_prompt(args[0])
     return _no_content()
 
 
-@route("POST", "/prompts/([^/]+)/publish")
+@route("POST", f"/prompts/{ID}/publish")
 def _publish_prompt(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.publish_prompt(args[0]))
 
@@ -194,18 +200,18 @@ def _create_dataset(emu: Emulator, req: Request, _: tuple[str, ...]) -> Reply:
     return _ok(201, emu.create_dataset(req.body))
 
 
-@route("GET", "/datasets/([^/]+)")
+@route("GET", f"/datasets/{ID}")
 def _get_dataset(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.get_dataset(args[0]))
 
 
-@route("PATCH", "/datasets/([^/]+)")
-@route("PUT", "/datasets/([^/]+)")
+@route("PATCH", f"/datasets/{ID}")
+@route("PUT", f"/datasets/{ID}")
 def _update_dataset(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.update_dataset(args[0], req.body))
 
 
-@route("DELETE", "/datasets/([^/]+)")
+@route("DELETE", f"/datasets/{ID}")
 def _delete_dataset(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     emu.delete_dataset(args[0])
     return _no_content()
@@ -221,18 +227,18 @@ def _create_metric(emu: Emulator, req: Request, _: tuple[str, ...]) -> Reply:
     return _ok(201, emu.create_metric(req.body))
 
 
-@route("GET", "/metrics/([^/]+)")
+@route("GET", f"/metrics/{ID}")
 def _get_metric(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.get_metric(args[0]))
 
 
-@route("PATCH", "/metrics/([^/]+)")
-@route("PUT", "/metrics/([^/]+)")
+@route("PATCH", f"/metrics/{ID}")
+@route("PUT", f"/metrics/{ID}")
 def _update_metric(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     return _ok(200, emu.update_metric(args[0], req.body))
 
 
-@route("DELETE", "/metrics/([^/]+)")
+@route("DELETE", f"/metrics/{ID}")
 def _delete_metric(emu: Emulator, req: Request, args: tuple[str, ...]) -> Reply:
     emu.delete_metric(args[0])
     return _no_content()

@@ -107,6 +107,8 @@ def seed_demo(emu: Emulator, *, install_judge: bool = True) -> DemoIds:
     )
     dataset = emu.add_dataset("Support tickets", DEMO_ROWS)
     v1 = emu.add_prompt("Support reply", TEMPLATE_V1, "gpt-4o-mini", current=True)
+    # v2 is built as a draft explicitly: the engine's PATCH publishes the new version it makes,
+    # so no REST call can draft one; the demo gates v2 before anyone publishes it.
     v2 = emu.add_prompt(
         "Support reply", TEMPLATE_V2, "gpt-4o-mini", family_key=v1["family_key"], current=False
     )

@@ -23,6 +23,6 @@ class Emulator(Lifecycle, Compare, Traffic):
     """All of one org's CompletionKit state plus the knobs tests turn. Thread-safe (one lock).
 
     `Emulator(token=, org=, clock=, sleep=)`; knobs: `run_duration`, `start_delay`, `pace_jitter`,
-    `pace_seed`, `rate_limit`, `rate_window`, `prompt_patch_publishes`, `max_upload_bytes`,
+    `pace_seed`, `rate_limit`, `rate_window`, `prompt_patch_drafts`, `max_upload_bytes`,
     `judge`, `generator`; hooks for tests: `faults`, `requests`, `errors`.
     """

@@ -8,6 +8,7 @@ HTTP layer renders them.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
@@ -44,6 +45,15 @@ TAG_COLORS = ("#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", 
 DEFAULT_RATE_LIMIT = 120  # requests per client per window
 DEFAULT_RATE_WINDOW_SECONDS = 60.0
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # the engine's CSV upload limit
+# completion-kit `app/models/completion_kit/tag.rb`: names are stripped and downcased, then must
+# match /\A[\w\s\-]+\z/ (Ruby's \w is ASCII) and be at most 64 characters.
+TAG_NAME = re.compile(r"[A-Za-z0-9_ \t\r\n\f\v-]+")
+MAX_TAG_LENGTH = 64
+
+
+def normalize_tag_name(raw: str) -> str:
+    """`Taggable#tag_names=`: stripped and downcased."""
+    return raw.strip().lower()
 
 
 class Store:
@@ -71,7 +81,9 @@ class Store:
         self.pace_seed: int = 0
         self.rate_limit: int | None = DEFAULT_RATE_LIMIT
         self.rate_window: float = DEFAULT_RATE_WINDOW_SECONDS
-        self.prompt_patch_publishes: bool = False
+        # PATCH of a prompt with runs publishes its new version, as the engine does; True makes
+        # that version a draft, as an older or future engine may (tests that need a draft).
+        self.prompt_patch_drafts: bool = False
         self.max_upload_bytes: int = MAX_UPLOAD_BYTES
         self.judge: Judge = default_judge
         self.generator: Generator = default_generator
@@ -108,7 +120,7 @@ class Store:
     def _tag_ids(self, names: Iterable[str]) -> list[int]:
         ids: list[int] = []
         for raw in names:
-            name = raw.strip()
+            name = normalize_tag_name(raw)
             if not name:
                 continue
             tag = next((t for t in self._tags.values() if t.name == name), None)
@@ -136,11 +148,18 @@ class Store:
         if value is None:
             return []
         if isinstance(value, str):
-            return [part for part in value.split(",") if part.strip()]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)
-        errors.add("tag_names", "must be an array of strings")
-        return None
+            names = [part for part in value.split(",") if part.strip()]
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            names = [name for name in value if name.strip()]
+        else:
+            errors.add("tag_names", "must be an array of strings")
+            return None
+        for name in (normalize_tag_name(raw) for raw in names):
+            if len(name) > MAX_TAG_LENGTH:
+                errors.add("tag_names", f"is too long (maximum is {MAX_TAG_LENGTH} characters)")
+            elif not TAG_NAME.fullmatch(name):
+                errors.add("tag_names", f"{name!r} is invalid")
+        return names
 
     @staticmethod
     def _tag_filter(query: Query) -> set[str]:

@@ -4,6 +4,7 @@ import respx
 
 from ckaction.api import CompletionKitClient, build_http_client
 from ckaction.clock import Deadline
+from ckaction.emulator import Emulator, EmulatorTransport
 from ckaction.errors import (
     MalformedResponse,
     NotFound,
@@ -18,6 +19,8 @@ from ckaction.redact import Redactor
 ROOT = "https://ck.test/orgs/acme/api/v1"
 TOKEN = "ck-live-abcdef123456"
 RUN = {"id": 5, "status": "running"}
+EMU_TOKEN = "ck-test-token"
+EMU_ROOT = "http://emulator.test/orgs/acme/api/v1"
 
 
 @pytest.fixture
@@ -203,3 +206,176 @@ def test_retries_never_outlast_the_steps_timeout(sleeps):
     with pytest.raises(ServerError):
         client.get_run(5)
     assert route.call_count == 1 and sleeps == []
+
+
+# -- writing prompts and run tags, over the emulator in process --------------------------------
+
+
+@pytest.fixture
+def emu():
+    return Emulator(token=EMU_TOKEN, org="acme")
+
+
+@pytest.fixture
+def ck(emu):
+    http = build_http_client(
+        EMU_ROOT, EMU_TOKEN, transport=EmulatorTransport(emu), timeout=httpx.Timeout(5.0)
+    )
+    yield CompletionKitClient(http, sleep=lambda _: None)
+    http.close()
+
+
+def _pending_run(emu, prompt_id):
+    dataset = emu.add_dataset("d", [{"x": "1", "expected_output": "y"}])
+    metric = emu.add_metric("Quality", "llm_judge", "Rate quality.")
+    run = emu.create_run(
+        {"prompt_id": prompt_id, "dataset_id": dataset["id"], "metric_ids": [metric["id"]]}
+    )
+    return run["id"]
+
+
+def test_create_prompt_starts_a_tagged_family(emu, ck):
+    live = emu.add_prompt("Support reply", "v1 {{x}}")
+    created = ck.create_prompt(
+        "Support reply [ckaction candidate 0123456789ab]",
+        "v2 {{x}}",
+        "gpt-4o-mini",
+        description="scratch",
+        tag_names=["ckaction-candidate"],
+    )
+    assert (created.version_number, created.current) == (1, True)
+    assert created.family_key != live["family_key"]
+    stored = emu.get_prompt(created.id)
+    assert (stored["template"], stored["description"]) == ("v2 {{x}}", "scratch")
+    assert [t["name"] for t in stored["tags"]] == ["ckaction-candidate"]
+    assert emu.requests[-1].body == {
+        "name": "Support reply [ckaction candidate 0123456789ab]",
+        "template": "v2 {{x}}",
+        "llm_model": "gpt-4o-mini",
+        "description": "scratch",
+        "tag_names": ["ckaction-candidate"],
+    }
+
+
+def test_create_prompt_sends_only_what_it_was_given(emu, ck):
+    ck.create_prompt("P", "t {{x}}", "gpt-4o-mini")
+    assert emu.requests[-1].body == {"name": "P", "template": "t {{x}}", "llm_model": "gpt-4o-mini"}
+
+
+def test_create_prompt_names_what_the_engine_refused(ck):
+    with pytest.raises(Unprocessable) as caught:
+        ck.create_prompt("P", "", "text-embedding-3-small")
+    assert "can't be blank" in caught.value.message
+    assert "not available for generating" in caught.value.message
+
+
+def test_update_prompt_with_a_run_answers_the_new_published_version(emu, ck):
+    live = emu.add_prompt("P", "v1 {{x}}")
+    anchor = _pending_run(emu, live["id"])
+    new = ck.update_prompt(live["id"], template="v2 {{x}}", description="why")
+    assert new.id != live["id"]
+    assert (new.version_number, new.current, new.family_key) == (2, True, live["family_key"])
+    assert emu.get_prompt(live["id"])["template"] == "v1 {{x}}"
+    assert emu.get_prompt(live["id"])["current"] is False
+    ck.delete_run(anchor)
+    assert emu.list_runs().total == 0
+
+
+def test_update_prompt_without_runs_edits_in_place(emu, ck):
+    live = emu.add_prompt("P", "v1 {{x}}")
+    same = ck.update_prompt(live["id"], template="v2 {{x}}")
+    assert (same.id, same.version_number, same.current) == (live["id"], 1, True)
+    assert emu.get_prompt(live["id"])["template"] == "v2 {{x}}"
+
+
+def test_update_prompt_reads_a_draft_from_an_engine_that_drafts(emu, ck):
+    emu.prompt_patch_drafts = True
+    live = emu.add_prompt("P", "v1 {{x}}")
+    _pending_run(emu, live["id"])
+    draft = ck.update_prompt(live["id"], template="v2 {{x}}")
+    assert (draft.version_number, draft.current) == (2, False)
+    assert ck.publish_prompt(draft.id).current is True
+
+
+def test_update_prompt_refuses_fields_the_engine_would_drop(emu, ck):
+    live = emu.add_prompt("P", "v1 {{x}}")
+    with pytest.raises(ValueError, match="model"):
+        ck.update_prompt(live["id"], model="gpt-4o")
+    assert emu.requests == []
+
+
+def test_set_run_tags_replaces_them_downcased(emu, ck):
+    prompt = emu.add_prompt("P", "v1 {{x}}")
+    run_id = _pending_run(emu, prompt["id"])
+    emu.update_run(run_id, {"tag_names": ["ckaction-gate"]})
+    tagged = ck.set_run_tags(run_id, ["ckaction-gate", "CKaction-Passed"])
+    assert tagged.tag_names == ["ckaction-gate", "ckaction-passed"]
+    assert ck.set_run_tags(run_id, []).tag_names == []
+    with pytest.raises(NotFound):
+        ck.set_run_tags(999, ["x"])
+
+
+def test_delete_run_deletes_a_pending_run_and_a_missing_one_is_already_gone(emu, ck):
+    prompt = emu.add_prompt("P", "v1 {{x}}")
+    run_id = _pending_run(emu, prompt["id"])
+    ck.delete_run(run_id)
+    assert emu.list_runs().total == 0
+    ck.delete_run(run_id)  # 404: gone already
+    assert [r.status for r in emu.requests] == [204, 404]
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "fault", [httpx.Response(502), httpx.Response(500), httpx.ReadTimeout("t")]
+)
+def test_prompt_writes_are_never_blindly_retried_after_they_may_have_landed(client, fault):
+    create = respx.post(f"{ROOT}/prompts").mock(side_effect=[fault, httpx.Response(201)])
+    update = respx.patch(f"{ROOT}/prompts/3").mock(side_effect=[fault, httpx.Response(200)])
+    with pytest.raises(UncertainOutcome):
+        client.create_prompt("P", "t", "m")
+    with pytest.raises(UncertainOutcome):
+        client.update_prompt(3, template="t")
+    assert (create.call_count, update.call_count) == (1, 1)
+
+
+@respx.mock
+def test_prompt_writes_are_retried_after_a_429_refusal(client, sleeps):
+    prompt = {"id": 3, "version_number": 2, "current": True}
+    route = respx.patch(f"{ROOT}/prompts/3").mock(
+        side_effect=[
+            httpx.Response(429),
+            httpx.ConnectError("refused"),
+            httpx.Response(200, json=prompt),
+        ]
+    )
+    assert client.update_prompt(3, template="t").version_number == 2
+    assert route.call_count == 3 and len(sleeps) == 2
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "fault", [httpx.Response(502), httpx.Response(503), httpx.ReadTimeout("t")]
+)
+def test_run_tags_and_deletes_are_retried_like_reads(client, fault):
+    tags = respx.patch(f"{ROOT}/runs/5").mock(
+        side_effect=[
+            fault,
+            httpx.Response(200, json={**RUN, "tags": [{"name": "ckaction-passed"}]}),
+        ]
+    )
+    delete = respx.delete(f"{ROOT}/runs/5").mock(side_effect=[fault, httpx.Response(204)])
+    assert client.set_run_tags(5, ["ckaction-passed"]).tag_names == ["ckaction-passed"]
+    client.delete_run(5)
+    assert (tags.call_count, delete.call_count) == (2, 2)
+
+
+@respx.mock
+def test_a_delete_whose_first_answer_was_lost_is_done(client):
+    route = respx.delete(f"{ROOT}/runs/5").mock(
+        side_effect=[
+            httpx.ReadTimeout("t"),
+            httpx.Response(404, json={"error": "Record not found"}),
+        ]
+    )
+    client.delete_run(5)
+    assert route.call_count == 2
