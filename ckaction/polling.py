@@ -1,20 +1,21 @@
 """When to look at running runs again: one rule, pure.
 
-Every look at a run shows what share of its rows has finished. From the first look that showed
-finished rows and the latest, the run's pace predicts its end. The next look comes after half the
-time to the soonest predicted end, never sooner than `MIN_DELAY` nor later than `MAX_DELAY`:
+Every look at a run shows what share of its rows has finished. The pace between the first look
+that showed finished rows and the latest advance predicts when the run ends. The next look comes
+after half the time left to the soonest predicted end, never sooner than 1 s nor later than 10 s:
 
-    delay = clamp(eta / 2, 1 s, 10 s)
+    delay = clamp(time left / 2, 1 s, 10 s)
 
-so looks grow denser as the end nears, and a run is seen finished at most 10 s after it ends.
+so looks grow denser as the end nears, and a finished run is seen at most 10 s after it ends.
 
-When no run has advanced since the last look (its rows have not landed yet, few rows with long
-gaps between them, or a run stuck at 100% `running`), there is nothing new to predict from: the
-delay grows by `BACKOFF_STEP` per look, from 1 s up to 10 s.
+While no run has a predicted end still ahead (its rows have not landed, only one look has shown
+finished rows, or a run has passed its predicted end without finishing, such as one stuck at
+100% `running`), the delay grows by 1 s per look, from 1 s up to 10 s.
 
-Several runs waited on together are read in one request per look, and the soonest predicted end
-among them sets the delay. Each look returns a new `Poll`, whose `delay` is the sleep before the
-next look.
+Every look also spends a token from a small bucket (see `BURST_LOOKS`), which bounds the looks in
+any minute whatever the progress shows. Several runs waited on together are read in one request
+per look, and the soonest predicted end among them sets the delay. Each look returns a new `Poll`,
+whose `delay` is the sleep before the next look.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class Pace:
     latest: Sample
 
     def eta(self) -> float | None:
-        """Seconds from the latest advance to the end at the pace since the first; None while
-        there is only one sample to go on."""
+        """Seconds from the latest advance to the predicted end, at the pace since the first;
+        None while there is only one sample to go on."""
         gained = self.latest.share - self.first.share
         if gained <= 0:
             return None
