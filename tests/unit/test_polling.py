@@ -102,7 +102,34 @@ def test_no_60_s_window_holds_more_than_15_status_polls(runs: list[RowTimes]):
     simulation = Simulation(runs)
     simulation.wait(deadline=max(run.ends for run in runs) + 3600.0)
     looks = simulation.looks
-    busiest = max(sum(1 for t in looks if start <= t < start + 60.0) for start in looks)
+    busiest = max(
+        (sum(1 for t in looks if start <= t < start + 60.0) for start in looks), default=0
+    )
+    assert busiest <= MOST_LOOKS_A_MINUTE
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    looks=st.lists(
+        st.lists(st.one_of(st.none(), st.floats(0.0, 1.0)), min_size=1, max_size=3),
+        min_size=1,
+        max_size=120,
+    )
+)
+def test_whatever_the_progress_shows_delays_stay_in_1_to_10_s_and_no_minute_holds_15_looks(
+    looks: list[list[float | None]],
+):
+    """Any sequence of looks at up to three running runs, each share anything or unknown, in
+    any order: a stuck, bursty or backwards run cannot make the rule poll faster."""
+    poll, now, times = Poll(), 0.0, []
+    for shares in looks:
+        runs = [BLIND if share is None else run_at(share) for share in shares]
+        runs = [run.model_copy(update={"id": number}) for number, run in enumerate(runs)]
+        poll = poll.after(now, runs)
+        times.append(now)
+        assert MIN_DELAY <= poll.delay <= MAX_DELAY
+        now += poll.delay
+    busiest = max(sum(1 for t in times if start <= t < start + 60.0) for start in times)
     assert busiest <= MOST_LOOKS_A_MINUTE
 
 
