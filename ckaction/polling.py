@@ -12,8 +12,8 @@ While no run has a predicted end still ahead (its rows have not landed, only one
 finished rows, or a run has passed its predicted end without finishing, such as one stuck at
 100% `running`), the delay grows by 1 s per look, from 1 s up to 10 s.
 
-Every look also spends a token from a small bucket (see `BURST_LOOKS`), which bounds the looks in
-any minute whatever the progress shows. Several runs waited on together are read in one request
+Every look also spends a token from a bucket of 7 that refills one every 7.5 s: whatever the
+progress shows, no minute holds more than 15 looks, and looks stay at most 10 s apart. Several runs waited on together are read in one request
 per look, and the soonest predicted end among them sets the delay. Each look returns a new `Poll`,
 whose `delay` is the sleep before the next look.
 """
@@ -29,11 +29,11 @@ from ckaction.models import Run
 MIN_DELAY = 1.0  # seconds; the densest looks, as a run ends
 MAX_DELAY = 10.0  # seconds; the longest sleep, so the latest a finished run is seen
 BACKOFF_STEP = 1.0  # seconds added to the delay per look that shows nothing new
-# The engine allows 120 requests a minute and several gates share it. Looks spend tokens from a
-# bucket that holds `BURST_LOOKS` and refills one every `REFILL_SECONDS`, so no minute holds more
-# than 4 + 60 / 6 = 14 looks, and waiting for a token never adds more than 6 s.
-BURST_LOOKS = 4
-REFILL_SECONDS = 6.0
+# The engine allows 120 requests a minute and several gates share it. Each look spends a token
+# from a bucket that holds `BURST_LOOKS` and refills one every `REFILL_SECONDS`: no minute holds
+# more than 7 + 60 / 7.5 = 15 looks, and a look never waits longer than 7.5 s for a token.
+BURST_LOOKS = 7
+REFILL_SECONDS = 7.5
 
 
 def finished_share(run: Run) -> float | None:
@@ -82,7 +82,7 @@ class Poll:
 
     delay: float = 0.0
     backoff: float = 0.0  # the delay when it grew for want of a prediction; 0 after a prediction
-    tokens: float = BURST_LOOKS  # looks the bucket allows right now
+    tokens: float = BURST_LOOKS  # looks the bucket allows as of `at`
     at: float | None = None  # when this look was made
     paces: Mapping[int, Pace] = field(default_factory=lambda: MappingProxyType({}))
 

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from ckaction.emulator.pace import RowTimes, row_times
 from ckaction.flow import wait_for_runs
 from ckaction.models import Run
-from ckaction.polling import MAX_DELAY, MIN_DELAY, Poll, finished_share
+from ckaction.polling import (
+    BURST_LOOKS,
+    MAX_DELAY,
+    MIN_DELAY,
+    REFILL_SECONDS,
+    Poll,
+    finished_share,
+)
 
 MOST_LOOKS_A_MINUTE = 15  # the target in BENCHMARKS.md
 
@@ -206,15 +213,15 @@ def test_the_soonest_predicted_end_of_several_runs_sets_the_delay():
 
 
 def test_looks_past_the_burst_are_spaced_by_the_bucket():
-    # A run that keeps predicting its end a moment away: four quick looks, then one every 6 s.
+    # A run that keeps predicting its end a moment away: a burst of quick looks, then one a refill.
     poll, now, times = Poll(), 0.0, []
     for k in range(1, 30):
         poll = poll.after(now, [run_at(1 - 0.5**k, rows=2**30)])
         times.append(now)
         now += poll.delay
     gaps = [b - a for a, b in pairwise(times)]
-    assert gaps[:3] == [MIN_DELAY] * 3
-    assert all(abs(gap - 6.0) < 1e-9 for gap in gaps[6:])
+    assert gaps[: BURST_LOOKS - 1] == [MIN_DELAY] * (BURST_LOOKS - 1)
+    assert gaps[-10:] == pytest.approx([REFILL_SECONDS] * 10)
 
 
 def test_a_run_attached_to_mid_way_is_seen_finishing():
