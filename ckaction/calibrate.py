@@ -87,12 +87,13 @@ def collect(
         noise[metric_id].mean_deltas.append(sum(deltas, Decimal(0)) / len(deltas))
 
 
-def read_runs(client: CompletionKitClient, prompt_id: int | None, runs: list[Run]) -> list[Run]:
-    """The reruns as they are now, from one listing of the prompt's runs (newest first, so the
+def read_runs(client: CompletionKitClient, runs: list[Run]) -> list[Run]:
+    """The reruns as they are now, from one listing of their prompt's runs (newest first, so the
     reruns are on its first page); any the listing does not show are read one by one."""
     wanted = {run.id for run in runs}
     found: dict[int, Run] = {}
-    if prompt_id is not None:
+    prompt_ids = {run.prompt_id for run in runs}
+    if len(prompt_ids) == 1 and (prompt_id := prompt_ids.pop()) is not None:
         for listed in client.list_runs(prompt_id=prompt_id):
             if listed.id in wanted:
                 found[listed.id] = listed
@@ -114,7 +115,7 @@ def calibrate(gate: Gate) -> Report:
         started: list[Run] = [client.rerun(baseline.id) for _ in range(settings.calibration_runs)]
         for run in started:
             gate.log.info(f"Rerun {run.id} started")
-    finished = gate.wait_all(started, lambda: read_runs(client, baseline.prompt_id, started))
+    finished = gate.wait_all(started, lambda: read_runs(client, started))
     noise: dict[int, MetricNoise] = {}
     moved: dict[int, Decimal] = {}
     rerun_ids: list[int] = []
