@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
+from ckaction.api import CompletionKitClient
 from ckaction.decide import display_input
 from ckaction.errors import ConfigurationError, RunFailed
 from ckaction.flow import Gate
@@ -86,6 +87,21 @@ def collect(
         noise[metric_id].mean_deltas.append(sum(deltas, Decimal(0)) / len(deltas))
 
 
+def read_runs(client: CompletionKitClient, runs: list[Run]) -> list[Run]:
+    """The reruns as they are now, from one listing of their prompt's runs (newest first, so the
+    reruns are on its first page); any the listing does not show are read one by one."""
+    wanted = {run.id for run in runs}
+    found: dict[int, Run] = {}
+    prompt_ids = {run.prompt_id for run in runs}
+    if len(prompt_ids) == 1 and (prompt_id := prompt_ids.pop()) is not None:
+        for listed in client.list_runs(prompt_id=prompt_id):
+            if listed.id in wanted:
+                found[listed.id] = listed
+                if len(found) == len(wanted):
+                    break
+    return [found.get(run.id) or client.get_run(run.id) for run in runs]
+
+
 def calibrate(gate: Gate) -> Report:
     settings, client = gate.settings, gate.client
     baseline = gate.chosen_baseline()
@@ -98,17 +114,17 @@ def calibrate(gate: Gate) -> Report:
         started: list[Run] = [client.rerun(baseline.id) for _ in range(settings.calibration_runs)]
         for run in started:
             gate.log.info(f"Rerun {run.id} started")
+    finished = gate.wait_all(started, lambda: read_runs(client, started))
     noise: dict[int, MetricNoise] = {}
     moved: dict[int, Decimal] = {}
     rerun_ids: list[int] = []
-    for run in started:
-        finished = gate.wait(run)
-        if finished.status == "failed":
+    for run in finished:
+        if run.status == "failed":
             raise RunFailed(
-                f"Calibration rerun {run.id} failed: {finished.failure_summary or 'no reason given'}"
+                f"Calibration rerun {run.id} failed: {run.failure_summary or 'no reason given'}"
             )
-        rerun_ids.append(finished.id)
-        collect(client.compare(baseline.id, finished.id), noise, moved)
+        rerun_ids.append(run.id)
+        collect(client.compare(baseline.id, run.id), noise, moved)
     row_tol, avg_tol = recommend(noise)
     inputs = {r.id: display_input(r.input_data) for r in client.responses(baseline.id)}
     flaky = sorted(((delta, rid) for rid, delta in moved.items() if delta > 0), reverse=True)

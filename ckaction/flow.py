@@ -9,7 +9,7 @@ import gc
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -28,7 +28,7 @@ from ckaction.errors import (
 )
 from ckaction.inputs import Settings
 from ckaction.models import Metric, Prompt, ResponseFacts, Run
-from ckaction.polling import PollSchedule
+from ckaction.polling import Poll
 from ckaction.report import Facts, Report, RunRef, tolerances_of
 from ckaction.signoff import SignOffs
 
@@ -129,7 +129,6 @@ class Gate:
         sleep: Sleep,
         deadline: Deadline,
         commit: str | None = None,
-        schedule: PollSchedule | None = None,
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
     ) -> None:
@@ -139,7 +138,6 @@ class Gate:
         self.clock = clock
         self.sleep = sleep
         self.commit = commit
-        self.schedule = schedule or PollSchedule()
         self.deadline = deadline.at
         self.tolerances = tolerances_of(settings)
         self.signoffs = signoffs
@@ -319,27 +317,44 @@ class Gate:
     # -- step 5: wait ------------------------------------------------------------------------------
 
     def wait(self, run: Run) -> Run:
-        with self.log.group(f"Waiting for run {run.id}"):
-            last = ""
-            while not run.is_terminal:
-                now = self.clock()
-                line = _progress_line(run)
-                if line != last:
-                    self.log.info(line)
-                    last = line
-                if now >= self.deadline:
-                    raise GateTimeout(
-                        f"Run {run.id} did not finish within timeout-minutes "
-                        f"({self.settings.timeout_minutes:g}); it is still `{run.status}` on "
-                        f"CompletionKit: {self.run_url(run.id)}",
-                        hint="Raise timeout-minutes, or use a smaller (smoke) dataset on pushes. "
-                        "The run goes on; a re-run of this job with reuse-runs attaches to it.",
-                    )
-                delay = min(self.schedule.next_delay(now, run), max(0.0, self.deadline - now))
-                self.sleep(delay)
-                run = self.client.get_run(run.id)
-            self.log.info(_progress_line(run))
-        return run
+        (finished,) = self.wait_all([run], lambda: [self.client.get_run(run.id)])
+        return finished
+
+    def wait_all(self, runs: Sequence[Run], read_runs: Callable[[], list[Run]]) -> list[Run]:
+        """Wait for every run to finish (see `wait_for_runs`), or raise `GateTimeout` at the
+        step's deadline."""
+        ids = ", ".join(str(run.id) for run in runs)
+        with self.log.group(f"Waiting for run{'s' if len(runs) > 1 else ''} {ids}"):
+            runs = wait_for_runs(
+                runs,
+                read_runs,
+                clock=self.clock,
+                sleep=self.sleep,
+                deadline=self.deadline,
+                say=self.log.info,
+            )
+        unfinished = [run for run in runs if not run.is_terminal]
+        if unfinished:
+            raise self._timeout(unfinished)
+        return runs
+
+    def _timeout(self, unfinished: list[Run]) -> GateTimeout:
+        within = f"within timeout-minutes ({self.settings.timeout_minutes:g})"
+        if len(unfinished) == 1:
+            run = unfinished[0]
+            message = (
+                f"Run {run.id} did not finish {within}; it is still `{run.status}` on "
+                f"CompletionKit: {self.run_url(run.id)}"
+            )
+        else:
+            message = f"Runs {', '.join(str(r.id) for r in unfinished)} did not finish {within}; "
+            message += "they are still running on CompletionKit: "
+            message += ", ".join(self.run_url(run.id) for run in unfinished)
+        return GateTimeout(
+            message,
+            hint="Raise timeout-minutes, or use a smaller (smoke) dataset on pushes. "
+            "The run goes on; a re-run of this job with reuse-runs attaches to it.",
+        )
 
     def response_facts(self, run_id: int) -> dict[int, ResponseFacts]:
         return {r.id: ResponseFacts.of(r) for r in self.client.responses(run_id)}
@@ -419,6 +434,35 @@ class Gate:
                 "then gate against it.",
             )
         return Report(result=evaluation.result, tolerances=self.tolerances, facts=self.facts)
+
+
+def wait_for_runs(
+    runs: Sequence[Run],
+    read_runs: Callable[[], list[Run]],
+    *,
+    clock: Clock,
+    sleep: Sleep,
+    deadline: float,
+    say: Callable[[str], None],
+) -> list[Run]:
+    """Look at the runs until every one has finished or the deadline has passed, and return them
+    as last seen. `read_runs()` reads them all at once (one request per look), in the same order;
+    the sleeps between looks follow `polling.Poll` and never pass the deadline. A run's progress
+    line is said each time it changes."""
+    current, poll = list(runs), Poll()
+    said: dict[int, str] = {}
+    while True:
+        for run in current:
+            line = _progress_line(run)
+            if said.get(run.id) != line:
+                say(line)
+                said[run.id] = line
+        now = clock()
+        if all(run.is_terminal for run in current) or now >= deadline:
+            return current
+        poll = poll.after(now, current)
+        sleep(min(poll.delay, deadline - now))
+        current = read_runs()
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from ckaction.decide import Tolerances
 from ckaction.errors import GateTimeout, UncertainOutcome
 from ckaction.flow import Gate, RunSpec, run_mark
 from ckaction.inputs import Settings
+from ckaction.polling import MAX_DELAY, MIN_DELAY
 from ckaction.report import tolerances_of
 
 ROOT = "https://ck.test/orgs/acme/api/v1"
@@ -88,7 +89,7 @@ def test_wait_polls_until_completed_with_a_fake_clock():
     run = gate.wait(gate.client.get_run(9))
     assert run.status == "completed"
     assert route.call_count == len(states)
-    assert all(0 < s <= 30 for s in clock.sleeps)
+    assert all(MIN_DELAY <= s <= MAX_DELAY for s in clock.sleeps)
     assert any("generated 4/10" in line for line in gate.log.lines)
 
 
@@ -102,6 +103,22 @@ def test_wait_stops_at_the_deadline_and_names_the_run():
     assert "Run 9 did not finish" in caught.value.message
     assert "/runs/9" in caught.value.message
     assert clock.now <= 30.0 + 1e-9
+
+
+@respx.mock
+def test_waiting_on_several_runs_reads_them_in_one_listing_a_look_and_names_the_unfinished():
+    clock = FakeClock()
+    gate = make_gate(clock, timeout_minutes="1")
+    done = {**run_json("completed", 10), "id": 10}
+    listing = respx.get(f"{ROOT}/runs").respond(json=[run_json("running", 3), done])
+    single = respx.get(url__regex=rf"{ROOT}/runs/\d+")
+    runs = list(gate.client.list_runs())
+    with pytest.raises(GateTimeout) as caught:
+        gate.wait_all(runs, lambda: list(gate.client.list_runs()))
+    assert "Run 9 did not finish within timeout-minutes (1)" in caught.value.message
+    assert "/runs/10" not in caught.value.message
+    assert listing.call_count == len(clock.sleeps) + 1 and not single.called
+    assert clock.now == 60.0
 
 
 @respx.mock
@@ -172,3 +189,15 @@ def test_facts_accumulate_as_new_values():
     after = gate.learn(dataset_id=7, notes=("a note",))
     assert (before.dataset_id, before.notes) == (None, ())
     assert (after.dataset_id, after.notes, gate.facts) == (7, ("a note",), after)
+
+
+@respx.mock
+def test_a_timeout_on_several_runs_names_each_with_its_link():
+    clock = FakeClock()
+    gate = make_gate(clock, timeout_minutes="0.5")
+    other = {**run_json("running", 5), "id": 10}
+    respx.get(f"{ROOT}/runs").respond(json=[run_json("running", 3), other])
+    with pytest.raises(GateTimeout) as caught:
+        gate.wait_all(list(gate.client.list_runs()), lambda: list(gate.client.list_runs()))
+    assert caught.value.message.startswith("Runs 9, 10 did not finish within timeout-minutes")
+    assert "/runs/9" in caught.value.message and "/runs/10" in caught.value.message
