@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +38,7 @@ CANDIDATE_HASH_CHARS = 12
 YAML_SUFFIXES = (".yml", ".yaml")
 FRONT_MATTER_FENCE = "---"
 DIGITS = re.compile(r"^\d+$")
+SCHEMA_ID = "https://github.com/ckaction/ckaction/blob/main/schema/prompt.schema.json"
 FILE_HINT = "Fix the prompt file; its format is in the README (section Prompt files) and in " + (
     "schema/prompt.schema.json."
 )
@@ -104,12 +106,16 @@ class PromptFileModel(BaseModel):
         frozen=True,
         extra="forbid",
         title="ckaction prompt file",
-        json_schema_extra={"$id": "https://github.com/ckaction/ckaction/schema/prompt.schema.json"},
+        json_schema_extra={
+            "$id": SCHEMA_ID,
+            "oneOf": [{"required": ["template"]}, {"required": ["template_file"]}],
+        },
     )
 
     prompt: str | None = Field(
         None,
         min_length=1,
+        json_schema_extra={"pattern": r"\D"},  # never all digits: ids belong to prompt-id
         description="The live prompt: its family_key, exact name or slug (never a numeric id). "
         "Default: the file's stem (`support-reply` for support-reply.yml or support-reply.prompt.md).",
     )
@@ -149,6 +155,13 @@ class PromptFileModel(BaseModel):
         if (self.template is None) == (self.template_file is None):
             raise ValueError("give exactly one of template and template_file")
         return self
+
+
+def prompt_json_schema() -> str:
+    """`schema/prompt.schema.json`: the JSON Schema of a YAML prompt file, for editors and CI."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema"}
+    schema.update(PromptFileModel.model_json_schema())
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 @dataclass(frozen=True)

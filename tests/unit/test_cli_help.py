@@ -63,6 +63,7 @@ def test_publish_help_shows_only_what_publish_reads(capsys):
         "--org",
         "--api-url",
         "--prompt-id",
+        "--prompt-files",
         "--timeout-minutes",
         "--report-path",
         "--summary-file",
