@@ -55,7 +55,7 @@ class EvalDefaults(BaseModel):
     """This prompt's defaults for the step's inputs, spelled as the inputs; an input the step sets
     explicitly wins. Validated with the parsers `Settings` uses."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")  # only the inputs' spelling
 
     dataset_id: int | None = Field(
         None, alias="dataset-id", description="Dataset to score on (`dataset-id`)."
@@ -173,8 +173,10 @@ class Content:
 
     @property
     def digest(self) -> str:
-        """sha256 over `llm_model + "\\n" + template`, hex."""
-        return hashlib.sha256(f"{self.llm_model}\n{self.template}".encode()).hexdigest()
+        """sha256 over the UTF-8 of `llm_model + "\\n" + template`, hex. A lone surrogate (JSON
+        can carry one) is encoded as is rather than failing."""
+        text = f"{self.llm_model}\n{self.template}"
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def differences(self, other: Content) -> tuple[str, ...]:
         """Which parts differ: ("model",), ("template",), both or none."""

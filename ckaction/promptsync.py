@@ -5,6 +5,7 @@ those counts as a production serve."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,10 +31,18 @@ class _PromptFileDumper(yaml.SafeDumper):
     """Multi-line text as a block scalar, so a template reads like the prompt it is."""
 
 
+# Breaks a YAML reader folds into "\n" unless they are escaped: text with them is double-quoted.
+OTHER_LINE_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+
+
+def _style(text: str) -> str | None:
+    if OTHER_LINE_BREAKS.search(text):
+        return '"'
+    return "|" if "\n" in text else None
+
+
 def _text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar(
-        "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None
-    )
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=_style(data))
 
 
 _PromptFileDumper.add_representer(str, _text)
