@@ -39,14 +39,15 @@ YAML_SUFFIXES = (".yml", ".yaml")
 FRONT_MATTER_FENCE = "---"
 DIGITS = re.compile(r"^\d+$")
 SCHEMA_ID = "https://github.com/ckaction/ckaction/blob/main/schema/prompt.schema.json"
-FILE_HINT = "Fix the prompt file; its format is in the README (section Prompt files) and in " + (
-    "schema/prompt.schema.json."
-)
+FILE_HINT = "Fix the prompt file: schema/prompt.schema.json describes every key."
 
 
 def _numbers_as_text(value: Any) -> Any:
-    """YAML reads `-0.2` as a float; the Settings parsers read text, so give them the text."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    """YAML reads `-0.2` as a float; the Settings parsers read text, so give them the text. YAML's
+    `true` is no number (pydantic would read it as 1)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    if isinstance(value, int | float):
         return str(value)
     return value
 

@@ -125,6 +125,12 @@ def test_template_file_is_read_relative_to_the_prompt_file(tmp_path: Path) -> No
             "a.yml line 4",
             "eval.dataset_id: Extra inputs are not permitted",
         ),
+        (
+            "a.yml",
+            "llm_model: m\ntemplate: t\neval:\n  dataset-id: true\n",
+            "a.yml line 4",
+            "eval.dataset-id: expected a number, got true",
+        ),
         ("a.yml", "llm_model: m\ntemplate: t\ncreate: maybe\n", "a.yml line 3", "create"),
         ("a.yml", "llm_model: 4\ntemplate: t\n", "a.yml line 1", "llm_model"),
         ("a.yml", "llm_model: m\ntemplate: [unclosed\n", "a.yml line 3", "YAML syntax"),
