@@ -287,8 +287,8 @@ def _parser() -> argparse.ArgumentParser:
     pull = sub.add_parser(
         "pull",
         help=PULL_HELP,
-        description=PULL_HELP.capitalize()
-        + ": one YAML prompt file per prompt, named by its slug.",
+        description=f"{PULL_HELP[0].upper()}{PULL_HELP[1:]}: one YAML file per prompt, named by "
+        "its slug.",
         epilog=f"{ENV_FALLBACK} Exit codes: 0 written, 2 error.",
     )
     pull.add_argument("prompts", nargs="+", metavar="PROMPT", help="name, slug or family_key")
