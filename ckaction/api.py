@@ -232,6 +232,11 @@ class CompletionKitClient:
         )
         return self._parse(Prompt, data)
 
+    def list_prompts(self, **filters: Any) -> Iterator[Prompt]:
+        """Every prompt version row, newest first (`tag[]` filters); reading the index is not a
+        production serve, each `GET /prompts/:id` is."""
+        yield from self._paginate("prompts", filters, Prompt, what="prompts")
+
     def get_metric(self, metric_id: int) -> Metric:
         return self._parse(
             Metric, self._call("GET", f"metrics/{metric_id}", what=f"metric {metric_id}")

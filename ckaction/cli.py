@@ -14,8 +14,10 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import httpx
@@ -31,6 +33,9 @@ from ckaction.inputs import Command, Settings, raw_inputs_from_env
 from ckaction.metadata import (
     COMMAND_HELP,
     EVERY_COMMAND,
+    INPUTS,
+    PULL_HELP,
+    PULL_INPUTS,
     Input,
     inputs_of,
     plain,
@@ -41,6 +46,8 @@ from ckaction.report import ErrorInfo, Facts, Report, tolerances_of
 
 if TYPE_CHECKING:
     from github import Github
+
+    from ckaction.api import CompletionKitClient
 
 EXIT_OK, EXIT_REGRESSED, EXIT_ERROR = 0, 1, 2
 ISSUES_URL = "https://github.com/ckaction/ckaction/issues"
@@ -118,15 +125,18 @@ class App:
             )
         return _exit_code(report, settings)
 
-    def execute(self, settings: Settings, facts: Facts) -> Report:
+    @contextmanager
+    def client(self, settings: Settings, deadline: Deadline) -> Iterator[CompletionKitClient]:
+        """The CompletionKit client for these settings, over this invocation's transport."""
         from ckaction.api import CompletionKitClient, build_http_client
 
         self.redact.add(settings.token)
-        deadline = Deadline.after(settings.timeout_seconds, self.clock)
         with build_http_client(settings.api_root, settings.token, transport=self.transport) as http:
-            client = CompletionKitClient(
-                http, redact=self.redact, sleep=self.sleep, deadline=deadline
-            )
+            yield CompletionKitClient(http, redact=self.redact, sleep=self.sleep, deadline=deadline)
+
+    def execute(self, settings: Settings, facts: Facts) -> Report:
+        deadline = Deadline.after(settings.timeout_seconds, self.clock)
+        with self.client(settings, deadline) as client:
             return run_command(
                 settings,
                 facts,
@@ -138,9 +148,40 @@ class App:
                 deadline=deadline,
             )
 
+    def pull(
+        self, raw: Mapping[str, str], asked: Sequence[str], directory: Path, force: bool
+    ) -> int:
+        """`ckaction pull`: prompt files from the live prompts; says what it wrote. CLI only, so
+        no report: an error is said on the terminal, with its hint, and exits 2."""
+        if raw.get("api_token"):
+            self.runner.mask(raw["api_token"])
+        from ckaction.promptsync import pull
+
+        try:
+            settings = Settings.for_connection(raw)
+            deadline = Deadline.after(settings.timeout_seconds, self.clock)
+            with self.client(settings, deadline) as client:
+                said = pull(client, asked, directory, force=force)
+        except Exception as exc:
+            self._explain(exc)
+            return EXIT_ERROR
+        for line in said:
+            self.runner.info(line)
+        return EXIT_OK
+
     def _error_report(self, facts: Facts, exc: Exception, settings: Settings | None) -> Report:
-        """The report of a command that stopped: what it had learned, and why it stopped. An
-        unexpected exception is a bug: no traceback for users, one in the debug log."""
+        """The report of a command that stopped: what it had learned, and why it stopped."""
+        error = self._explain(exc)
+        return Report(
+            result="error",
+            tolerances=tolerances_of(settings),
+            facts=facts,
+            error=ErrorInfo(error.title, self.redact(error.message), self.redact(error.hint)),
+        )
+
+    def _explain(self, exc: Exception) -> CkError:
+        """Say on the runner what went wrong and what to do. An unexpected exception is a bug: no
+        traceback for users, one in the debug log."""
         if not isinstance(exc, CkError):
             self.runner.debug(self.redact("".join(traceback.format_exception(exc))))
             exc = CkError(
@@ -155,12 +196,7 @@ class App:
             self.runner.error(exc.message, title=exc.title)
         if exc.hint:
             self.runner.info(f"What to do: {exc.hint}")
-        return Report(
-            result="error",
-            tolerances=tolerances_of(settings),
-            facts=facts,
-            error=ErrorInfo(exc.title, self.redact(exc.message), self.redact(exc.hint)),
-        )
+        return exc
 
     def deliver(self, report: Report, settings: Settings | None) -> Delivered:
         """Summary, PR comment, outputs and, last, the JSON report, whatever the result."""
@@ -248,6 +284,25 @@ def _parser() -> argparse.ArgumentParser:
             metavar="PATH",
             help="write the Markdown summary here (default: stdout)",
         )
+    pull = sub.add_parser(
+        "pull",
+        help=PULL_HELP,
+        description=f"{PULL_HELP[0].upper()}{PULL_HELP[1:]}: one YAML file per prompt, named by "
+        "its slug.",
+        epilog=f"{ENV_FALLBACK} Exit codes: 0 written, 2 error.",
+    )
+    pull.add_argument("prompts", nargs="+", metavar="PROMPT", help="name, slug or family_key")
+    pull.add_argument("--dir", default="prompts", help="where to write (default: prompts)")
+    pull.add_argument("--force", action="store_true", help="overwrite files that differ")
+    for spec in INPUTS:
+        if spec.id in PULL_INPUTS:
+            pull.add_argument(
+                f"--{spec.id}",
+                dest=spec.field,
+                default=None,
+                metavar=spec.metavar,
+                help=plain(spec.description).replace("%", "%%"),
+            )
     demo = sub.add_parser(
         "demo", help="run a gate against the embedded emulator (no account needed)"
     )
@@ -269,6 +324,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     raw = raw_inputs_from_env(env, "INPUT_")
     raw.update(raw_inputs_from_env(env, "CKACTION_"))
     raw.update({k: v.strip() for k, v in vars(args).items() if k in Settings.model_fields and v})
+    if args.command == "pull":
+        return App(env).pull(raw, args.prompts, Path(args.dir), args.force)
     raw["command"] = args.command
     return App(env, summary_file=args.summary_file).run(raw)
 

@@ -1,4 +1,4 @@
-"""The commands: gate, publish, rebaseline and calibrate, each a function of settings and
+"""The commands: gate, publish, rebaseline, calibrate and drift, each a function of settings and
 collaborators that returns the `Report`. A command that stops raises `Stopped` with the facts it had
 learned, its cause chained."""
 
@@ -39,6 +39,10 @@ def run_command(
     deadline: Deadline,
 ) -> Report:
     """Run settings.command against `client`, starting from what the caller knows (`facts`)."""
+    if settings.command == "drift":
+        from ckaction.promptsync import drift
+
+        return drift(settings, client, context.workspace, facts)
     # Files are inputs too: a malformed sign-off file fails before any network call.
     signoffs = None
     if settings.command == "gate":

@@ -9,6 +9,7 @@ id, so the user knows exactly which `with:` key to fix.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -26,13 +27,15 @@ from pydantic import (
 from ckaction.errors import InputError
 
 CLOUD_ROOT = "https://completionkit.com/orgs/{org}/api/v1"
-COMMANDS = ("gate", "publish", "rebaseline", "calibrate")
-Command = Literal["gate", "publish", "rebaseline", "calibrate"]
+COMMANDS = ("gate", "publish", "rebaseline", "calibrate", "drift")
+Command = Literal["gate", "publish", "rebaseline", "calibrate", "drift"]
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _SECRET_FIELDS = {"api_token", "github_token"}
+# What reaching CompletionKit needs, and all the CLI-only `pull` reads.
+CONNECTION_FIELDS = ("api_token", "org", "api_url", "timeout_minutes")
 
 
 def input_id(field_name: str) -> str:
@@ -66,7 +69,7 @@ def _parse_bool(value: Any) -> Any:
     return value
 
 
-def _parse_int_id(value: Any) -> Any:
+def parse_int_id(value: Any) -> Any:
     if isinstance(value, str):
         if not re.fullmatch(r"\d+", value):
             raise ValueError(f"expected a positive integer id, got {value[:60]!r}")
@@ -76,13 +79,25 @@ def _parse_int_id(value: Any) -> Any:
     return value
 
 
-def _parse_decimal(value: Any) -> Any:
+def parse_decimal(value: Any) -> Any:
     if isinstance(value, str):
         try:
             number = Decimal(value)
         except InvalidOperation as exc:
             raise ValueError(f"expected a number such as -1.0, got {value[:60]!r}") from exc
         if not number.is_finite():
+            raise ValueError("expected a finite number")
+        return number
+    return value
+
+
+def parse_finite_float(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a number, got {value[:40]!r}") from exc
+        if not math.isfinite(number):
             raise ValueError("expected a finite number")
         return number
     return value
@@ -145,6 +160,7 @@ class Settings(BaseModel):
     avg_gate: Literal["band", "significant"] = "band"
     on_stale_baseline: Literal["warn", "fail"] = "warn"
     calibration_runs: int = Field(default=2, ge=1, le=10)
+    prompt_files: str | None = None
     max_unscored: Decimal = Field(default=Decimal("0.1"), ge=0, le=1)
 
     _bools = field_validator("fail_on_regression", "reuse_runs", "comment", mode="before")(
@@ -157,9 +173,9 @@ class Settings(BaseModel):
         "dataset_id",
         "pr_number",
         mode="before",
-    )(_parse_int_id)
+    )(parse_int_id)
     _decimals = field_validator("row_tolerance", "avg_tolerance", "max_unscored", mode="before")(
-        _parse_decimal
+        parse_decimal
     )
 
     @field_validator("metric_ids", mode="before")
@@ -205,15 +221,7 @@ class Settings(BaseModel):
     @field_validator("temperature", "timeout_minutes", mode="before")
     @classmethod
     def _finite_float(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                number = float(value)
-            except ValueError as exc:
-                raise ValueError(f"expected a number, got {value[:40]!r}") from exc
-            if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError("expected a finite number")
-            return number
-        return value
+        return parse_finite_float(value)
 
     @property
     def api_root(self) -> str:
@@ -240,7 +248,17 @@ class Settings(BaseModel):
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Settings:
         """Validate raw inputs; every problem is reported at once, named by its action.yml id."""
-        problems = missing_required(raw)
+        return cls._checked(raw, {**conflicting(raw), **missing_required(raw)})
+
+    @classmethod
+    def for_connection(cls, raw: Mapping[str, Any]) -> Settings:
+        """Only the inputs that reach CompletionKit (`CONNECTION_FIELDS`), for the CLI's `pull`,
+        which reads nothing else; the other fields keep their defaults."""
+        subset = {name: raw[name] for name in CONNECTION_FIELDS if name in raw}
+        return cls._checked(subset, missing_required({**subset, "command": "pull"}))
+
+    @classmethod
+    def _checked(cls, raw: Mapping[str, Any], problems: dict[str, str]) -> Settings:
         try:
             settings = cls.model_validate(dict(raw))
         except ValidationError as exc:
@@ -256,26 +274,49 @@ def missing_required(raw: Mapping[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
     command = str(raw.get("command") or "gate").strip().lower()
 
-    def given(name: str) -> bool:
-        value = raw.get(name)
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return value is not None and str(value).strip() != ""
-
-    if not given("api_token"):
+    if not _given(raw, "api_token"):
         problems["api-token"] = (
             "is required: pass your CompletionKit API token from a secret, "
             "e.g. api-token: ${{ secrets.CK_API_TOKEN }}"
         )
-    if not given("api_url") and not given("org"):
+    if not _given(raw, "api_url") and not _given(raw, "org"):
         problems["org"] = "is required (or set api-url): your CompletionKit org slug"
-    if command in ("gate", "publish") and not given("prompt_id"):
-        problems["prompt-id"] = f"is required for command {command}: the prompt version id"
+    if command in ("gate", "publish") and not (
+        _given(raw, "prompt_id") or _given(raw, "prompt_files")
+    ):
+        problems["prompt-id"] = (
+            f"or prompt-files is required for command {command}: the prompt version id, "
+            "or the prompt files to gate"
+        )
+    if command == "drift" and not _given(raw, "prompt_files"):
+        problems["prompt-files"] = "is required for command drift: the prompt files to check"
     if command in ("rebaseline", "calibrate") and not (
-        given("prompt_id") or given("baseline_run_id")
+        _given(raw, "prompt_id") or _given(raw, "baseline_run_id")
     ):
         problems["baseline-run-id"] = f"or prompt-id is required for command {command}"
     return problems
+
+
+EXCLUSIVE_WITH_PROMPT_FILES = ("prompt_id", "baseline_run_id", "baseline_prompt_id")
+
+
+def conflicting(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Inputs that cannot be set together: prompt files name their own prompts and baselines."""
+    if not _given(raw, "prompt_files"):
+        return {}
+    return {
+        input_id(name): "cannot be set together with `prompt-files`: the prompt files name the "
+        "prompts, and their live versions' runs are the baselines"
+        for name in EXCLUSIVE_WITH_PROMPT_FILES
+        if _given(raw, name)
+    }
+
+
+def _given(raw: Mapping[str, Any], name: str) -> bool:
+    value = raw.get(name)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is not None and str(value).strip() != ""
 
 
 def _problems(exc: ValidationError) -> dict[str, str]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import get_args
 
-from ckaction.inputs import Command
+from ckaction.inputs import CONNECTION_FIELDS, Command, input_id
 
 EVERY_COMMAND: tuple[Command, ...] = get_args(Command)
 GATE: tuple[Command, ...] = ("gate",)
+PROMPT_ID_READERS: tuple[Command, ...] = ("gate", "publish", "rebaseline", "calibrate")
+PROMPT_FILES_READERS: tuple[Command, ...] = ("gate", "publish", "drift")
 BASELINE_READERS: tuple[Command, ...] = ("gate", "rebaseline", "calibrate")
 RUN_SETTINGS_READERS: tuple[Command, ...] = ("gate", "rebaseline")
 WORKFLOW_EXPRESSION = "${{"
@@ -24,7 +26,10 @@ COMMAND_HELP: dict[Command, str] = {
     "publish": "publish a scored prompt version (make it the current version of its family)",
     "rebaseline": "capture a fresh baseline run of the live prompt",
     "calibrate": "rerun the baseline unchanged to measure the judge's noise floor",
+    "drift": "check that each prompt file still equals its live prompt (exit 1 when one differs)",
 }
+PULL_HELP = "write prompt files from the live prompts (CLI only)"
+PULL_INPUTS = tuple(input_id(name) for name in CONNECTION_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,8 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "command",
-        "What to do: `gate`, `publish`, `rebaseline` or `calibrate` (on the CLI, the subcommand).",
+        "What to do: `gate`, `publish`, `rebaseline`, `calibrate` or `drift` (on the CLI, the "
+        "subcommand).",
         EVERY_COMMAND,
         default="gate",
     ),
@@ -110,8 +116,16 @@ INPUTS: tuple[Input, ...] = (
         "Prompt version id: the candidate to score (gate), the version to make current "
         "(publish), or the prompt whose live version's last green run is the baseline "
         "(rebaseline, calibrate).",
-        EVERY_COMMAND,
+        PROMPT_ID_READERS,
         metavar="ID",
+    ),
+    Input(
+        "prompt-files",
+        "Prompt files (YAML, or Markdown with front matter), newline- or comma-separated paths or "
+        "globs relative to the workspace, such as `prompts/*.yml`. Not with `prompt-id`, "
+        "`baseline-run-id` or `baseline-prompt-id`.",
+        PROMPT_FILES_READERS,
+        metavar="GLOBS",
     ),
     Input(
         "baseline-run-id",
@@ -281,7 +295,8 @@ INPUTS: tuple[Input, ...] = (
 REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(EVERY_COMMAND, ("api-token",)),
     Requirement(EVERY_COMMAND, ("org", "api-url")),
-    Requirement(("gate", "publish"), ("prompt-id",)),
+    Requirement(("gate", "publish"), ("prompt-id", "prompt-files")),
+    Requirement(("drift",), ("prompt-files",)),
     Requirement(("rebaseline", "calibrate"), ("prompt-id", "baseline-run-id")),
 )
 

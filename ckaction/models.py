@@ -114,10 +114,17 @@ class Run(ApiModel):
 class Prompt(ApiModel):
     id: int
     name: str = ""
+    description: str | None = None
+    template: str | None = None
     family_key: str | None = None
     version_number: int | None = None
     current: bool = False
     llm_model: str | None = None
+    tags: list[Tag] = Field(default_factory=list)
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [tag.name for tag in self.tags]
 
 
 class Metric(ApiModel):

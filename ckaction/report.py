@@ -34,6 +34,18 @@ class RunRef:
 
 
 @dataclass(frozen=True)
+class Drift:
+    """One prompt file checked by `drift`: what differs from its live version (nothing, the model,
+    the template, or the prompt is not live at all: `live_id` None)."""
+
+    path: str
+    prompt: str
+    live_id: int | None
+    live_version: int | None
+    differs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Facts:
     """What a command learned on its way, so a report (an error part-way included) names it all.
 
@@ -59,6 +71,7 @@ class Facts:
     done: tuple[str, ...] = ()
     outputs: Mapping[str, str] = field(default_factory=dict)
     calibration: Mapping[str, Any] | None = None
+    drift: tuple[Drift, ...] = ()
     evaluation: Evaluation | None = None
 
 
@@ -175,6 +188,7 @@ class Report:
                 "rejected": list(facts.signoffs_rejected),
             },
             "calibration": None if facts.calibration is None else dict(facts.calibration),
+            "drift": [_plain({**d.__dict__, "differs": list(d.differs)}) for d in facts.drift],
             "outputs": dict(outputs),
             "delivered": dict(delivered or {}),
             "workflow_run_url": facts.workflow_run_url,

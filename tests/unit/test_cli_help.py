@@ -43,7 +43,7 @@ def test_gate_help_describes_each_flag_with_its_default_and_required_mark(capsys
             continue
         assert squeezed(plain(spec.description)) in entry(text, f"--{spec.id}"), spec.id
     assert "(required)" in entry(text, "--api-token")
-    assert "(required)" in entry(text, "--prompt-id")
+    assert "(requiredunlessprompt-filesisset)" in entry(text, "--prompt-id")
     assert "(requiredunlessapi-urlisset)" in entry(text, "--org")
     assert "(default:30)" in entry(text, "--timeout-minutes")
     assert "(default:-0.2)" in entry(text, "--avg-tolerance")
@@ -63,11 +63,12 @@ def test_publish_help_shows_only_what_publish_reads(capsys):
         "--org",
         "--api-url",
         "--prompt-id",
+        "--prompt-files",
         "--timeout-minutes",
         "--report-path",
         "--summary-file",
     }
-    assert "(required)" in entry(text, "--prompt-id")
+    assert "(requiredunlessprompt-filesisset)" in entry(text, "--prompt-id")
 
 
 def test_rebaseline_and_calibrate_need_prompt_id_or_baseline_run_id(capsys):
