@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
+from ckaction.candidates import CANDIDATE_TAG
 from ckaction.errors import ConfigurationError, NotFound
 from ckaction.models import Prompt
-
-CANDIDATE_TAG = "ckaction-candidate"
 
 
 def slug_of(name: str) -> str:
