@@ -27,8 +27,8 @@ from pydantic import (
 from ckaction.errors import InputError
 
 CLOUD_ROOT = "https://completionkit.com/orgs/{org}/api/v1"
-COMMANDS = ("gate", "publish", "rebaseline", "calibrate", "drift")
-Command = Literal["gate", "publish", "rebaseline", "calibrate", "drift"]
+COMMANDS = ("gate", "publish", "rebaseline", "calibrate", "drift", "cleanup")
+Command = Literal["gate", "publish", "rebaseline", "calibrate", "drift", "cleanup"]
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -162,10 +162,18 @@ class Settings(BaseModel):
     calibration_runs: int = Field(default=2, ge=1, le=10)
     prompt_files: str | None = None
     max_unscored: Decimal = Field(default=Decimal("0.1"), ge=0, le=1)
+    require_passed_gate: bool = True
+    keep_days: int = Field(default=30, ge=0, le=3650)
+    dry_run: bool = True
 
-    _bools = field_validator("fail_on_regression", "reuse_runs", "comment", mode="before")(
-        _parse_bool
-    )
+    _bools = field_validator(
+        "fail_on_regression",
+        "reuse_runs",
+        "comment",
+        "require_passed_gate",
+        "dry_run",
+        mode="before",
+    )(_parse_bool)
     _ids = field_validator(
         "prompt_id",
         "baseline_run_id",

@@ -27,6 +27,7 @@ COMMAND_HELP: dict[Command, str] = {
     "rebaseline": "capture a fresh baseline run of the live prompt",
     "calibrate": "rerun the baseline unchanged to measure the judge's noise floor",
     "drift": "check that each prompt file still equals its live prompt (exit 1 when one differs)",
+    "cleanup": "delete scratch candidates whose newest run is older than keep-days",
 }
 PULL_HELP = "write prompt files from the live prompts (CLI only)"
 PULL_INPUTS = tuple(input_id(name) for name in CONNECTION_FIELDS)
@@ -290,6 +291,27 @@ INPUTS: tuple[Input, ...] = (
         default="2",
         metavar="N",
     ),
+    Input(
+        "require-passed-gate",
+        "Publish refuses content that has no `ckaction-passed` gate run (`false` turns that off).",
+        ("publish",),
+        default="true",
+        metavar="BOOL",
+    ),
+    Input(
+        "keep-days",
+        "`cleanup` deletes scratch candidates whose newest run is older than this many days.",
+        ("cleanup",),
+        default="30",
+        metavar="DAYS",
+    ),
+    Input(
+        "dry-run",
+        "`cleanup` only lists what it would delete unless this is `false`.",
+        ("cleanup",),
+        default="true",
+        metavar="BOOL",
+    ),
 )
 
 REQUIREMENTS: tuple[Requirement, ...] = (
@@ -308,6 +330,12 @@ OUTPUTS: tuple[Output, ...] = (
     ),
     Output("baseline-run-id", "Id of the baseline run compared with or rerun.", BASELINE_READERS),
     Output("result", "`passed`, `regressed` or `error`.", EVERY_COMMAND),
+    Output(
+        "results",
+        "With `prompt-files`: a JSON object keyed by file path (`result`, `run-id`, "
+        "`baseline-run-id`, `candidate-prompt-id`, `regressions`).",
+        ("gate", "publish"),
+    ),
     Output("passed", "`true` or `false`.", EVERY_COMMAND),
     Output("regressions", "Number of rows with at least one regression.", GATE),
     Output("avg-score", "The candidate run's average score.", RUN_SETTINGS_READERS),

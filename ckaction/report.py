@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ckaction import __version__
 from ckaction.decide import Cell, Counts, Evaluation, MetricResult, Result, RowResult, Tolerances
@@ -16,7 +16,9 @@ from ckaction.decide import Cell, Counts, Evaluation, MetricResult, Result, RowR
 if TYPE_CHECKING:
     from ckaction.inputs import Settings
 
-JSON_SCHEMA = "ckaction-report/1"
+JSON_SCHEMA = "ckaction-report/2"
+FileResult = Literal["passed", "regressed", "error", "unchanged", "new"]
+FILE_RESULT_RANK: Mapping[str, int] = {"error": 2, "regressed": 1}  # the rest count as passed
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,38 @@ class Drift:
 
 
 @dataclass(frozen=True)
+class FileOutcome:
+    """One prompt file of a step (`prompt-files`): what the gate or publish did with it.
+
+    `report` is that file's own report (a gate's, with its evaluation; or the error that stopped
+    it); `result` adds `unchanged` (the file equals the live prompt: nothing measured, nothing
+    paid) and `new` (a prompt that does not exist yet, scored on its own) to a report's three."""
+
+    path: str  # workspace-relative, POSIX
+    prompt: str  # what the file's `prompt:` names
+    result: FileResult
+    report: Report
+    candidate_prompt_id: int | None = None
+
+    def entry(self) -> dict[str, Any]:
+        """This file's entry in the `results` output."""
+        facts = self.report.facts
+        return {
+            "result": self.result,
+            "run-id": facts.candidate.id if facts.candidate else None,
+            "baseline-run-id": facts.baseline.id if facts.baseline else None,
+            "candidate-prompt-id": self.candidate_prompt_id,
+            "regressions": self.report.counts.regressed,
+        }
+
+
+def step_result(files: tuple[FileOutcome, ...]) -> Result:
+    """The step's verdict over its files: the worst (`error` > `regressed` > the rest)."""
+    worst = max((FILE_RESULT_RANK.get(f.result, 0) for f in files), default=0)
+    return ("passed", "regressed", "error")[worst]
+
+
+@dataclass(frozen=True)
 class Facts:
     """What a command learned on its way, so a report (an error part-way included) names it all.
 
@@ -72,6 +106,7 @@ class Facts:
     outputs: Mapping[str, str] = field(default_factory=dict)
     calibration: Mapping[str, Any] | None = None
     drift: tuple[Drift, ...] = ()
+    files: tuple[FileOutcome, ...] = ()
     evaluation: Evaluation | None = None
 
 
@@ -149,8 +184,28 @@ class Report:
             "avg-score": "" if facts.avg_score is None else f"{facts.avg_score}",
             "prompt-id": "" if facts.prompt_id is None else str(facts.prompt_id),
         }
+        if facts.files:
+            outputs.update(self._files_outputs())
         outputs.update(facts.outputs)
         return outputs
+
+    def _files_outputs(self) -> dict[str, str]:
+        """With `prompt-files`: `results` keyed by file; totals; the single-run outputs only when
+        exactly one file was gated (unchanged files do not count)."""
+        files = self.facts.files
+        gated = [f for f in files if f.result != "unchanged" and f.report.facts.candidate]
+        one = gated[0] if len(gated) == 1 else None
+        facts = one.report.facts if one else None
+        results = {f.path: f.entry() for f in files}
+        return {
+            "results": json.dumps(results, ensure_ascii=False, sort_keys=True),
+            "regressions": str(sum(f.report.counts.regressed for f in files)),
+            "signed-off": str(sum(f.report.counts.signed_off for f in files)),
+            "run-id": str(facts.candidate.id) if facts and facts.candidate else "",
+            "baseline-run-id": str(facts.baseline.id) if facts and facts.baseline else "",
+            "prompt-id": str(one.candidate_prompt_id) if one and one.candidate_prompt_id else "",
+            "avg-score": "" if facts is None or facts.avg_score is None else f"{facts.avg_score}",
+        }
 
     def to_dict(
         self, outputs: Mapping[str, str], delivered: Mapping[str, Any] | None = None
@@ -189,6 +244,7 @@ class Report:
             },
             "calibration": None if facts.calibration is None else dict(facts.calibration),
             "drift": [_plain({**d.__dict__, "differs": list(d.differs)}) for d in facts.drift],
+            "files": [_file(f) for f in facts.files],
             "outputs": dict(outputs),
             "delivered": dict(delivered or {}),
             "workflow_run_url": facts.workflow_run_url,
@@ -207,6 +263,16 @@ class Report:
             separators=(",", ":"),
             allow_nan=False,
         )
+
+
+def _file(outcome: FileOutcome) -> dict[str, Any]:
+    """A file's entry in the JSON report: its `results` entry and its own report, whole."""
+    return {
+        "path": outcome.path,
+        "prompt": outcome.prompt,
+        **outcome.entry(),
+        "report": outcome.report.to_dict(outcome.report.outputs()),
+    }
 
 
 def _num(value: Decimal | None) -> float | None:

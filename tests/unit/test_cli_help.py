@@ -64,6 +64,7 @@ def test_publish_help_shows_only_what_publish_reads(capsys):
         "--api-url",
         "--prompt-id",
         "--prompt-files",
+        "--require-passed-gate",
         "--timeout-minutes",
         "--report-path",
         "--summary-file",
