@@ -27,7 +27,7 @@ from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.commands import Stopped, run_command
 from ckaction.context import RunContext, context_from_env
 from ckaction.delivery import Delivered, deliver
-from ckaction.errors import CkError, InputError
+from ckaction.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, CkError, InputError
 from ckaction.gha import Runner
 from ckaction.inputs import Command, Settings, raw_inputs_from_env
 from ckaction.metadata import (
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
     from ckaction.api import CompletionKitClient
 
-EXIT_OK, EXIT_REGRESSED, EXIT_ERROR = 0, 1, 2
 ISSUES_URL = "https://github.com/ckaction/ckaction/issues"
 FORK_HINT = (
     "Pull requests from forks get no repository secrets, so the CompletionKit token is empty. "
@@ -320,7 +319,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "demo":
         from ckaction.demo import run_demo
 
-        return run_demo(summary_file=args.summary_file, run_seconds=args.run_seconds)
+        def run_gate(environ: Mapping[str, str], raw: Mapping[str, str]) -> int:
+            return App(environ, summary_file=args.summary_file).run(raw)
+
+        return run_demo(run_gate, summary_file=args.summary_file, run_seconds=args.run_seconds)
     raw = raw_inputs_from_env(env, "INPUT_")
     raw.update(raw_inputs_from_env(env, "CKACTION_"))
     raw.update({k: v.strip() for k, v in vars(args).items() if k in Settings.model_fields and v})

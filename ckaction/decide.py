@@ -1,6 +1,6 @@
 """The verdict: pure functions from a comparison to per-row and per-metric results. No I/O.
 
-Rules (the seed's jq gate, generalised):
+Rules (the vendor's curl+jq gate, generalised):
 * a row regresses when any LLM-judge metric's delta is strictly below the row tolerance, or any check
   metric went from pass to fail (`result_change == "broke"`);
 * an LLM-judge metric regresses when its mean delta over paired rows is strictly below the average

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ckaction.cli import EXIT_ERROR, EXIT_REGRESSED, App
+from ckaction.errors import EXIT_ERROR, EXIT_REGRESSED
+
+RunGate = Callable[[Mapping[str, str], Mapping[str, str]], int]
 
 DEMO_TOKEN = "ck-demo-token-not-a-secret"
 NO_EMULATOR = (
@@ -21,7 +24,9 @@ NO_EMULATOR = (
 )
 
 
-def run_demo(*, summary_file: str, run_seconds: float = 2.0) -> int:
+def run_demo(run_gate: RunGate, *, summary_file: str, run_seconds: float = 2.0) -> int:
+    """Seed and serve the emulator, then `run_gate(environ, inputs)` (the CLI's composition root
+    runs it as CI would) against it; 0 when the gate caught the demo's regression."""
     try:
         from ckaction.emulator import Emulator, seed_demo, serve
     except ModuleNotFoundError as exc:
@@ -43,14 +48,14 @@ def run_demo(*, summary_file: str, run_seconds: float = 2.0) -> int:
             "PATH": os.environ.get("PATH", ""),
             "GITHUB_WORKSPACE": workspace,
         }
-        app = App(environ, summary_file=summary_file)
-        code = app.run(
+        code = run_gate(
+            environ,
             {
                 "api_token": DEMO_TOKEN,
                 "api_url": server.url,
                 "prompt_id": str(ids.prompt_v2_id),
                 "timeout_minutes": "2",
-            }
+            },
         )
     summary = Path(summary_file).read_text(encoding="utf-8")
     print("\n" + summary)

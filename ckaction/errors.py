@@ -5,6 +5,9 @@ Anything raised from here is reported as a clean error (exit 2), never as a trac
 
 from __future__ import annotations
 
+# How a step ends: the exit code the runner (or a shell) sees.
+EXIT_OK, EXIT_REGRESSED, EXIT_ERROR = 0, 1, 2
+
 
 class CkError(Exception):
     """An expected failure: reported with its title, message and hint, exit code 2."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from ckaction.demo import run_demo
+from ckaction.cli import main as main_cli
 
 HERE = Path(__file__).resolve().parent
 CSS = """
@@ -46,7 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         summary = Path(tmp) / "summary.md"
         with contextlib.redirect_stdout(io.StringIO()):
-            run_demo(summary_file=str(summary), run_seconds=0.3)
+            main_cli(["demo", "--summary-file", str(summary), "--run-seconds", "0.3"])
         markdown = summary.read_text(encoding="utf-8")
         body = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
         page = Path(tmp) / "comment.html"

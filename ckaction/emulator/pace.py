@@ -1,5 +1,5 @@
-"""When the emulator's rows finish: the one progress model its runs, the poll-schedule benchmark and
-the schedule's tests share. Pure; no clock, no state.
+"""When the emulator's rows finish: the one progress model its runs, the poll-rule benchmark and
+the poll rule's tests share. Pure; no clock, no state.
 
 A run of `duration` seconds over n rows, starting at `start`: row i is generated at
 `start + duration * (i + 1) / n / 2` and judged at `start + duration * (i + 1) / n`, a steady pace.
