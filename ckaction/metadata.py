@@ -23,7 +23,7 @@ WORKFLOW_EXPRESSION = "${{"
 
 COMMAND_HELP: dict[Command, str] = {
     "gate": "score a candidate prompt and compare it per row with a baseline run",
-    "publish": "publish a scored prompt version (make it the current version of its family)",
+    "publish": "release prompt files whose content passed a gate (or make prompt-id current)",
     "rebaseline": "capture a fresh baseline run of the live prompt",
     "calibrate": "rerun the baseline unchanged to measure the judge's noise floor",
     "drift": "check that each prompt file still equals its live prompt (exit 1 when one differs)",
@@ -107,8 +107,8 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "command",
-        "What to do: `gate`, `publish`, `rebaseline`, `calibrate` or `drift` (on the CLI, the "
-        "subcommand).",
+        "What to do: `gate`, `publish`, `rebaseline`, `calibrate`, `drift` or `cleanup` (on the "
+        "CLI, the subcommand).",
         EVERY_COMMAND,
         default="gate",
     ),
@@ -145,14 +145,16 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "dataset-id",
         "Dataset to score on. Empty: the baseline run's dataset. "
-        "Rebaseline reads it only when `judge-model` or `temperature` changes.",
+        "Rebaseline reads it when `judge-model` or `temperature` changes, and for the first "
+        "baseline of a live prompt without runs (then it is required).",
         RUN_SETTINGS_READERS,
         metavar="ID",
     ),
     Input(
         "metric-ids",
         "Metric ids as `1,2,3`, `1 2 3` or `[1, 2, 3]`. Empty: the baseline run's metrics. "
-        "Rebaseline reads them only when `judge-model` or `temperature` changes.",
+        "Rebaseline reads them when `judge-model` or `temperature` changes, and for the first "
+        "baseline of a live prompt without runs (then they are required).",
         RUN_SETTINGS_READERS,
         metavar="IDS",
     ),
@@ -220,8 +222,9 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "github-token",
-        "Token for the PR comment; needs `pull-requests: write`. The action passes the job's token.",
-        GATE,
+        "Token for the PR comment (needs `pull-requests: write`) and, for publish on a push, to "
+        "read the branch's head commit (`contents: read`). The action passes the job's token.",
+        ("gate", "publish"),
         default="${{ github.token }}",
         metavar="TOKEN",
     ),

@@ -313,7 +313,7 @@ class FakeGitHub:
             200,
             {
                 "ref": f"refs/{ref}",
-                "node_id": f"REF_kwDO{abs(hash((repo, ref))) % 10**8}",
+                "node_id": f"REF_kwDO{sha[:12]}",
                 "url": f"{api}/refs/{ref}",
                 "object": {"type": "commit", "sha": sha, "url": f"{api}/commits/{sha}"},
             },
