@@ -392,4 +392,4 @@ def branch_head(github: Github, repository: str, branch: str) -> str:
     """The commit `branch` of `repository` points at now (`GET /repos/{o}/{r}/git/ref/heads/…`);
     a `GitHubError` when GitHub does not say."""
     with _translated():
-        return github.get_repo(repository, lazy=True).get_git_ref(f"heads/{branch}").object.sha
+        return github.get_repo(repository).get_git_ref(f"heads/{branch}").object.sha
