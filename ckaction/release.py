@@ -35,7 +35,15 @@ from ckaction.inputs import Settings
 from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
 from ckaction.promptfile import PromptFile, resolve_prompt_files
-from ckaction.report import ErrorInfo, Facts, FileOutcome, Report, step_result, tolerances_of
+from ckaction.report import (
+    ErrorInfo,
+    Facts,
+    FileOutcome,
+    FileResult,
+    Report,
+    step_result,
+    tolerances_of,
+)
 
 if TYPE_CHECKING:
     from github import Github
@@ -247,7 +255,7 @@ class Release:
             done += " Its description differs, but a description alone is never released."
         return self.outcome(plan, live, "unchanged", done)
 
-    def outcome(self, plan: Planned, prompt: Prompt, result: Any, done: str) -> FileOutcome:
+    def outcome(self, plan: Planned, prompt: Prompt, result: FileResult, done: str) -> FileOutcome:
         self.say(done)
         facts = Facts(
             command="publish",

@@ -65,6 +65,7 @@ def test_publish_help_shows_only_what_publish_reads(capsys):
         "--prompt-id",
         "--prompt-files",
         "--require-passed-gate",
+        "--github-token",
         "--timeout-minutes",
         "--report-path",
         "--summary-file",
