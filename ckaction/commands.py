@@ -14,10 +14,12 @@ from ckaction.api import CompletionKitClient
 from ckaction.candidates import BASELINE_TAG
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.context import RunContext
-from ckaction.errors import ConfigurationError, RunFailed
+from ckaction.errors import ConfigurationError, InputError, RunFailed
 from ckaction.flow import GATE_TAG, Gate, Log
 from ckaction.inputs import Settings
+from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
+from ckaction.promptfile import EvalDefaults, resolve_prompt_files
 from ckaction.report import Facts, Report, RunRef
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 
@@ -63,6 +65,8 @@ def run_command(
             return release.run()
         except Exception as exc:
             raise Stopped(release.facts) from exc
+    if settings.command == "rebaseline" and settings.prompt_files is not None:
+        settings = for_prompt_file(settings, client, context.workspace)
     # Files are inputs too: a malformed sign-off file fails before any network call.
     signoffs = None
     if settings.command == "gate":
@@ -186,6 +190,37 @@ def rebaseline(gate: Gate) -> Report:
         gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
         how = f"a rerun of run {old.id} (same settings, today's metric versions)"
     return captured(gate, run, how, baseline_run_id=old.id)
+
+
+def for_prompt_file(settings: Settings, client: CompletionKitClient, workspace: Path) -> Settings:
+    """Rebaseline's settings for its one prompt file: the live prompt it names, and its `eval:`
+    where the step sets no input of its own."""
+    assert settings.prompt_files is not None
+    files = resolve_prompt_files(settings.prompt_files, workspace)
+    if len(files) != 1:
+        raise InputError(
+            {"prompt-files": f"matches {len(files)} files; rebaseline takes one prompt file"},
+            hint="Name the one prompt file whose live prompt gets a fresh baseline.",
+        )
+    (file,) = files
+    live = find_live(client, file.prompt)
+    if live is None:
+        raise ConfigurationError(
+            f"{file.path}: no live prompt is named `{file.prompt}`, so it has nothing to baseline.",
+            hint="Publish the prompt first, or fix `prompt:` in the file.",
+        )
+    defaults = file.eval or EvalDefaults()
+    return settings.model_copy(
+        update={
+            "prompt_id": live.id,
+            "dataset_id": settings.dataset_id or defaults.dataset_id,
+            "metric_ids": settings.metric_ids or defaults.metric_ids,
+            "judge_model": settings.judge_model or defaults.judge_model,
+            "temperature": settings.temperature
+            if settings.temperature is not None
+            else defaults.temperature,
+        }
+    )
 
 
 def live_version(client: CompletionKitClient, prompt_id: int) -> Prompt:

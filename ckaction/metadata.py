@@ -16,7 +16,7 @@ from ckaction.inputs import CONNECTION_FIELDS, Command, input_id
 EVERY_COMMAND: tuple[Command, ...] = get_args(Command)
 GATE: tuple[Command, ...] = ("gate",)
 PROMPT_ID_READERS: tuple[Command, ...] = ("gate", "publish", "rebaseline", "calibrate")
-PROMPT_FILES_READERS: tuple[Command, ...] = ("gate", "publish", "drift")
+PROMPT_FILES_READERS: tuple[Command, ...] = ("gate", "publish", "rebaseline", "drift")
 BASELINE_READERS: tuple[Command, ...] = ("gate", "rebaseline", "calibrate")
 RUN_SETTINGS_READERS: tuple[Command, ...] = ("gate", "rebaseline")
 WORKFLOW_EXPRESSION = "${{"
@@ -124,7 +124,8 @@ INPUTS: tuple[Input, ...] = (
         "prompt-files",
         "Prompt files (YAML, or Markdown with front matter), newline- or comma-separated paths or "
         "globs relative to the workspace, such as `prompts/*.yml`. Not with `prompt-id`, "
-        "`baseline-run-id` or `baseline-prompt-id`.",
+        "`baseline-run-id` or `baseline-prompt-id`. Rebaseline takes one file, whose `eval:` "
+        "gives the dataset, metrics and judge.",
         PROMPT_FILES_READERS,
         metavar="GLOBS",
     ),
@@ -322,7 +323,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(EVERY_COMMAND, ("org", "api-url")),
     Requirement(("gate", "publish"), ("prompt-id", "prompt-files")),
     Requirement(("drift",), ("prompt-files",)),
-    Requirement(("rebaseline", "calibrate"), ("prompt-id", "baseline-run-id")),
+    Requirement(("rebaseline",), ("prompt-id", "baseline-run-id", "prompt-files")),
+    Requirement(("calibrate",), ("prompt-id", "baseline-run-id")),
 )
 
 OUTPUTS: tuple[Output, ...] = (

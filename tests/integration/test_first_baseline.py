@@ -3,6 +3,8 @@ metrics and judge, tagged `ckaction-baseline` (never `ckaction-gate`), and the n
 
 from __future__ import annotations
 
+import json
+
 from ckaction.candidates import BASELINE_TAG
 from tests.conftest import ActionEnv, Emulated
 from tests.integration.helpers import run_action
@@ -59,3 +61,30 @@ def test_the_first_baseline_needs_a_dataset_and_metrics(
     assert result.code == 2
     assert "first baseline needs dataset-id and metric-ids" in result.summary_text
     assert [r for r in emu.requests if r.method == "POST"] == []
+
+
+def test_one_prompt_files_eval_gives_the_first_baseline_its_settings(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    emu, ids = emulated.emulator, emulated.ids
+    live = emu.add_prompt("Order summary", ORDER_TEMPLATE)
+    prompts = action_env.workspace / "prompts"
+    prompts.mkdir(parents=True)
+    (prompts / "order-summary.yml").write_text(
+        "prompt: Order summary\nllm_model: gpt-4o-mini\n"
+        f"template: {json.dumps(ORDER_TEMPLATE)}\n"
+        f"eval:\n  dataset-id: {ids.dataset_id}\n  metric-ids: {json.dumps(ids.metric_ids)}\n"
+        "  judge-model: gpt-4.1\n  temperature: 0.5\n"
+    )
+    inputs = {"api-url": emulated.url, "command": "rebaseline", "prompt-files": "prompts/*.yml"}
+    result = run_action(emulated, action_env, {**inputs, "judge-model": ids.judge_model})
+    assert result.code == 0, result.stdout
+    run = emu.get_run(int(result.outputs["run-id"]))
+    assert run["prompt_id"] == live["id"]
+    assert (run["dataset_id"], run["metric_ids"]) == (ids.dataset_id, ids.metric_ids)
+    assert (run["judge_model"], run["temperature"]) == (ids.judge_model, 0.5)  # the input wins
+
+    (prompts / "other.yml").write_text("llm_model: gpt-4o-mini\ntemplate: Hi\n")
+    two = run_action(emulated, action_env, inputs)
+    assert two.code == 2
+    assert "matches 2 files; rebaseline takes one prompt file" in two.stdout
