@@ -232,6 +232,16 @@ class CompletionKitClient:
         )
         return self._parse(Prompt, data)
 
+    def delete_prompt(self, prompt_id: int) -> None:
+        """Delete that version row and its runs (`DELETE /prompts/:id`). Retried like a read: a 404
+        (deleted already, perhaps by an attempt whose answer was lost) means just that."""
+        try:
+            self._send(
+                "DELETE", f"prompts/{prompt_id}", idempotent=True, what=f"prompt {prompt_id}"
+            )
+        except NotFound:
+            return
+
     def list_prompts(self, **filters: Any) -> Iterator[Prompt]:
         """Every prompt version row, newest first (`tag[]` filters); reading the index is not a
         production serve, each `GET /prompts/:id` is."""

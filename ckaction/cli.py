@@ -145,6 +145,7 @@ class App:
                 clock=self.clock,
                 sleep=self.sleep,
                 deadline=deadline,
+                github=publish_github(settings, self.context),
             )
 
     def pull(
@@ -217,6 +218,18 @@ def github_client(settings: Settings | None, context: RunContext) -> Github | No
     if settings.pr_number is None and context.pr_number is None:
         return None
     token = settings.github_token.get_secret_value().strip()
+    if not token:
+        return None
+    from ckaction.github import connect
+
+    return connect(token, context.api_url)
+
+
+def publish_github(settings: Settings, context: RunContext) -> Github | None:
+    """The PyGithub client publish reads the pushed branch's head with, on a push with a token."""
+    if settings.command != "publish" or context.event_name != "push" or not context.branch:
+        return None
+    token = settings.github_token.get_secret_value().strip() if settings.github_token else ""
     if not token:
         return None
     from ckaction.github import connect

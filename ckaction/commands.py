@@ -1,4 +1,4 @@
-"""The commands: gate, publish, rebaseline, calibrate and drift, each a function of settings and
+"""The commands: gate, publish, rebaseline, calibrate, drift and cleanup, each a function of settings and
 collaborators that returns the `Report`. A command that stops raises `Stopped` with the facts it had
 learned, its cause chained."""
 
@@ -7,16 +7,24 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
+from ckaction.candidates import BASELINE_TAG
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.context import RunContext
-from ckaction.errors import ConfigurationError, RunFailed
+from ckaction.errors import ConfigurationError, InputError, RunFailed
 from ckaction.flow import GATE_TAG, Gate, Log
 from ckaction.inputs import Settings
+from ckaction.liveprompt import find_live
+from ckaction.models import Prompt, Run
+from ckaction.promptfile import EvalDefaults, resolve_prompt_files
 from ckaction.report import Facts, Report, RunRef
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
+
+if TYPE_CHECKING:
+    from github import Github
 
 
 class Stopped(Exception):
@@ -37,12 +45,28 @@ def run_command(
     clock: Clock,
     sleep: Sleep,
     deadline: Deadline,
+    github: Github | None = None,
 ) -> Report:
-    """Run settings.command against `client`, starting from what the caller knows (`facts`)."""
+    """Run settings.command against `client`, starting from what the caller knows (`facts`);
+    `github` reads the pushed branch's head for publish (None: no github-token)."""
     if settings.command == "drift":
         from ckaction.promptsync import drift
 
         return drift(settings, client, context.workspace, facts)
+    if settings.command == "cleanup":
+        from ckaction.cleanup import cleanup
+
+        return cleanup(settings, client, facts, log=runner, now=dt.datetime.now(dt.UTC))
+    if settings.command == "publish" and settings.prompt_files is not None:
+        from ckaction.release import Release
+
+        release = Release(settings, client, context=context, log=runner, facts=facts, github=github)
+        try:
+            return release.run()
+        except Exception as exc:
+            raise Stopped(release.facts) from exc
+    if settings.command == "rebaseline" and settings.prompt_files is not None:
+        settings = for_prompt_file(settings, client, context.workspace)
     # Files are inputs too: a malformed sign-off file fails before any network call.
     signoffs = None
     if settings.command == "gate":
@@ -129,22 +153,26 @@ def publish(gate: Gate) -> Report:
 
 def rebaseline(gate: Gate) -> Report:
     """A fresh baseline under today's conditions: rerun the baseline, or a new run of the live
-    prompt when judge-model or temperature changes (rerun would copy the old settings)."""
+    prompt when judge-model or temperature changes (rerun would copy the old settings). A live
+    prompt with no runs at all gets its first baseline."""
     settings, client = gate.settings, gate.client
+    if settings.baseline_run_id is None:
+        assert settings.prompt_id is not None
+        live = live_version(client, settings.prompt_id)
+        if not any(run.prompt_id == live.id for run in client.list_runs(prompt_id=live.id)):
+            return first_baseline(gate, live)
     old = gate.chosen_baseline()
     gate.learn(baseline=RunRef(old.id, gate.run_url(old.id), old.name))
     if settings.judge_model or settings.temperature is not None:
         if old.prompt_id is None:
             raise ConfigurationError(f"Run {old.id} has no prompt to re-run with new settings.")
-        live = client.get_prompt(old.prompt_id)
-        if live.family_key:
-            live = client.get_prompt(live.family_key)
+        live = live_version(client, old.prompt_id)
         body: dict[str, Any] = {
             "prompt_id": live.id,
             "dataset_id": settings.dataset_id or old.dataset_id,
             "metric_ids": list(settings.metric_ids or old.metric_ids),
             "judge_model": settings.judge_model or old.judge_model,
-            "tag_names": [t for t in old.tag_names if t != GATE_TAG] + ["ckaction-baseline"],
+            "tag_names": [t for t in old.tag_names if t != GATE_TAG] + [BASELINE_TAG],
         }
         temperature = settings.temperature if settings.temperature is not None else old.temperature
         if temperature is not None:
@@ -161,6 +189,93 @@ def rebaseline(gate: Gate) -> Report:
         run = client.rerun(old.id)
         gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
         how = f"a rerun of run {old.id} (same settings, today's metric versions)"
+    return captured(gate, run, how, baseline_run_id=old.id)
+
+
+def for_prompt_file(settings: Settings, client: CompletionKitClient, workspace: Path) -> Settings:
+    """Rebaseline's settings for its one prompt file: the live prompt it names, and its `eval:`
+    where the step sets no input of its own."""
+    assert settings.prompt_files is not None
+    files = resolve_prompt_files(settings.prompt_files, workspace)
+    if len(files) != 1:
+        raise InputError(
+            {"prompt-files": f"matches {len(files)} files; rebaseline takes one prompt file"},
+            hint="Name the one prompt file whose live prompt gets a fresh baseline.",
+        )
+    (file,) = files
+    live = find_live(client, file.prompt)
+    if live is None:
+        raise ConfigurationError(
+            f"{file.path}: no live prompt is named `{file.prompt}`, so it has nothing to baseline.",
+            hint="Publish the prompt first, or fix `prompt:` in the file.",
+        )
+    defaults = file.eval or EvalDefaults()
+    return settings.model_copy(
+        update={
+            "prompt_id": live.id,
+            "dataset_id": settings.dataset_id or defaults.dataset_id,
+            "metric_ids": settings.metric_ids or defaults.metric_ids,
+            "judge_model": settings.judge_model or defaults.judge_model,
+            "temperature": settings.temperature
+            if settings.temperature is not None
+            else defaults.temperature,
+        }
+    )
+
+
+def live_version(client: CompletionKitClient, prompt_id: int) -> Prompt:
+    """The current version of prompt_id's family."""
+    prompt = client.get_prompt(prompt_id)
+    return client.get_prompt(quote(prompt.family_key, safe="")) if prompt.family_key else prompt
+
+
+def first_baseline(gate: Gate, live: Prompt) -> Report:
+    """The first baseline of a live prompt that has no runs: a run of it on the given dataset,
+    metrics and judge, tagged `ckaction-baseline` (never `ckaction-gate`, so gates take it)."""
+    settings, client = gate.settings, gate.client
+    missing = [
+        name
+        for name, value in (
+            ("dataset-id", settings.dataset_id),
+            ("metric-ids", settings.metric_ids),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"The live prompt (id {live.id}, version {live.version_number}) has no runs yet, so "
+            f"its first baseline needs {' and '.join(missing)}.",
+            hint="Set dataset-id, metric-ids and judge-model (for LLM-judge metrics) for the "
+            "first baseline.",
+        )
+    assert settings.dataset_id is not None and settings.metric_ids is not None
+    judged = [m.name for m in map(client.get_metric, settings.metric_ids) if m.is_llm_judge]
+    if judged and not settings.judge_model:
+        raise ConfigurationError(
+            f"No judge model: LLM-judge metrics ({', '.join(judged)}) would not be graded.",
+            hint="Set judge-model for the first baseline.",
+        )
+    body: dict[str, Any] = {
+        "name": f"ckaction baseline of {live.name} v{live.version_number}",
+        "prompt_id": live.id,
+        "dataset_id": settings.dataset_id,
+        "metric_ids": list(settings.metric_ids),
+        "tag_names": [BASELINE_TAG],
+    }
+    if settings.judge_model:
+        body["judge_model"] = settings.judge_model
+    if settings.temperature is not None:
+        body["temperature"] = settings.temperature
+    gate.learn(baseline_prompt_id=live.id)
+    run = client.create_run(body)
+    gate.log.info(f"Created run {run.id}: the first baseline of live prompt {live.id}")
+    run = gate.start(run)
+    return captured(gate, run, f"the first run of the live prompt (id {live.id})")
+
+
+def captured(gate: Gate, run: Run, how: str, baseline_run_id: int | None = None) -> Report:
+    """Wait for the new baseline run and say what it is; an error when it failed or has no
+    scores."""
     gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
     run = gate.wait(run)
     if run.status == "failed":
@@ -179,6 +294,9 @@ def rebaseline(gate: Gate) -> Report:
             f"Captured a fresh baseline: run {run.id}, {how}. Gates now compare with it when "
             f"baseline-run-id is {run.id} (or when it is the newest green run of the live prompt).",
         ),
-        outputs={"run-id": str(run.id), "baseline-run-id": str(old.id)},
+        outputs={
+            "run-id": str(run.id),
+            "baseline-run-id": "" if baseline_run_id is None else str(baseline_run_id),
+        },
     )
     return Report(result="passed", tolerances=gate.tolerances, facts=facts)

@@ -1,4 +1,7 @@
-"""Facts about the workflow run we are in, read from the runner's environment and event payload."""
+"""Facts about the workflow run we are in, read from the runner's environment and event payload.
+
+The commit is the pull request's head, a push's `after`, else `GITHUB_SHA`; a push's branch comes
+from `GITHUB_REF`."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+BRANCH_REF_PREFIX = "refs/heads/"
 PR_EVENTS = (
     "pull_request",
     "pull_request_target",
@@ -21,6 +25,7 @@ class RunContext:
     event_name: str = ""
     repository: str = ""
     sha: str | None = None
+    branch: str | None = None  # the branch a push event pushed to
     server_url: str = "https://github.com"
     api_url: str = "https://api.github.com"
     run_id: str = ""
@@ -89,11 +94,18 @@ def context_from_env(environ: Mapping[str, str]) -> RunContext:
     if event_name in ("pull_request", "pull_request_target"):
         head_sha = ((event.get("pull_request") or {}).get("head") or {}).get("sha")
         sha = head_sha if isinstance(head_sha, str) and head_sha else sha
+    branch = None
+    if event_name == "push":
+        after = event.get("after")
+        sha = after if isinstance(after, str) and after else sha
+        ref = environ.get("GITHUB_REF", "")
+        branch = ref.removeprefix(BRANCH_REF_PREFIX) if ref.startswith(BRANCH_REF_PREFIX) else None
     workspace = environ.get("GITHUB_WORKSPACE")
     return RunContext(
         event_name=event_name,
         repository=repository,
         sha=sha,
+        branch=branch,
         server_url=environ.get("GITHUB_SERVER_URL", "https://github.com"),
         api_url=environ.get("GITHUB_API_URL", "https://api.github.com"),
         run_id=environ.get("GITHUB_RUN_ID", ""),

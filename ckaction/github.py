@@ -1,4 +1,5 @@
-"""The sticky PR comment: one comment per pull request (and per `comment-id`), edited on every run.
+"""GitHub through PyGithub: the sticky PR comment (one comment per pull request and per
+`comment-id`, edited on every run), and the head commit of a branch that publish checks.
 
 How it is built, and why:
 
@@ -382,3 +383,13 @@ def post_comment(
         return None
     report(outcome, runner)
     return outcome.comment.html_url
+
+
+# -- the branch head read by publish ------------------------------------------------------------
+
+
+def branch_head(github: Github, repository: str, branch: str) -> str:
+    """The commit `branch` of `repository` points at now (`GET /repos/{o}/{r}/git/ref/heads/…`);
+    a `GitHubError` when GitHub does not say."""
+    with _translated():
+        return github.get_repo(repository).get_git_ref(f"heads/{branch}").object.sha

@@ -298,10 +298,14 @@ def missing_required(raw: Mapping[str, Any]) -> dict[str, str]:
         )
     if command == "drift" and not _given(raw, "prompt_files"):
         problems["prompt-files"] = "is required for command drift: the prompt files to check"
-    if command in ("rebaseline", "calibrate") and not (
-        _given(raw, "prompt_id") or _given(raw, "baseline_run_id")
-    ):
+    if command == "calibrate" and not (_given(raw, "prompt_id") or _given(raw, "baseline_run_id")):
         problems["baseline-run-id"] = f"or prompt-id is required for command {command}"
+    if command == "rebaseline" and not any(
+        _given(raw, name) for name in ("prompt_id", "baseline_run_id", "prompt_files")
+    ):
+        problems["baseline-run-id"] = (
+            f"or prompt-id or prompt-files (one file) is required for command {command}"
+        )
     return problems
 
 

@@ -16,14 +16,14 @@ from ckaction.inputs import CONNECTION_FIELDS, Command, input_id
 EVERY_COMMAND: tuple[Command, ...] = get_args(Command)
 GATE: tuple[Command, ...] = ("gate",)
 PROMPT_ID_READERS: tuple[Command, ...] = ("gate", "publish", "rebaseline", "calibrate")
-PROMPT_FILES_READERS: tuple[Command, ...] = ("gate", "publish", "drift")
+PROMPT_FILES_READERS: tuple[Command, ...] = ("gate", "publish", "rebaseline", "drift")
 BASELINE_READERS: tuple[Command, ...] = ("gate", "rebaseline", "calibrate")
 RUN_SETTINGS_READERS: tuple[Command, ...] = ("gate", "rebaseline")
 WORKFLOW_EXPRESSION = "${{"
 
 COMMAND_HELP: dict[Command, str] = {
     "gate": "score a candidate prompt and compare it per row with a baseline run",
-    "publish": "publish a scored prompt version (make it the current version of its family)",
+    "publish": "release prompt files whose content passed a gate (or make prompt-id current)",
     "rebaseline": "capture a fresh baseline run of the live prompt",
     "calibrate": "rerun the baseline unchanged to measure the judge's noise floor",
     "drift": "check that each prompt file still equals its live prompt (exit 1 when one differs)",
@@ -107,8 +107,8 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "command",
-        "What to do: `gate`, `publish`, `rebaseline`, `calibrate` or `drift` (on the CLI, the "
-        "subcommand).",
+        "What to do: `gate`, `publish`, `rebaseline`, `calibrate`, `drift` or `cleanup` (on the "
+        "CLI, the subcommand).",
         EVERY_COMMAND,
         default="gate",
     ),
@@ -124,7 +124,8 @@ INPUTS: tuple[Input, ...] = (
         "prompt-files",
         "Prompt files (YAML, or Markdown with front matter), newline- or comma-separated paths or "
         "globs relative to the workspace, such as `prompts/*.yml`. Not with `prompt-id`, "
-        "`baseline-run-id` or `baseline-prompt-id`.",
+        "`baseline-run-id` or `baseline-prompt-id`. Rebaseline takes one file, whose `eval:` "
+        "gives the dataset, metrics and judge.",
         PROMPT_FILES_READERS,
         metavar="GLOBS",
     ),
@@ -145,14 +146,16 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "dataset-id",
         "Dataset to score on. Empty: the baseline run's dataset. "
-        "Rebaseline reads it only when `judge-model` or `temperature` changes.",
+        "Rebaseline reads it when `judge-model` or `temperature` changes, and for the first "
+        "baseline of a live prompt without runs (then it is required).",
         RUN_SETTINGS_READERS,
         metavar="ID",
     ),
     Input(
         "metric-ids",
         "Metric ids as `1,2,3`, `1 2 3` or `[1, 2, 3]`. Empty: the baseline run's metrics. "
-        "Rebaseline reads them only when `judge-model` or `temperature` changes.",
+        "Rebaseline reads them when `judge-model` or `temperature` changes, and for the first "
+        "baseline of a live prompt without runs (then they are required).",
         RUN_SETTINGS_READERS,
         metavar="IDS",
     ),
@@ -220,8 +223,9 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "github-token",
-        "Token for the PR comment; needs `pull-requests: write`. The action passes the job's token.",
-        GATE,
+        "Token for the PR comment (needs `pull-requests: write`) and, for publish on a push, to "
+        "read the branch's head commit (`contents: read`). The action passes the job's token.",
+        ("gate", "publish"),
         default="${{ github.token }}",
         metavar="TOKEN",
     ),
@@ -319,7 +323,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(EVERY_COMMAND, ("org", "api-url")),
     Requirement(("gate", "publish"), ("prompt-id", "prompt-files")),
     Requirement(("drift",), ("prompt-files",)),
-    Requirement(("rebaseline", "calibrate"), ("prompt-id", "baseline-run-id")),
+    Requirement(("rebaseline",), ("prompt-id", "baseline-run-id", "prompt-files")),
+    Requirement(("calibrate",), ("prompt-id", "baseline-run-id")),
 )
 
 OUTPUTS: tuple[Output, ...] = (

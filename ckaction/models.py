@@ -121,6 +121,8 @@ class Prompt(ApiModel):
     current: bool = False
     llm_model: str | None = None
     tags: list[Tag] = Field(default_factory=list)
+    created_at: str | None = None
+    updated_at: str | None = None
 
     @property
     def tag_names(self) -> list[str]:

@@ -33,6 +33,7 @@ OPERATIONS = {
     ("/repos/{owner}/{repo}/issues/{issue_number}/comments", "post"): "issues/create-comment",
     ("/repos/{owner}/{repo}/issues/comments/{comment_id}", "patch"): "issues/update-comment",
     ("/user", "get"): "users/get-authenticated",
+    ("/repos/{owner}/{repo}/git/ref/{ref}", "get"): "git/get-ref",
 }
 
 

@@ -7,6 +7,8 @@ What it implements, as api.github.com does (https://docs.github.com/en/rest/issu
   and `page`, RFC 5988 `Link` headers in GitHub's order (prev, next, last, first) pointing at the
   `/repositories/{id}/…` alias GitHub itself uses in links (also served).
 * `POST /repos/{o}/{r}/issues/{n}/comments` → 201; `PATCH /repos/{o}/{r}/issues/comments/{id}` → 200.
+* `GET /repos/{o}/{r}/git/ref/heads/{branch}` → the branch's head commit (`set_branch`), 404 for
+  a branch it does not know (https://docs.github.com/en/rest/git/refs#get-a-reference).
 * `GET /user` → 200 for a user's token, 403 "Resource not accessible by integration" for an
   installation token (a workflow's `GITHUB_TOKEN`).
 * Tokens with `can_write=False` (a fork PR's read-only token) get 403 "Resource not accessible by
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 DOCS = "https://docs.github.com/rest"
 NOT_ACCESSIBLE = "Resource not accessible by integration"
@@ -120,6 +122,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<cid>\d+)"),
         "issues/update-comment",
     ),
+    ("GET", re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/git/ref/(?P<ref>.+)"), "git/get-ref"),
 )
 
 
@@ -139,6 +142,7 @@ class FakeGitHub:
         self.repo_ids: dict[str, int] = {}
         self.pulls: set[tuple[str, int]] = set()
         self.comments: dict[int, StoredComment] = {}
+        self.refs: dict[tuple[str, str], str] = {}  # (repo, "heads/main") → commit SHA
         self.exchanges: list[Exchange] = []
         self.violations: list[str] = []
         self.checkers: list[Checker] = []
@@ -174,6 +178,10 @@ class FakeGitHub:
         )
         self.comments[comment.id] = comment
         return comment
+
+    def set_branch(self, repo: str, branch: str, sha: str) -> None:
+        """Point `branch` of `repo` at commit `sha` (a push)."""
+        self.refs[(repo, f"heads/{branch}")] = sha
 
     def comments_on(self, repo: str, number: int) -> list[StoredComment]:
         return sorted(
@@ -294,6 +302,22 @@ class FakeGitHub:
         comment.body = text
         comment.updated_at = self._tick()
         return Answer(200, self._comment_json(comment, call.origin))
+
+    def _get_ref(self, call: Call) -> Answer:
+        repo, ref = call.match["repo"], unquote(call.match["ref"])
+        sha = self.refs.get((repo, ref))
+        if sha is None:
+            return _error(404, "Not Found", "git/refs#get-a-reference")
+        api = f"{call.origin}{self.prefix}/repos/{repo}/git"
+        return Answer(
+            200,
+            {
+                "ref": f"refs/{ref}",
+                "node_id": f"REF_kwDO{sha[:12]}",
+                "url": f"{api}/refs/{ref}",
+                "object": {"type": "commit", "sha": sha, "url": f"{api}/commits/{sha}"},
+            },
+        )
 
     # -- representations -------------------------------------------------------------------------
 

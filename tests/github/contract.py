@@ -5,10 +5,12 @@
 validated with openapi-core: the response (status documented, body and headers match the schema) and
 the request ckaction sent (parameters and body), so a wrong assumption on either side fails a test.
 
-Two deliberate mappings, both real GitHub behaviour the description does not spell out:
+Three deliberate mappings, all real GitHub behaviour the description does not spell out:
 
 * The `Link` headers GitHub sends point at `/repositories/{id}/…`, an alias of `/repos/{o}/{r}/…`
   that the description does not list; such paths are validated as the `/repos/…` operation.
+* A git ref spans path segments (`/git/ref/heads/main`: `x-multi-segment` in the description),
+  which openapi-core's path templates cannot match; its slashes are encoded for the lookup.
 * Statuses GitHub sends but the description omits (`UNDOCUMENTED`) are validated against the
   generic error schema instead of being rejected as unknown.
 """
@@ -33,6 +35,7 @@ SERVER = "https://api.github.com"  # the description's server; the fake's host d
 # on POST; the description documents 403 for create-comment only.
 UNDOCUMENTED = {("issues/update-comment", 403)}
 _ALIAS = re.compile(r"^/repositories/\d+/")
+_MULTI_SEGMENT_REF = re.compile(r"^(/repos/[^/]+/[^/]+/git/ref/)(.+)$")
 
 
 @cache
@@ -59,6 +62,7 @@ def describe(exc: BaseException) -> str:
 
 def _request(exchange: Exchange) -> MockRequest:
     path = _ALIAS.sub("/repos/alias/alias/", exchange.path)
+    path = _MULTI_SEGMENT_REF.sub(lambda m: m[1] + m[2].replace("/", "%2F"), path)
     args = {name: values[-1] for name, values in exchange.query.items()}
     headers = {k.lower(): v for k, v in exchange.request_headers.items()}
     content_type = headers.get("content-type", "application/json").split(";")[0]

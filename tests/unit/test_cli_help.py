@@ -65,6 +65,7 @@ def test_publish_help_shows_only_what_publish_reads(capsys):
         "--prompt-id",
         "--prompt-files",
         "--require-passed-gate",
+        "--github-token",
         "--timeout-minutes",
         "--report-path",
         "--summary-file",
@@ -73,10 +74,10 @@ def test_publish_help_shows_only_what_publish_reads(capsys):
 
 
 def test_rebaseline_and_calibrate_need_prompt_id_or_baseline_run_id(capsys):
-    for command in ("rebaseline", "calibrate"):
+    for command, others in (("rebaseline", "orprompt-files"), ("calibrate", "")):
         text = help_of(command, capsys)
-        assert "(requiredunlessbaseline-run-idisset)" in entry(text, "--prompt-id")
-        assert "(requiredunlessprompt-idisset)" in entry(text, "--baseline-run-id")
+        assert f"(requiredunlessbaseline-run-id{others}isset)" in entry(text, "--prompt-id")
+        assert f"(requiredunlessprompt-id{others}isset)" in entry(text, "--baseline-run-id")
         assert "--row-tolerance" not in flags_in(text)
     calibrate = flags_in(help_of("calibrate", capsys))
     assert "--calibration-runs" in calibrate and "--judge-model" not in calibrate

@@ -4,6 +4,7 @@ are generated from it, and Settings' defaults and required inputs agree with it.
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 
 from ckaction.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, App
+from ckaction.emulator.seed import TEMPLATE_V1
 from ckaction.inputs import Settings, missing_required, raw_inputs_from_env
 from ckaction.metadata import (
     EVERY_COMMAND,
@@ -171,8 +173,14 @@ def test_outputs_declared_are_the_outputs_written(
             (EXIT_ERROR, {**api, "prompt-id": "4040"}, {}),
             (EXIT_OK, {**api, "command": "rebaseline", "prompt-id": str(ids.prompt_v1_id)}, {}),
             (EXIT_OK, {**api, "command": "calibrate", "prompt-id": str(ids.prompt_v1_id)}, {}),
+            (EXIT_OK, {**api, "command": "publish", "prompt-files": "prompts/*.yml"}, {}),
             (EXIT_OK, {**api, "command": "publish", "prompt-id": str(ids.prompt_v2_id)}, {}),
         ]
+        # The live prompt as a prompt file: publish with prompt-files finds it unchanged.
+        (action_env.workspace / "prompts").mkdir(parents=True)
+        (action_env.workspace / "prompts" / "support-reply.yml").write_text(
+            f"prompt: Support reply\nllm_model: gpt-4o-mini\ntemplate: {json.dumps(TEMPLATE_V1)}\n"
+        )
         for expected, inputs, env in steps:
             code, outputs = written_outputs(emulated, action_env, inputs, **env)
             assert code == expected, (inputs, action_env.summary())
