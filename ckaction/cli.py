@@ -24,6 +24,7 @@ import httpx
 
 from ckaction import __version__
 from ckaction.clock import Clock, Deadline, Sleep
+from ckaction.budget import RequestBudget
 from ckaction.commands import Stopped, run_command
 from ckaction.context import RunContext, context_from_env
 from ckaction.delivery import Delivered, deliver
@@ -132,6 +133,8 @@ class App:
 
         self.redact.add(settings.token)
         with build_http_client(settings.api_root, settings.token, transport=self.transport) as http:
+            # One request budget for the whole step, whatever it gates (see `budget`).
+            http.event_hooks = {"request": [RequestBudget(self.clock, self.sleep).spend]}
             yield CompletionKitClient(http, redact=self.redact, sleep=self.sleep, deadline=deadline)
 
     def execute(self, settings: Settings, facts: Facts) -> Report:

@@ -18,8 +18,8 @@ from typing import Any
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import (
     PASSED_TAG,
+    candidates,
     content_of_prompt,
-    find_candidate,
     obtain_candidate,
     passed_runs,
 )
@@ -29,9 +29,17 @@ from ckaction.flow import GATE_TAG, Gate, Log, RunSpec, is_gate_run, like_for_li
 from ckaction.flow import wait_for_runs as wait_for_all
 from ckaction.inputs import Settings
 from ckaction.liveprompt import find_live
-from ckaction.models import Prompt, Run
-from ckaction.promptfile import PromptFile
-from ckaction.report import ErrorInfo, Facts, FileOutcome, Report, RunRef, step_result, tolerances_of
+from ckaction.models import Metric, Prompt, Run
+from ckaction.promptfile import Content, PromptFile, candidate_name
+from ckaction.report import (
+    ErrorInfo,
+    Facts,
+    FileOutcome,
+    Report,
+    RunRef,
+    step_result,
+    tolerances_of,
+)
 from ckaction.signoff import SignOffs
 
 EVAL_FIELDS = ("dataset_id", "metric_ids", "judge_model", "temperature")
@@ -65,10 +73,30 @@ def content_run_name(spec: RunSpec) -> str:
     return f"{CONTENT_RUN_PREFIX}{spec.config_hash()}"
 
 
-def find_baseline(client: CompletionKitClient, live: Prompt, dataset_id: int | None) -> Run | None:
+def candidate_in(
+    index: tuple[Prompt, ...], live_name: str, content: Content | None
+) -> Prompt | None:
+    """The candidate of `content` for `live_name` among the step's candidates, verified as
+    `candidates.find_candidate` does: its name and the content it carries."""
+    if content is None:
+        return None
+    name = candidate_name(live_name, content)
+    return next(
+        (p for p in index if p.name == name and content_of_prompt(p) == content),
+        None,
+    )
+
+
+def find_baseline(
+    client: CompletionKitClient,
+    live: Prompt,
+    dataset_id: int | None,
+    index: tuple[Prompt, ...],
+) -> Run | None:
     """The newest valid baseline of the live prompt, on `dataset_id` when one is given: a completed,
     scored run of the live version that is not a gate run, or a `ckaction-passed` run of the
-    candidate whose content is the live content. Checked here whatever a list filter returned."""
+    candidate whose content is the live content (found in the step's candidate `index`). Checked
+    here whatever a list filter returned."""
 
     def on_dataset(run: Run) -> bool:
         return dataset_id is None or run.dataset_id == dataset_id
@@ -89,8 +117,7 @@ def find_baseline(client: CompletionKitClient, live: Prompt, dataset_id: int | N
         None,
     )
     passed = None
-    live_content = content_of_prompt(live)
-    twin = find_candidate(client, live.name, live_content) if live_content else None
+    twin = candidate_in(index, live.name, content_of_prompt(live))
     if twin is not None:
         passed = next((run for run in passed_runs(client, twin) if on_dataset(run)), None)
     return max((run for run in (own, passed) if run), key=lambda run: run.id, default=None)
@@ -131,10 +158,14 @@ class FileGate:
         self.deadline = deadline
         self.facts = facts
         self.signoffs = signoffs
+        self.known_metrics: dict[int, Metric] = {}
+        self.candidates: tuple[Prompt, ...] = ()
 
     def run(self, files: tuple[PromptFile, ...]) -> Report:
         outcomes: dict[str, FileOutcome] = {}
         started: list[Started] = []
+        # One listing of the org's scratch candidates serves every file's lookups.
+        self.candidates = tuple(candidates(self.client))
         for file in files:
             with self.log.group(f"{file.path}: planning"):
                 step = self.start(file)
@@ -174,9 +205,12 @@ class FileGate:
                 if content_of_prompt(live) == file.content:
                     return self.unchanged(file, live, settings, facts)
             live_name = live.name if live is not None else file.prompt
-            candidate, created = obtain_candidate(
-                self.client, live_name, file.content, file.description
-            )
+            candidate = candidate_in(self.candidates, live_name, file.content)
+            created = False
+            if candidate is None:
+                candidate, created = obtain_candidate(
+                    self.client, live_name, file.content, file.description
+                )
             self.log.info(
                 f"{'Created' if created else 'Reusing'} candidate prompt {candidate.id} "
                 f"({candidate.name})"
@@ -184,7 +218,7 @@ class FileGate:
             gate = self.gate_for(file, settings, candidate, facts)
             baseline = None
             if live is not None:
-                baseline = find_baseline(self.client, live, settings.dataset_id)
+                baseline = find_baseline(self.client, live, settings.dataset_id, self.candidates)
                 if baseline is None:
                     raise ConfigurationError(
                         f"{file.path}: the live prompt `{live.name}` (id {live.id}) has no "
@@ -200,7 +234,7 @@ class FileGate:
             if baseline is not None:
                 differences = like_for_like_differences(spec, baseline, metrics)
                 gate.learn(not_like_for_like=tuple(differences))
-            run = gate.obtain_run(spec, content_run_name(spec))
+            run = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
             gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
             run = gate.start(run)
         except CkError as exc:
@@ -220,6 +254,7 @@ class FileGate:
             deadline=self.deadline,
             facts=replace(facts, prompt_id=candidate.id),
             signoffs=replace(self.signoffs, prompt_id=candidate.id, prompt_file=file.path),
+            known_metrics=self.known_metrics,
         )
 
     def unchanged(

@@ -99,7 +99,9 @@ def reuse_differences(run: Run, spec: RunSpec) -> list[str]:
         "judge model": (run.judge_model, spec.judge_model),
         "temperature": (run.temperature, spec.temperature),
     }
-    return [f"{what}: run {got}, plan {want}" for what, (got, want) in wanted.items() if got != want]
+    return [
+        f"{what}: run {got}, plan {want}" for what, (got, want) in wanted.items() if got != want
+    ]
 
 
 def like_for_like_differences(
@@ -143,6 +145,7 @@ class Gate:
         commit: str | None = None,
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
+        known_metrics: dict[int, Metric] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -154,11 +157,18 @@ class Gate:
         self.tolerances = tolerances_of(settings)
         self.signoffs = signoffs
         self.facts = facts or Facts(command=settings.command)
+        # Metrics read so far, by id: a cache that the gates of one step's prompt files share.
+        self.known_metrics = {} if known_metrics is None else known_metrics
 
     def learn(self, **facts: Any) -> Facts:
         """Record facts as the gate learns them: a new immutable value each time."""
         self.facts = replace(self.facts, **facts)
         return self.facts
+
+    def metric(self, metric_id: int) -> Metric:
+        if metric_id not in self.known_metrics:
+            self.known_metrics[metric_id] = self.client.get_metric(metric_id)
+        return self.known_metrics[metric_id]
 
     def run_url(self, run_id: int) -> str:
         return f"{self.settings.web_root}/runs/{run_id}"
@@ -240,7 +250,7 @@ class Gate:
             max_tokens=baseline.max_tokens if baseline else None,
             expected_column=baseline.expected_column if baseline else None,
         )
-        metrics = {mid: self.client.get_metric(mid) for mid in spec.metric_ids}
+        metrics = {mid: self.metric(mid) for mid in spec.metric_ids}
         judged = [m.name for m in metrics.values() if m.is_llm_judge]
         if judged and not spec.judge_model:
             raise ConfigurationError(
@@ -250,7 +260,7 @@ class Gate:
             )
         for mid in baseline.metric_ids if baseline else ():
             if mid not in metrics:
-                metrics[mid] = self.client.get_metric(mid)
+                metrics[mid] = self.metric(mid)
         return spec, metrics
 
     # -- steps 3 and 4: create (or reuse) and start ------------------------------------------------
@@ -285,14 +295,16 @@ class Gate:
                 return found
         return None
 
-    def obtain_run(self, spec: RunSpec, name: str | None = None) -> Run:
+    def obtain_run(
+        self, spec: RunSpec, name: str | None = None, *, new_prompt: bool = False
+    ) -> Run:
         """The candidate run: reused when one carries its mark, else created. The mark is the
         commit's (`run_mark`) unless `name` gives a content-addressed one, reusable from any
-        commit."""
+        commit. A prompt created just now (`new_prompt`) has no run to look for."""
         same = "same configuration" if name else "same commit and configuration"
         content_addressed = name is not None
         name = name or run_mark(spec, self.commit)
-        if self.settings.reuse_runs and (self.commit or content_addressed):
+        if self.settings.reuse_runs and (self.commit or content_addressed) and not new_prompt:
             existing = self.find_marked(spec, name, reusable=True)
             if existing is not None:
                 self.learn(reused_run=True)
