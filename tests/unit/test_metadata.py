@@ -4,6 +4,7 @@ are generated from it, and Settings' defaults and required inputs agree with it.
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 
 from ckaction.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, App
+from ckaction.emulator.seed import TEMPLATE_V1
 from ckaction.inputs import Settings, missing_required, raw_inputs_from_env
 from ckaction.metadata import (
     EVERY_COMMAND,
@@ -152,8 +154,15 @@ def test_outputs_declared_are_the_outputs_written(
         "base": {"repo": {"full_name": "acme/prompts"}},
     }
     written: set[str] = set()
+    prompt_file = action_env.workspace / "prompts" / "support-reply.yml"
+    prompt_file.parent.mkdir(parents=True)
+    prompt_file.write_text(
+        "prompt: Support reply\nllm_model: gpt-4o-mini\n"
+        f"template: {json.dumps(TEMPLATE_V1 + ' Thank them.')}\n"
+    )
     with serve_github(github) as github_url:
         steps = [
+            (EXIT_OK, {**api, "prompt-files": "prompts/*.yml"}, {}),
             (EXIT_OK, {**api, "prompt-id": str(ids.prompt_v1_id)}, {}),
             (
                 EXIT_REGRESSED,
