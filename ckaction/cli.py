@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, TextIO
 import httpx
 
 from ckaction import __version__
-from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.budget import RequestBudget
+from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.commands import Stopped, run_command
 from ckaction.context import RunContext, context_from_env
 from ckaction.delivery import Delivered, deliver

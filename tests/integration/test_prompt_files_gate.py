@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from ckaction.candidates import CANDIDATE_TAG, PASSED_TAG
-from ckaction.emulator import Emulator, serve
+from ckaction.emulator import Emulator
 from ckaction.emulator.judging import JudgeCall, ScriptedJudge, Verdict
 from ckaction.emulator.seed import TEMPLATE_V1, TEMPLATE_V2
 from ckaction.liveprompt import slug_of
-from tests.conftest import RUN_SECONDS, TOKEN, ActionEnv, Emulated
+from tests.conftest import ActionEnv, Emulated, Served
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
-from tests.integration.helpers import Result, run_action
+from tests.integration.helpers import Result, run_action, run_entrypoint
 
 LIVE = "Support reply"
 PASSING = TEMPLATE_V1 + " Thank them for writing."
@@ -25,7 +24,9 @@ REPO = "acme/prompts"
 GITHUB_TOKEN = "ghs_workflowtoken0123456789"
 TERSE_ROW = 2
 POLLS_A_MINUTE = 15  # the poll rule's cap on looks a minute
-COMMENT_LIMIT = 65_536  # GitHub's cap on a comment body  # the row a terse template answers badly on Accuracy
+COMMENT_LIMIT = (
+    65_536  # GitHub's cap on a comment body  # the row a terse template answers badly on Accuracy
+)
 
 
 def content_judge(call: JudgeCall) -> Verdict:
@@ -297,37 +298,68 @@ def test_many_files_one_comment_and_one_listing_per_look(
     assert len(requests(emu.emulator, "POST", r"/generate$")) == count
 
 
-def test_over_real_http(action_env: ActionEnv) -> None:
-    emulator = Emulator(token=TOKEN, org="acme")
-    emulator.run_duration = RUN_SECONDS
-    from ckaction.emulator import seed_demo
-
-    seed_demo(emulator)
-    emulator.judge = content_judge
+def test_the_action_gates_a_prompt_file_over_real_http(
+    served: Served, action_env: ActionEnv
+) -> None:
+    """entrypoint.py in a fresh process against the emulator on a real socket, real clock."""
+    served.emulator.judge = content_judge
     write(action_env, "prompts/support-reply.yml", TEMPLATE_V2)
-    with serve(emulator) as server:
-        inputs = {"api-url": server.url, "prompt-files": "prompts/support-reply.yml"}
-        result = run_action(_real(emulator), action_env, inputs, over_http=True)
-    assert result.code == 1, result.stdout
-    assert results(result)["prompts/support-reply.yml"]["result"] == "regressed"
+    inputs = {"api-url": served.url, "prompt-files": "prompts/support-reply.yml"}
+    result = run_entrypoint(action_env, inputs)
+    assert result.code == 1, result.stdout + result.stderr
+    entry = results(result)["prompts/support-reply.yml"]
+    assert entry["result"] == "regressed" and entry["regressions"] == 1
+    assert "prompts/support-reply.yml" in result.summary_text
 
 
-def _real(emulator: Emulator) -> Emulated:
-    """The real clock and sleep for a test over a real socket."""
-    import time
-
-    class RealTime:
-        now = staticmethod(time.monotonic)
-        sleep = staticmethod(time.sleep)
-        slept: list[float] = []
-
-    return Emulated(emulator, None, RealTime())  # type: ignore[arg-type]
-
-
-def test_the_workspace_path_must_match(emu: Emulated, action_env: ActionEnv) -> None:
+def test_a_glob_that_matches_no_file_stops_before_any_request(
+    emu: Emulated, action_env: ActionEnv
+) -> None:
     action_env.workspace.mkdir(parents=True, exist_ok=True)
     result = gate(emu, action_env, spec="prompts/nothing-*.yml")
     assert result.code == 2
     assert "matches no file" in result.stdout
     assert emu.emulator.requests == []
-    assert Path(action_env.workspace).exists()
+
+
+def test_a_signoff_entry_scoped_to_a_file_covers_only_that_file(
+    emu: Emulated, action_env: ActionEnv
+) -> None:
+    write(action_env, "prompts/a.yml", TEMPLATE_V2)
+    write(action_env, "prompts/b.yml", TEMPLATE_V2 + " Be brief.")
+    signoffs = action_env.workspace / ".completionkit" / "signoffs.yml"
+    signoffs.parent.mkdir(parents=True)
+    signoffs.write_text(
+        "- input: delivery address\n"
+        "  metric: Accuracy\n"
+        "  min-delta: -2\n"
+        "  reason: terse is fine here\n"
+        "  expires: 2999-12-31\n"
+        "  prompt-file: prompts/a.yml\n"
+    )
+    result = gate(emu, action_env)
+    entries = results(result)
+    assert entries["prompts/a.yml"]["result"] == "passed"
+    assert entries["prompts/b.yml"]["result"] == "regressed"
+    assert result.code == 1 and result.outputs["signed-off"] == "1"
+
+
+def test_the_label_signs_off_every_file(emu: Emulated, action_env: ActionEnv) -> None:
+    write(action_env, "prompts/a.yml", TEMPLATE_V2)
+    write(action_env, "prompts/b.yml", TEMPLATE_V2 + " Be brief.")
+    pull = {
+        "number": 12,
+        "labels": [{"name": "prompt-regression-approved"}],
+        "head": {"sha": "a" * 40, "repo": {"full_name": REPO}},
+        "base": {"repo": {"full_name": REPO}},
+    }
+    result = gate(
+        emu,
+        action_env,
+        inputs={"comment": "false"},
+        event="pull_request",
+        payload={"action": "synchronize", "pull_request": pull},
+    )
+    assert result.code == 0, result.stdout
+    assert {e["result"] for e in results(result).values()} == {"passed"}
+    assert result.outputs["signed-off"] == "2"
