@@ -12,6 +12,7 @@ the others keep their verdicts. The step's one report holds every file's own rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -173,8 +174,15 @@ class FileGate:
                 started.append(step)
             else:
                 outcomes[file.path] = step
-        for item, run in zip(started, self.wait(started), strict=True):
+        by_run = {item.run.id: item for item in started}
+
+        def finished(run: Run) -> None:
+            item = by_run[run.id]
             with self.log.group(f"{item.file.path}: comparing and deciding"):
+                outcomes[item.file.path] = self.finish(item, run)
+
+        for item, run in zip(started, self.wait(started, finished), strict=True):
+            if item.file.path not in outcomes:  # still running at the deadline
                 outcomes[item.file.path] = self.finish(item, run)
         ordered = tuple(outcomes[file.path] for file in files)
         return Report(
@@ -292,8 +300,9 @@ class FileGate:
 
     # -- the wait: one listing per look ----------------------------------------------------------
 
-    def wait(self, started: list[Started]) -> list[Run]:
-        """Every started run as last seen, finished unless the step's deadline passed."""
+    def wait(self, started: list[Started], finished: Callable[[Run], None]) -> list[Run]:
+        """Every started run as last seen, finished unless the step's deadline passed; each is
+        handed to `finished` as soon as it is seen finished."""
         if not started:
             return []
         runs = [item.run for item in started]
@@ -305,6 +314,7 @@ class FileGate:
                 sleep=self.sleep,
                 deadline=self.deadline.at,
                 say=self.log.info,
+                on_finished=finished,
             )
 
     def read_runs(self, runs: list[Run]) -> list[Run]:

@@ -492,19 +492,25 @@ def wait_for_runs(
     sleep: Sleep,
     deadline: float,
     say: Callable[[str], None],
+    on_finished: Callable[[Run], None] | None = None,
 ) -> list[Run]:
     """Look at the runs until every one has finished or the deadline has passed, and return them
     as last seen. `read_runs()` reads them all at once (one request per look), in the same order;
     the sleeps between looks follow `polling.Poll` and never pass the deadline. A run's progress
-    line is said each time it changes."""
+    line is said each time it changes; `on_finished` is called once with each run as it is first
+    seen finished (so its comparison need not wait for the slowest run)."""
     current, poll = list(runs), Poll()
     said: dict[int, str] = {}
+    handed: set[int] = set()
     while True:
         for run in current:
             line = _progress_line(run)
             if said.get(run.id) != line:
                 say(line)
                 said[run.id] = line
+            if run.is_terminal and run.id not in handed and on_finished is not None:
+                handed.add(run.id)
+                on_finished(run)
         now = clock()
         if all(run.is_terminal for run in current) or now >= deadline:
             return current
