@@ -298,6 +298,7 @@ def test_many_files_one_comment_and_one_listing_per_look(
     assert len(requests(emu.emulator, "POST", r"/generate$")) == count
 
 
+@pytest.mark.real_clock
 def test_the_action_gates_a_prompt_file_over_real_http(
     served: Served, action_env: ActionEnv
 ) -> None:
