@@ -26,8 +26,15 @@ from ckaction.candidates import (
 )
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.errors import CkError, ConfigurationError
-from ckaction.flow import GATE_TAG, Gate, Log, RunSpec, is_gate_run, like_for_like_differences
-from ckaction.flow import wait_for_runs as wait_for_all
+from ckaction.flow import (
+    GATE_TAG,
+    Gate,
+    Log,
+    RunSpec,
+    is_gate_run,
+    like_for_like_differences,
+    wait_for_runs,
+)
 from ckaction.inputs import Settings
 from ckaction.liveprompt import find_live
 from ckaction.models import Metric, Prompt, Run
@@ -43,8 +50,6 @@ from ckaction.report import (
 )
 from ckaction.signoff import SignOffs
 
-EVAL_FIELDS = ("dataset_id", "metric_ids", "judge_model", "temperature")
-TOLERANCE_FIELDS = ("row_tolerance", "avg_tolerance")
 CONTENT_RUN_PREFIX = "ckaction gate cfg-"
 
 
@@ -60,12 +65,8 @@ def settings_for(settings: Settings, file: PromptFile) -> Settings:
     wins, the file's value fills in the rest."""
     if file.eval is None:
         return settings
-    defaults = file.eval.model_dump(exclude_none=True)
-    update = {
-        name: value
-        for name, value in defaults.items()
-        if name in (*EVAL_FIELDS, *TOLERANCE_FIELDS) and not set_explicitly(settings, name)
-    }
+    defaults = file.eval.model_dump(exclude_none=True)  # field names are the Settings' names
+    update = {name: value for name, value in defaults.items() if not set_explicitly(settings, name)}
     return settings.model_copy(update=update)
 
 
@@ -197,8 +198,9 @@ class FileGate:
         """The file's run created (or reused) and started, or its outcome when it needs none (or
         when an error stopped it)."""
         settings = settings_for(self.settings, file)
-        facts = Facts(command="gate", workflow_run_url=self.facts.workflow_run_url)
-        facts = replace(facts, prompt_label=file.prompt)
+        facts = Facts(
+            command="gate", workflow_run_url=self.facts.workflow_run_url, prompt_label=file.prompt
+        )
         gate: Gate | None = None
         try:
             live = find_live(self.client, file.prompt)
@@ -307,7 +309,7 @@ class FileGate:
             return []
         runs = [item.run for item in started]
         with self.log.group(f"Waiting for {len(runs)} run(s)"):
-            return wait_for_all(
+            return wait_for_runs(
                 runs,
                 lambda: self.read_runs(runs),
                 clock=self.clock,
