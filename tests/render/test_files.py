@@ -109,3 +109,8 @@ def test_thirty_big_files_fit_the_comment_and_the_summary() -> None:
         assert text.count("<details><summary>prompts/p") == 30
         assert text.count("<details>") == text.count("</details>")
     assert "left out here" in comment  # each file's share is small: its tables say what is left out
+
+
+def test_the_comment_of_four_files_as_a_reviewer_reads_it(md_snapshot) -> None:
+    """tests/render/__snapshots__/test_files/: the whole comment, for review as GitHub renders it."""
+    assert render_comment(step(regressed(), passed(), unchanged(), failed())) == md_snapshot
