@@ -307,11 +307,17 @@ class FileGate:
         handed to `finished` as soon as it is seen finished."""
         if not started:
             return []
-        runs = [item.run for item in started]
-        with self.log.group(f"Waiting for {len(runs)} run(s)"):
+        latest = [item.run for item in started]
+
+        def look() -> list[Run]:
+            nonlocal latest
+            latest = self.read_runs(latest)
+            return latest
+
+        with self.log.group(f"Waiting for {len(latest)} run(s)"):
             return wait_for_runs(
-                runs,
-                lambda: self.read_runs(runs),
+                latest,
+                look,
                 clock=self.clock,
                 sleep=self.sleep,
                 deadline=self.deadline.at,
@@ -319,17 +325,21 @@ class FileGate:
                 on_finished=finished,
             )
 
-    def read_runs(self, runs: list[Run]) -> list[Run]:
-        """One look at every run: the gate's tag, newest first, paged only until all were seen;
-        a run the listing did not show is read on its own."""
-        wanted = {run.id for run in runs}
+    def read_runs(self, last_seen: list[Run]) -> list[Run]:
+        """One look at the runs still running: the gate's tag, newest first, paged only until all
+        were seen; one the listing did not show is read on its own. A finished run is not read
+        again (a reused one may be old, far down the listing)."""
+        wanted = {run.id for run in last_seen if not run.is_terminal}
         seen: dict[int, Run] = {}
         for run in self.client.list_runs(**{"tag[]": GATE_TAG}):
             if run.id in wanted:
                 seen[run.id] = run
                 if len(seen) == len(wanted):
                     break
-        return [seen.get(run.id) or self.client.get_run(run.id) for run in runs]
+        return [
+            run if run.is_terminal else seen.get(run.id) or self.client.get_run(run.id)
+            for run in last_seen
+        ]
 
     # -- after the runs ----------------------------------------------------------------------------
 

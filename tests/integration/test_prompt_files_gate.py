@@ -142,9 +142,16 @@ def test_the_same_content_on_another_commit_pays_nothing(
     first = gate(emu, action_env)
     runs_created = len(requests(emu.emulator, "POST", r"/runs$"))
     prompts_created = len(requests(emu.emulator, "POST", r"/prompts$"))
+    requests_before = len(emu.emulator.requests)
     second = gate(emu, action_env, GITHUB_SHA=OTHER_SHA)
     assert second.code == 0, second.stdout
     assert results(second) == results(first)
+    status_reads = [
+        r
+        for r in emu.emulator.requests[requests_before:]
+        if r.method == "GET" and r.path == "/runs" and "prompt_id" not in r.query
+    ]
+    assert status_reads == []  # the reused run had finished: nothing to wait for
     assert len(requests(emu.emulator, "POST", r"/runs$")) == runs_created == 1
     assert len(requests(emu.emulator, "POST", r"/prompts$")) == prompts_created == 1
     assert len(requests(emu.emulator, "POST", r"/generate$")) == 1
