@@ -13,6 +13,7 @@ from ckaction.emulator import Emulator
 from ckaction.emulator.judging import JudgeCall, ScriptedJudge, Verdict
 from ckaction.emulator.seed import TEMPLATE_V1, TEMPLATE_V2
 from ckaction.liveprompt import slug_of
+from ckaction.render import COMMENT_LIMIT
 from tests.conftest import ActionEnv, Emulated, Served
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
 from tests.integration.helpers import Result, run_action, run_entrypoint
@@ -22,11 +23,8 @@ PASSING = TEMPLATE_V1 + " Thank them for writing."
 OTHER_SHA = "fedcba9876543210fedcba9876543210fedcba98"
 REPO = "acme/prompts"
 GITHUB_TOKEN = "ghs_workflowtoken0123456789"
-TERSE_ROW = 2
+TERSE_ROW = 2  # the row a terse template answers badly on Accuracy
 POLLS_A_MINUTE = 15  # the poll rule's cap on looks a minute
-COMMENT_LIMIT = (
-    65_536  # GitHub's cap on a comment body  # the row a terse template answers badly on Accuracy
-)
 
 
 def content_judge(call: JudgeCall) -> Verdict:
@@ -159,8 +157,8 @@ def test_the_same_content_on_another_commit_pays_nothing(
 
 
 def test_an_unchanged_file_makes_no_prompt_and_no_run(emu: Emulated, action_env: ActionEnv) -> None:
-    # CRLF and a trailing newline are not content.
-    write(action_env, "prompts/support-reply.yml", TEMPLATE_V1.replace(" ", " ") + "\r\n")
+    # Trailing whitespace is not content.
+    write(action_env, "prompts/support-reply.yml", TEMPLATE_V1 + "   ")
     write(action_env, "prompts/eval-only.yml", TEMPLATE_V1, eval={"judge-model": "gpt-4.1"})
     result = gate(emu, action_env)
     assert result.code == 0, result.stdout
