@@ -214,6 +214,8 @@ class FileGate:
                 facts = replace(facts, baseline_prompt_id=live.id)
                 if content_of_prompt(live) == file.content:
                     return self.unchanged(file, live, settings, facts)
+            # The baseline first: a file without one makes no candidate.
+            baseline = None if live is None else self.baseline_of(file, live, settings)
             live_name = live.name if live is not None else file.prompt
             candidate = candidate_in(self.candidates, live_name, file.content)
             created = False
@@ -226,18 +228,7 @@ class FileGate:
                 f"({candidate.name})"
             )
             gate = self.gate_for(file, settings, candidate, facts)
-            baseline = None
-            if live is not None:
-                baseline = find_baseline(self.client, live, settings.dataset_id, self.candidates)
-                if baseline is None:
-                    raise ConfigurationError(
-                        f"{file.path}: the live prompt `{live.name}` (id {live.id}) has no "
-                        "completed, scored run"
-                        + (f" on dataset {settings.dataset_id}" if settings.dataset_id else "")
-                        + " to compare with.",
-                        hint="Capture its first baseline with `ckaction rebaseline` "
-                        "(command: rebaseline) on the gate's dataset.",
-                    )
+            if baseline is not None:
                 gate.learn(baseline=RunRef(baseline.id, gate.run_url(baseline.id), baseline.name))
             spec, metrics = gate.plan(baseline)
             gate.learn(dataset_id=spec.dataset_id, judge_model=spec.judge_model)
@@ -250,6 +241,18 @@ class FileGate:
         except CkError as exc:
             return self.failed(file, gate.facts if gate else facts, exc)
         return Started(file, gate, candidate, baseline, spec, run)
+
+    def baseline_of(self, file: PromptFile, live: Prompt, settings: Settings) -> Run:
+        baseline = find_baseline(self.client, live, settings.dataset_id, self.candidates)
+        if baseline is None:
+            on = f" on dataset {settings.dataset_id}" if settings.dataset_id else ""
+            raise ConfigurationError(
+                f"{file.path}: the live prompt `{live.name}` (id {live.id}) has no completed, "
+                f"scored run{on} to compare with.",
+                hint="Capture its first baseline with `ckaction rebaseline` "
+                "(command: rebaseline) on the gate's dataset.",
+            )
+        return baseline
 
     def gate_for(
         self, file: PromptFile, settings: Settings, candidate: Prompt, facts: Facts

@@ -204,6 +204,18 @@ def test_a_passed_candidate_whose_content_is_live_is_a_baseline(
     assert results(result)["prompts/support-reply.yml"]["baseline-run-id"] == passed["run-id"]
 
 
+def test_a_smoke_dataset_never_compares_with_a_baseline_on_another_dataset(
+    emu: Emulated, action_env: ActionEnv
+) -> None:
+    smoke = emu.emulator.add_dataset("Smoke", [{"customer_message": "Hi", "order_number": "1"}])
+    write(action_env, "prompts/support-reply.yml", PASSING, eval={"dataset-id": smoke["id"]})
+    result = gate(emu, action_env)
+    assert result.code == 2
+    error = result.report["files"][0]["report"]["error"]
+    assert f"on dataset {smoke['id']}" in error["message"] and "rebaseline" in error["hint"]
+    assert requests(emu.emulator, "POST", r"/(runs|prompts)$") == []
+
+
 def test_a_prompt_that_is_not_found_is_an_error_for_that_file_only(
     emu: Emulated, action_env: ActionEnv
 ) -> None:
