@@ -91,14 +91,16 @@ def is_gate_run(run: Run) -> bool:
 
 
 def reuse_differences(run: Run, spec: RunSpec) -> list[str]:
-    """What makes an existing run not the one the plan asks for (empty: it may be reused)."""
-    wanted = {
+    """What makes an existing run not the one the plan asks for (empty: it may be reused). A plan
+    without a temperature accepts the engine's default (0.7 on older installs)."""
+    wanted: dict[str, tuple[object, object]] = {
         "prompt": (run.prompt_id, spec.prompt_id),
         "dataset": (run.dataset_id, spec.dataset_id),
         "metrics": (sorted(run.metric_ids), sorted(spec.metric_ids)),
         "judge model": (run.judge_model, spec.judge_model),
-        "temperature": (run.temperature, spec.temperature),
     }
+    if spec.temperature is not None:
+        wanted["temperature"] = (run.temperature, spec.temperature)
     return [
         f"{what}: run {got}, plan {want}" for what, (got, want) in wanted.items() if got != want
     ]

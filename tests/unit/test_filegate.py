@@ -3,6 +3,7 @@ over as soon as it is seen finished, and the request budget every step shares.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import given
@@ -11,8 +12,9 @@ from hypothesis import strategies as st
 from ckaction.budget import BURST, PER_SECOND, RequestBudget
 from ckaction.emulator.pace import row_times
 from ckaction.filegate import settings_for
-from ckaction.flow import wait_for_runs
+from ckaction.flow import RunSpec, reuse_differences, wait_for_runs
 from ckaction.inputs import Settings
+from ckaction.models import Run
 from ckaction.promptfile import EvalDefaults, PromptFile
 from tests.conftest import FakeTime
 from tests.unit.test_polling import Simulation
@@ -88,3 +90,18 @@ def test_a_small_step_never_waits_for_the_budget() -> None:
     assert time.slept == []
     budget.spend()
     assert time.slept == [1 / PER_SECOND]
+
+
+def test_a_reused_run_must_match_the_plan_but_may_carry_the_engines_default_temperature() -> None:
+    spec = RunSpec(5, 7, (1, 2), "gpt-4.1", None, None, None, None)
+    run = Run.model_validate(
+        {"id": 9, "status": "completed", "prompt_id": 5, "dataset_id": 7, "metric_ids": [2, 1],
+         "judge_model": "gpt-4.1", "temperature": 0.7}
+    )  # fmt: skip
+    assert reuse_differences(run, spec) == []
+    assert reuse_differences(run, replace(spec, temperature=0.2)) == [
+        "temperature: run 0.7, plan 0.2"
+    ]
+    assert reuse_differences(run, replace(spec, judge_model="gpt-4o")) == [
+        "judge model: run gpt-4.1, plan gpt-4o"
+    ]
