@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 import httpx
 
 from ckaction import __version__
+from ckaction.budget import RequestBudget
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.commands import Stopped, run_command
 from ckaction.context import RunContext, context_from_env
@@ -131,6 +132,8 @@ class App:
 
         self.redact.add(settings.token)
         with build_http_client(settings.api_root, settings.token, transport=self.transport) as http:
+            # One request budget for the whole step, whatever it gates (see `budget`).
+            http.event_hooks = {"request": [RequestBudget(self.clock, self.sleep).spend]}
             yield CompletionKitClient(http, redact=self.redact, sleep=self.sleep, deadline=deadline)
 
     def execute(self, settings: Settings, facts: Facts) -> Report:

@@ -71,6 +71,19 @@ def run_command(
     signoffs = None
     if settings.command == "gate":
         signoffs, facts = gather_signoffs(settings, context, facts)
+    if settings.command == "gate" and settings.prompt_files:
+        assert signoffs is not None
+        return gate_files(
+            settings,
+            facts,
+            signoffs,
+            client=client,
+            runner=runner,
+            context=context,
+            clock=clock,
+            sleep=sleep,
+            deadline=deadline,
+        )
     gate = Gate(
         settings,
         client,
@@ -92,6 +105,41 @@ def run_command(
 
             return calibrate(gate)
         return gate.run()
+    except Exception as exc:
+        raise Stopped(gate.facts) from exc
+
+
+def gate_files(
+    settings: Settings,
+    facts: Facts,
+    signoffs: SignOffs,
+    *,
+    client: CompletionKitClient,
+    runner: Log,
+    context: RunContext,
+    clock: Clock,
+    sleep: Sleep,
+    deadline: Deadline,
+) -> Report:
+    """`command: gate` with `prompt-files`: every file read (and checked) before any network call,
+    then gated together."""
+    from ckaction.filegate import FileGate
+    from ckaction.promptfile import resolve_prompt_files
+
+    assert settings.prompt_files is not None
+    files = resolve_prompt_files(settings.prompt_files, context.workspace)
+    gate = FileGate(
+        settings,
+        client,
+        log=runner,
+        clock=clock,
+        sleep=sleep,
+        deadline=deadline,
+        facts=facts,
+        signoffs=signoffs,
+    )
+    try:
+        return gate.run(files)
     except Exception as exc:
         raise Stopped(gate.facts) from exc
 

@@ -90,6 +90,22 @@ def is_gate_run(run: Run) -> bool:
     return GATE_TAG in run.tag_names or (run.name or "").startswith("ckaction gate ")
 
 
+def reuse_differences(run: Run, spec: RunSpec) -> list[str]:
+    """What makes an existing run not the one the plan asks for (empty: it may be reused). A plan
+    without a temperature accepts the engine's default (0.7 on older installs)."""
+    wanted: dict[str, tuple[object, object]] = {
+        "prompt": (run.prompt_id, spec.prompt_id),
+        "dataset": (run.dataset_id, spec.dataset_id),
+        "metrics": (sorted(run.metric_ids), sorted(spec.metric_ids)),
+        "judge model": (run.judge_model, spec.judge_model),
+    }
+    if spec.temperature is not None:
+        wanted["temperature"] = (run.temperature, spec.temperature)
+    return [
+        f"{what}: run {got}, plan {want}" for what, (got, want) in wanted.items() if got != want
+    ]
+
+
 def like_for_like_differences(
     spec: RunSpec, baseline: Run, metrics_by_id: dict[int, Metric]
 ) -> list[str]:
@@ -131,6 +147,7 @@ class Gate:
         commit: str | None = None,
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
+        known_metrics: dict[int, Metric] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -142,11 +159,18 @@ class Gate:
         self.tolerances = tolerances_of(settings)
         self.signoffs = signoffs
         self.facts = facts or Facts(command=settings.command)
+        # Metrics read so far, by id: a cache that the gates of one step's prompt files share.
+        self.known_metrics = {} if known_metrics is None else known_metrics
 
     def learn(self, **facts: Any) -> Facts:
         """Record facts as the gate learns them: a new immutable value each time."""
         self.facts = replace(self.facts, **facts)
         return self.facts
+
+    def metric(self, metric_id: int) -> Metric:
+        if metric_id not in self.known_metrics:
+            self.known_metrics[metric_id] = self.client.get_metric(metric_id)
+        return self.known_metrics[metric_id]
 
     def run_url(self, run_id: int) -> str:
         return f"{self.settings.web_root}/runs/{run_id}"
@@ -199,34 +223,36 @@ class Gate:
 
     # -- step 2: what to run -----------------------------------------------------------------------
 
-    def plan(self, baseline: Run) -> tuple[RunSpec, dict[int, Metric]]:
+    def plan(self, baseline: Run | None) -> tuple[RunSpec, dict[int, Metric]]:
+        """What the candidate run is asked to do: the inputs, else the baseline's settings (a new
+        prompt, scored on its own, has no baseline: the inputs must say it all)."""
         settings = self.settings
         assert settings.prompt_id is not None
-        dataset_id = settings.dataset_id or baseline.dataset_id
-        metric_ids = settings.metric_ids or tuple(baseline.metric_ids)
+        source = f"Baseline run {baseline.id} has" if baseline else "A new prompt has no baseline:"
+        dataset_id = settings.dataset_id or (baseline.dataset_id if baseline else None)
+        metric_ids = settings.metric_ids or tuple(baseline.metric_ids if baseline else ())
         if dataset_id is None:
             raise ConfigurationError(
-                f"Baseline run {baseline.id} has no dataset and dataset-id is empty.",
-                hint="Set dataset-id.",
+                f"{source} no dataset and dataset-id is empty.", hint="Set dataset-id."
             )
         if not metric_ids:
             raise ConfigurationError(
-                f"Baseline run {baseline.id} has no metrics and metric-ids is empty.",
+                f"{source} no metrics and metric-ids is empty.",
                 hint="Set metric-ids, e.g. metric-ids: 1,2,3.",
             )
         spec = RunSpec(
             prompt_id=settings.prompt_id,
             dataset_id=dataset_id,
             metric_ids=tuple(metric_ids),
-            judge_model=settings.judge_model or baseline.judge_model,
+            judge_model=settings.judge_model or (baseline.judge_model if baseline else None),
             temperature=settings.temperature
             if settings.temperature is not None
-            else baseline.temperature,
-            judge_temperature=baseline.judge_temperature,
-            max_tokens=baseline.max_tokens,
-            expected_column=baseline.expected_column,
+            else (baseline.temperature if baseline else None),
+            judge_temperature=baseline.judge_temperature if baseline else None,
+            max_tokens=baseline.max_tokens if baseline else None,
+            expected_column=baseline.expected_column if baseline else None,
         )
-        metrics = {mid: self.client.get_metric(mid) for mid in spec.metric_ids}
+        metrics = {mid: self.metric(mid) for mid in spec.metric_ids}
         judged = [m.name for m in metrics.values() if m.is_llm_judge]
         if judged and not spec.judge_model:
             raise ConfigurationError(
@@ -234,20 +260,29 @@ class Gate:
                 "and the run would complete with no scores.",
                 hint="Set judge-model (the baseline run has none to inherit).",
             )
-        for mid in baseline.metric_ids:
+        for mid in baseline.metric_ids if baseline else ():
             if mid not in metrics:
-                metrics[mid] = self.client.get_metric(mid)
+                metrics[mid] = self.metric(mid)
         return spec, metrics
 
     # -- steps 3 and 4: create (or reuse) and start ------------------------------------------------
 
     def find_marked(self, spec: RunSpec, name: str, *, reusable: bool = False) -> Run | None:
         """The newest run carrying this gate's mark that has not failed; with `reusable`, also
-        not one that completed without scores (re-running the job must be able to recover)."""
+        not one that completed without scores (re-running the job must be able to recover), and
+        only one whose settings are the plan's (a mark is a name: anyone can write it)."""
         for run in self.client.list_runs(prompt_id=spec.prompt_id, **{"tag[]": GATE_TAG}):
             if run.name != name or run.status == "failed":
                 continue
             if reusable and run.status == "completed" and not run.has_scores:
+                continue
+            differences = reuse_differences(run, spec) if reusable else []
+            if differences:
+                self.log.warning(
+                    f"Run {run.id} carries this gate's mark but its settings differ from the "
+                    f"plan ({'; '.join(differences)}): not reused, a new run is created.",
+                    title="Run not reused",
+                )
                 continue
             return run
         return None
@@ -262,15 +297,22 @@ class Gate:
                 return found
         return None
 
-    def obtain_run(self, spec: RunSpec) -> Run:
-        name = run_mark(spec, self.commit)
-        if self.settings.reuse_runs and self.commit:
+    def obtain_run(
+        self, spec: RunSpec, name: str | None = None, *, new_prompt: bool = False
+    ) -> Run:
+        """The candidate run: reused when one carries its mark, else created. The mark is the
+        commit's (`run_mark`) unless `name` gives a content-addressed one, reusable from any
+        commit. A prompt created just now (`new_prompt`) has no run to look for."""
+        same = "same configuration" if name else "same commit and configuration"
+        content_addressed = name is not None
+        name = name or run_mark(spec, self.commit)
+        if self.settings.reuse_runs and (self.commit or content_addressed) and not new_prompt:
             existing = self.find_marked(spec, name, reusable=True)
             if existing is not None:
                 self.learn(reused_run=True)
                 self.log.info(
-                    f"Reusing run {existing.id} ({existing.status}): same commit and configuration, "
-                    "so no new evaluation is paid for."
+                    f"Reusing run {existing.id} ({existing.status}): {same}, so no new "
+                    "evaluation is paid for."
                 )
                 return existing
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
@@ -335,10 +377,10 @@ class Gate:
             )
         unfinished = [run for run in runs if not run.is_terminal]
         if unfinished:
-            raise self._timeout(unfinished)
+            raise self.timed_out(unfinished)
         return runs
 
-    def _timeout(self, unfinished: list[Run]) -> GateTimeout:
+    def timed_out(self, unfinished: list[Run]) -> GateTimeout:
         within = f"within timeout-minutes ({self.settings.timeout_minutes:g})"
         if len(unfinished) == 1:
             run = unfinished[0]
@@ -381,6 +423,10 @@ class Gate:
             self.learn(candidate=RunRef(run.id, self.run_url(run.id), run.name))
             run = self.start(run)
         run = self.wait(run)
+        return self.conclude(run, baseline, spec)
+
+    def scored(self, run: Run) -> None:
+        """Check the finished run (it did not fail, it has scores) and learn its notes."""
         self.learn(avg_score=run.avg_score)
         if run.status == "failed":
             raise RunFailed(
@@ -395,6 +441,10 @@ class Gate:
                 "metric-ids.",
             )
         self.learn(notes=(*self.facts.notes, *_run_notes(run)))
+
+    def conclude(self, run: Run, baseline: Run, spec: RunSpec) -> Report:
+        """Steps after the wait: check the finished run, compare it with the baseline, decide."""
+        self.scored(run)
         with self.log.group("Comparing with the baseline"):
             # Only acyclic objects are built here, tens of thousands of them on a large dataset:
             # pausing the cyclic collector keeps the cost linear in the number of rows.
@@ -444,19 +494,25 @@ def wait_for_runs(
     sleep: Sleep,
     deadline: float,
     say: Callable[[str], None],
+    on_finished: Callable[[Run], None] | None = None,
 ) -> list[Run]:
     """Look at the runs until every one has finished or the deadline has passed, and return them
     as last seen. `read_runs()` reads them all at once (one request per look), in the same order;
     the sleeps between looks follow `polling.Poll` and never pass the deadline. A run's progress
-    line is said each time it changes."""
+    line is said each time it changes; `on_finished` is called once with each run as it is first
+    seen finished (so its comparison need not wait for the slowest run)."""
     current, poll = list(runs), Poll()
     said: dict[int, str] = {}
+    handed: set[int] = set()
     while True:
         for run in current:
             line = _progress_line(run)
             if said.get(run.id) != line:
                 say(line)
                 said[run.id] = line
+            if run.is_terminal and run.id not in handed and on_finished is not None:
+                handed.add(run.id)
+                on_finished(run)
         now = clock()
         if all(run.is_terminal for run in current) or now >= deadline:
             return current

@@ -71,6 +71,7 @@ class Layout:
     input_limit: int = 120
     rationale_limit: int = 240
     name_limit: int = 60
+    nested: bool = False  # one prompt file's report inside a step's: a smaller heading, no footer
 
 
 SUMMARY = Layout(
@@ -286,6 +287,8 @@ def _sections(report: Report) -> dict[str, Any]:
 def render(report: Report, layout: Layout) -> str:
     """The report as Markdown within `layout.budget` UTF-8 bytes when its fixed parts allow, and
     always within `layout.hard_limit`."""
+    if report.facts.files:
+        return _render_files(report, layout)
     template = _environment().get_template("report.md.j2")
     sections = _sections(report)
     context = {"report": report, "layout": layout, "sections": sections}
@@ -294,6 +297,19 @@ def render(report: Report, layout: Layout) -> str:
     remaining = [layout.budget - size(str(page))]
     for section in (sections["metrics"], sections["regressed"], *sections["folded"]):
         _fill(section, page, remaining)
+    return _within(template.render(context), layout)
+
+
+def _render_files(report: Report, layout: Layout) -> str:
+    """A step's prompt files: the overview table, then each file's report folded, each within an
+    equal share of what the overview leaves of the budget."""
+    template = _environment().get_template("files.md.j2")
+    files = report.facts.files
+    context: dict[str, Any] = {"report": report, "layout": layout, "bodies": [""] * len(files)}
+    remaining = layout.budget - size(template.render(context))
+    share = max(0, remaining // len(files))
+    nested = dataclasses.replace(layout, budget=share, hard_limit=share, marker=None, nested=True)
+    context["bodies"] = [render(file.report, nested).rstrip("\n") for file in files]
     return _within(template.render(context), layout)
 
 

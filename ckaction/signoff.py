@@ -8,6 +8,9 @@ File format (`.completionkit/signoffs.yml` by default), a list of entries:
       reason: "Terser replies drop the link; accepted by @maria"
       expires: 2026-12-31                    # required; an expired entry covers nothing
       prompt-id: 42                          # optional: only for this candidate prompt
+      prompt-file: prompts/support-reply.yml # optional: only for this prompt file (prompt-files)
+
+The label signs off every file of the step; an entry with `prompt-file` covers only that file.
 
 A malformed file is an input error naming the file and line; a malformed or expired entry is
 listed in the report and covers nothing.
@@ -19,12 +22,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ckaction.errors import InputError
 
-KEYS = {"input", "metric", "min-delta", "reason", "expires", "prompt-id"}
+KEYS = {"input", "metric", "min-delta", "reason", "expires", "prompt-id", "prompt-file"}
 CHECK_BROKE_DELTA = Decimal(-1)
 
 
@@ -37,6 +40,7 @@ class SignOff:
     expires: dt.date
     prompt_id: int | None
     where: str
+    prompt_file: str | None = None
 
     def describe(self) -> str:
         return f"{self.where}: {self.reason} (until {self.expires.isoformat()})"
@@ -65,6 +69,7 @@ class SignOffs:
     entries: tuple[SignOff, ...] = ()
     label: LabelSignOff | None = None
     prompt_id: int | None = None
+    prompt_file: str | None = None  # the workspace-relative path of the file being gated
 
     def covering(
         self, input_text: str, metric: str, delta: Decimal | None, is_check: bool
@@ -77,6 +82,8 @@ class SignOffs:
             return None
         for entry in self.entries:
             if entry.prompt_id is not None and entry.prompt_id != self.prompt_id:
+                continue
+            if entry.prompt_file is not None and entry.prompt_file != self.prompt_file:
                 continue
             if entry.metric.casefold() != metric.casefold():
                 continue
@@ -165,6 +172,9 @@ def _entry(data: Any, where: str) -> SignOff:
     prompt_id = data.get("prompt-id")
     if prompt_id is not None and (not isinstance(prompt_id, int) or isinstance(prompt_id, bool)):
         raise ValueError("prompt-id must be an integer")
+    prompt_file = data.get("prompt-file")
+    if prompt_file is not None and (not isinstance(prompt_file, str) or not prompt_file.strip()):
+        raise ValueError("prompt-file must be a path such as prompts/support-reply.yml")
     return SignOff(
         input=str(data["input"]),
         metric=str(data["metric"]),
@@ -173,6 +183,7 @@ def _entry(data: Any, where: str) -> SignOff:
         expires=expires if not isinstance(expires, dt.datetime) else expires.date(),
         prompt_id=prompt_id,
         where=where,
+        prompt_file=PurePosixPath(prompt_file.strip()).as_posix() if prompt_file else None,
     )
 
 

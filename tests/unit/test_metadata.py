@@ -154,8 +154,15 @@ def test_outputs_declared_are_the_outputs_written(
         "base": {"repo": {"full_name": "acme/prompts"}},
     }
     written: set[str] = set()
+    prompt_file = action_env.workspace / "prompts" / "support-reply.yml"
+    prompt_file.parent.mkdir(parents=True)
+    prompt_file.write_text(
+        "prompt: Support reply\nllm_model: gpt-4o-mini\n"
+        f"template: {json.dumps(TEMPLATE_V1 + ' Thank them.')}\n"
+    )
     with serve_github(github) as github_url:
         steps = [
+            (EXIT_OK, {**api, "prompt-files": "prompts/*.yml"}, {}),
             (EXIT_OK, {**api, "prompt-id": str(ids.prompt_v1_id)}, {}),
             (
                 EXIT_REGRESSED,

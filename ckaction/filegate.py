@@ -1,0 +1,385 @@
+"""`command: gate` with `prompt-files`: the pull request's own prompt files are what gets gated.
+
+For each file, in path order: its live prompt (`find_live`); content equal to the live content is
+`unchanged` (no prompt, no run, no cost); otherwise the content's scratch candidate
+(`obtain_candidate`: never a PATCH, never a publish) and a run of it named by a hash of the plan
+without the commit, so the same content and settings on any commit, job or pull request reuse it.
+Every run is created and started first, then all are waited for together, reading their status with
+one tagged listing per look; then each is compared with its baseline and decided, and a passed run
+is tagged `ckaction-passed` (the record publish trusts). One file's error is that file's outcome:
+the others keep their verdicts. The step's one report holds every file's own report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ckaction.api import CompletionKitClient
+from ckaction.candidates import (
+    PASSED_TAG,
+    candidates,
+    content_of_prompt,
+    obtain_candidate,
+    passed_runs,
+)
+from ckaction.clock import Clock, Deadline, Sleep
+from ckaction.errors import CkError, ConfigurationError
+from ckaction.flow import (
+    GATE_TAG,
+    Gate,
+    Log,
+    RunSpec,
+    is_gate_run,
+    like_for_like_differences,
+    wait_for_runs,
+)
+from ckaction.inputs import Settings
+from ckaction.liveprompt import find_live
+from ckaction.models import Metric, Prompt, Run
+from ckaction.promptfile import Content, PromptFile, candidate_name
+from ckaction.report import (
+    ErrorInfo,
+    Facts,
+    FileOutcome,
+    Report,
+    RunRef,
+    step_result,
+    tolerances_of,
+)
+from ckaction.signoff import SignOffs
+
+CONTENT_RUN_PREFIX = "ckaction gate cfg-"
+
+
+def set_explicitly(settings: Settings, name: str) -> bool:
+    """Whether the step set this input: given, and not its default (the runner passes an input's
+    default as if it were given, so a step that writes the default cannot be told apart)."""
+    default = Settings.model_fields[name].default
+    return name in settings.model_fields_set and getattr(settings, name) != default
+
+
+def settings_for(settings: Settings, file: PromptFile) -> Settings:
+    """The step's settings with the file's `eval:` under them: an input the step set explicitly
+    wins, the file's value fills in the rest."""
+    if file.eval is None:
+        return settings
+    defaults = file.eval.model_dump(exclude_none=True)  # field names are the Settings' names
+    update = {name: value for name, value in defaults.items() if not set_explicitly(settings, name)}
+    return settings.model_copy(update=update)
+
+
+def content_run_name(spec: RunSpec) -> str:
+    """A candidate run's name: the plan's hash, no commit (the candidate prompt is the content's)."""
+    return f"{CONTENT_RUN_PREFIX}{spec.config_hash()}"
+
+
+def candidate_in(
+    index: tuple[Prompt, ...], live_name: str, content: Content | None
+) -> Prompt | None:
+    """The candidate of `content` for `live_name` among the step's candidates, verified as
+    `candidates.find_candidate` does: its name and the content it carries."""
+    if content is None:
+        return None
+    name = candidate_name(live_name, content)
+    return next(
+        (p for p in index if p.name == name and content_of_prompt(p) == content),
+        None,
+    )
+
+
+def find_baseline(
+    client: CompletionKitClient,
+    live: Prompt,
+    dataset_id: int | None,
+    index: tuple[Prompt, ...],
+) -> Run | None:
+    """The newest valid baseline of the live prompt, on `dataset_id` when one is given: a completed,
+    scored run of the live version that is not a gate run, or a `ckaction-passed` run of the
+    candidate whose content is the live content (found in the step's candidate `index`). Checked
+    here whatever a list filter returned."""
+
+    def on_dataset(run: Run) -> bool:
+        return dataset_id is None or run.dataset_id == dataset_id
+
+    filters: dict[str, Any] = {"prompt_id": live.id, "status": "completed"}
+    if dataset_id is not None:
+        filters["dataset_id"] = dataset_id
+    own = next(
+        (
+            run
+            for run in client.list_runs(**filters)
+            if run.prompt_id == live.id
+            and run.status == "completed"
+            and run.has_scores
+            and not is_gate_run(run)
+            and on_dataset(run)
+        ),
+        None,
+    )
+    passed = None
+    twin = candidate_in(index, live.name, content_of_prompt(live))
+    if twin is not None:
+        passed = next((run for run in passed_runs(client, twin) if on_dataset(run)), None)
+    return max((run for run in (own, passed) if run), key=lambda run: run.id, default=None)
+
+
+@dataclass(frozen=True)
+class Started:
+    """A file whose candidate run has been created (or reused) and started."""
+
+    file: PromptFile
+    gate: Gate
+    candidate: Prompt
+    baseline: Run | None  # None: a new prompt, scored on its own
+    spec: RunSpec
+    run: Run
+
+
+class FileGate:
+    """The gate of a step's prompt files against an injected client, clock and sleep."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: CompletionKitClient,
+        *,
+        log: Log,
+        clock: Clock,
+        sleep: Sleep,
+        deadline: Deadline,
+        facts: Facts,
+        signoffs: SignOffs,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.log = log
+        self.clock = clock
+        self.sleep = sleep
+        self.deadline = deadline
+        self.facts = facts
+        self.signoffs = signoffs
+        self.known_metrics: dict[int, Metric] = {}
+        self.candidates: tuple[Prompt, ...] = ()
+
+    def run(self, files: tuple[PromptFile, ...]) -> Report:
+        outcomes: dict[str, FileOutcome] = {}
+        started: list[Started] = []
+        # One listing of the org's scratch candidates serves every file's lookups.
+        self.candidates = tuple(candidates(self.client))
+        for file in files:
+            with self.log.group(f"{file.path}: planning"):
+                step = self.start(file)
+            if isinstance(step, Started):
+                started.append(step)
+            else:
+                outcomes[file.path] = step
+        by_run = {item.run.id: item for item in started}
+
+        def finished(run: Run) -> None:
+            item = by_run[run.id]
+            with self.log.group(f"{item.file.path}: comparing and deciding"):
+                outcomes[item.file.path] = self.finish(item, run)
+
+        for item, run in zip(started, self.wait(started, finished), strict=True):
+            if item.file.path not in outcomes:  # still running at the deadline
+                outcomes[item.file.path] = self.finish(item, run)
+        ordered = tuple(outcomes[file.path] for file in files)
+        return Report(
+            result=step_result(ordered),
+            tolerances=tolerances_of(self.settings),
+            facts=replace(self.facts, files=ordered),
+        )
+
+    # -- before the runs -----------------------------------------------------------------------
+
+    def start(self, file: PromptFile) -> Started | FileOutcome:
+        """The file's run created (or reused) and started, or its outcome when it needs none (or
+        when an error stopped it)."""
+        settings = settings_for(self.settings, file)
+        facts = Facts(
+            command="gate", workflow_run_url=self.facts.workflow_run_url, prompt_label=file.prompt
+        )
+        gate: Gate | None = None
+        try:
+            live = find_live(self.client, file.prompt)
+            if live is None and not file.create:
+                raise ConfigurationError(
+                    f"{file.path}: prompt `{file.prompt}` was not found on CompletionKit.",
+                    hint="Set `prompt:` to the live prompt's exact name, slug or family_key; for "
+                    "a prompt that does not exist yet, add `create: true` to the file.",
+                )
+            if live is not None:
+                facts = replace(facts, baseline_prompt_id=live.id)
+                if content_of_prompt(live) == file.content:
+                    return self.unchanged(file, live, settings, facts)
+            # The baseline first: a file without one makes no candidate.
+            baseline = None if live is None else self.baseline_of(file, live, settings)
+            live_name = live.name if live is not None else file.prompt
+            candidate = candidate_in(self.candidates, live_name, file.content)
+            created = False
+            if candidate is None:
+                candidate, created = obtain_candidate(
+                    self.client, live_name, file.content, file.description
+                )
+            self.log.info(
+                f"{'Created' if created else 'Reusing'} candidate prompt {candidate.id} "
+                f"({candidate.name})"
+            )
+            gate = self.gate_for(file, settings, candidate, facts)
+            if baseline is not None:
+                gate.learn(baseline=RunRef(baseline.id, gate.run_url(baseline.id), baseline.name))
+            spec, metrics = gate.plan(baseline)
+            gate.learn(dataset_id=spec.dataset_id, judge_model=spec.judge_model)
+            if baseline is not None:
+                differences = like_for_like_differences(spec, baseline, metrics)
+                gate.learn(not_like_for_like=tuple(differences))
+            run = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
+            gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
+            run = gate.start(run)
+        except CkError as exc:
+            return self.failed(file, gate.facts if gate else facts, exc)
+        return Started(file, gate, candidate, baseline, spec, run)
+
+    def baseline_of(self, file: PromptFile, live: Prompt, settings: Settings) -> Run:
+        baseline = find_baseline(self.client, live, settings.dataset_id, self.candidates)
+        if baseline is None:
+            on = f" on dataset {settings.dataset_id}" if settings.dataset_id else ""
+            raise ConfigurationError(
+                f"{file.path}: the live prompt `{live.name}` (id {live.id}) has no completed, "
+                f"scored run{on} to compare with.",
+                hint="Capture its first baseline with `ckaction rebaseline` "
+                "(command: rebaseline) on the gate's dataset.",
+            )
+        return baseline
+
+    def gate_for(
+        self, file: PromptFile, settings: Settings, candidate: Prompt, facts: Facts
+    ) -> Gate:
+        """The single-run gate of one file's candidate, with the file's settings and sign-offs."""
+        return Gate(
+            settings.model_copy(update={"prompt_id": candidate.id}),
+            self.client,
+            log=self.log,
+            clock=self.clock,
+            sleep=self.sleep,
+            deadline=self.deadline,
+            facts=replace(facts, prompt_id=candidate.id),
+            signoffs=replace(self.signoffs, prompt_id=candidate.id, prompt_file=file.path),
+            known_metrics=self.known_metrics,
+        )
+
+    def unchanged(
+        self, file: PromptFile, live: Prompt, settings: Settings, facts: Facts
+    ) -> FileOutcome:
+        version = f" v{live.version_number}" if live.version_number else ""
+        done = (
+            f"{file.path} equals the live prompt `{live.name}`{version}: nothing to measure, "
+            "no run, no cost.",
+        )
+        notes: tuple[str, ...] = ()
+        if file.eval is not None:
+            notes = (
+                f"{file.path} has `eval:` settings but its content is live: an `eval:` change "
+                "measures nothing new. To capture a baseline under new settings, run "
+                "`ckaction rebaseline` (command: rebaseline).",
+            )
+        report = Report(
+            result="passed",
+            tolerances=tolerances_of(settings),
+            facts=replace(facts, done=done, notes=notes),
+        )
+        self.log.info(done[0])
+        return FileOutcome(file.path, file.prompt, "unchanged", report)
+
+    def failed(self, file: PromptFile, facts: Facts, exc: CkError) -> FileOutcome:
+        self.log.warning(exc.message, title=f"{file.path}: {exc.title}")
+        report = Report(
+            result="error",
+            tolerances=tolerances_of(settings_for(self.settings, file)),
+            facts=facts,
+            error=ErrorInfo(exc.title, exc.message, exc.hint),
+        )
+        return FileOutcome(file.path, file.prompt, "error", report, facts.prompt_id)
+
+    # -- the wait: one listing per look ----------------------------------------------------------
+
+    def wait(self, started: list[Started], finished: Callable[[Run], None]) -> list[Run]:
+        """Every started run as last seen, finished unless the step's deadline passed; each is
+        handed to `finished` as soon as it is seen finished."""
+        if not started:
+            return []
+        latest = [item.run for item in started]
+
+        def look() -> list[Run]:
+            nonlocal latest
+            latest = self.read_runs(latest)
+            return latest
+
+        with self.log.group(f"Waiting for {len(latest)} run(s)"):
+            return wait_for_runs(
+                latest,
+                look,
+                clock=self.clock,
+                sleep=self.sleep,
+                deadline=self.deadline.at,
+                say=self.log.info,
+                on_finished=finished,
+            )
+
+    def read_runs(self, last_seen: list[Run]) -> list[Run]:
+        """One look at the runs still running: the gate's tag, newest first, paged only until all
+        were seen; one the listing did not show is read on its own. A finished run is not read
+        again (a reused one may be old, far down the listing)."""
+        wanted = {run.id for run in last_seen if not run.is_terminal}
+        seen: dict[int, Run] = {}
+        for run in self.client.list_runs(**{"tag[]": GATE_TAG}):
+            if run.id in wanted:
+                seen[run.id] = run
+                if len(seen) == len(wanted):
+                    break
+        return [
+            run if run.is_terminal else seen.get(run.id) or self.client.get_run(run.id)
+            for run in last_seen
+        ]
+
+    # -- after the runs ----------------------------------------------------------------------------
+
+    def finish(self, item: Started, run: Run) -> FileOutcome:
+        gate, file = item.gate, item.file
+        try:
+            if not run.is_terminal:
+                raise gate.timed_out([run])
+            if item.baseline is None:
+                report = self.score_new(item, run)
+            else:
+                report = gate.conclude(run, item.baseline, item.spec)
+            if report.passed and PASSED_TAG not in run.tag_names:
+                self.client.set_run_tags(run.id, [*run.tag_names, PASSED_TAG])
+                self.log.info(f"Tagged run {run.id} `{PASSED_TAG}`: publish trusts it.")
+        except CkError as exc:
+            return self.failed(file, gate.facts, exc)
+        result = "new" if item.baseline is None and report.passed else report.result
+        return FileOutcome(file.path, file.prompt, result, report, item.candidate.id)
+
+    def score_new(self, item: Started, run: Run) -> Report:
+        """A new prompt has nothing to compare with: its absolute scores, passed unless a check
+        failed."""
+        gate = item.gate
+        gate.scored(run)
+        rate = run.check_pass_rate
+        checks = "no checks" if rate is None else f"{rate:.0%} of checks passed"
+        said = [
+            f"New prompt `{item.file.prompt}`: average score {run.avg_score or '—'}, {checks}. "
+            f"`publish` will create the family `{item.file.prompt}` from this file.",
+        ]
+        failed_checks = rate is not None and rate < 1
+        if failed_checks:
+            said.append("A check failed on the new prompt, so it does not pass.")
+        facts = gate.learn(done=tuple(said))
+        return Report(
+            result="regressed" if failed_checks else "passed",
+            tolerances=gate.tolerances,
+            facts=facts,
+        )
