@@ -154,7 +154,8 @@ def test_outputs_declared_are_the_outputs_written(
         "base": {"repo": {"full_name": "acme/prompts"}},
     }
     written: set[str] = set()
-    prompt_file = action_env.workspace / "prompts" / "support-reply.yml"
+    # A changed prompt file for the gate, and the live prompt as a file for publish (unchanged).
+    prompt_file = action_env.workspace / "gated" / "support-reply.yml"
     prompt_file.parent.mkdir(parents=True)
     prompt_file.write_text(
         "prompt: Support reply\nllm_model: gpt-4o-mini\n"
@@ -162,7 +163,7 @@ def test_outputs_declared_are_the_outputs_written(
     )
     with serve_github(github) as github_url:
         steps = [
-            (EXIT_OK, {**api, "prompt-files": "prompts/*.yml"}, {}),
+            (EXIT_OK, {**api, "prompt-files": "gated/*.yml"}, {}),
             (EXIT_OK, {**api, "prompt-id": str(ids.prompt_v1_id)}, {}),
             (
                 EXIT_REGRESSED,
@@ -183,7 +184,6 @@ def test_outputs_declared_are_the_outputs_written(
             (EXIT_OK, {**api, "command": "publish", "prompt-files": "prompts/*.yml"}, {}),
             (EXIT_OK, {**api, "command": "publish", "prompt-id": str(ids.prompt_v2_id)}, {}),
         ]
-        # The live prompt as a prompt file: publish with prompt-files finds it unchanged.
         (action_env.workspace / "prompts").mkdir(parents=True)
         (action_env.workspace / "prompts" / "support-reply.yml").write_text(
             f"prompt: Support reply\nllm_model: gpt-4o-mini\ntemplate: {json.dumps(TEMPLATE_V1)}\n"
