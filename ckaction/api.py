@@ -373,7 +373,9 @@ class CompletionKitClient:
         if isinstance(body, dict):
             server_says = self._redact(str(body.get("error") or ""))[:300]
             if body.get("details"):
-                details = self._redact(json.dumps(body["details"], ensure_ascii=False))[:800]
+                # Redact before serialising: json.dumps escapes a secret into another string.
+                redacted = self._redact.tree(body["details"])
+                details = json.dumps(redacted, ensure_ascii=False)[:800]
         elif response.text:
             # Redact the whole text before cutting it: a cut could split a secret in two.
             server_says = self._redact(response.text)[:200]

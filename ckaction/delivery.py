@@ -5,6 +5,7 @@ never changes the verdict."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -113,7 +114,10 @@ def record(
     delivered = {"comment_url": comment_url, "report_path": report_path}
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(runner.redact(report.to_json(outputs, delivered)), encoding="utf-8")
+        # Redacted before serialising: once JSON-escaped, a secret is another string.
+        data = runner.redact.tree(report.to_dict(outputs, delivered))
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        target.write_text(text, encoding="utf-8")
     except OSError as exc:
         runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
         outputs["report"] = ""
