@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from ckaction.api import CompletionKitClient
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.context import RunContext
-from ckaction.errors import ConfigurationError, RunFailed
+from ckaction.errors import ConfigurationError, InputError, RunFailed
 from ckaction.flow import GATE_TAG, Gate, Log
 from ckaction.inputs import Settings
 from ckaction.report import Facts, Report, RunRef
@@ -79,8 +78,9 @@ def gather_signoffs(
     facts so a reviewer sees them."""
     valid: list[SignOff] = []
     if settings.signoffs_file:
-        path = Path(settings.signoffs_file)
-        target = path if path.is_absolute() else context.workspace / path
+        target = context.in_workspace(settings.signoffs_file)
+        if target is None:
+            raise InputError({"signoffs-file": "leads out of the workspace (through a symlink)"})
         valid, expired, rejected = load_signoffs(
             target, settings.signoffs_file, today=dt.datetime.now(dt.UTC).date()
         )

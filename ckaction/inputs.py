@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -37,6 +38,7 @@ _FALSE = ("false", "False", "FALSE")
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _SECRET_FIELDS = {"api_token", "github_token"}
+TOKEN_ISSUERS = {"api_token": "CompletionKit", "github_token": "GitHub"}
 # Values a misconfigured secret or a template slip leaves in a token (compared case-insensitively).
 PLACEHOLDER_WORDS = frozenset({"true", "false", "null", "none", "yes", "no", "on", "off"})
 # Scores run 1-5, so no drop can be larger than 4; a positive tolerance is a sign typo.
@@ -131,7 +133,7 @@ def parse_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def check_token(token: str) -> None:
+def check_token(token: str, issuer: str) -> None:
     """Refuse a token the redactor could not keep out of the output, or that cannot be sent.
 
     The messages never include the token."""
@@ -142,16 +144,16 @@ def check_token(token: str) -> None:
             "must be printable ASCII, as API tokens are: the secret holds other characters "
             "(a typographic quote or dash, an invisible character?); store the token alone"
         )
-    if len(token) < MIN_SECRET_LENGTH:
-        raise ValueError(
-            f"is too short to be a real token ({len(token)} characters): a real CompletionKit "
-            f"token is longer, and a value under {MIN_SECRET_LENGTH} characters cannot be "
-            "redacted from the output without redacting ordinary words"
-        )
     if token.lower() in PLACEHOLDER_WORDS or token.isdigit():
         raise ValueError(
             "looks like a placeholder (a word such as true or null, or only digits), not a token: "
-            "a real CompletionKit token is longer and random; check the secret's name and value"
+            f"a real {issuer} token is longer and random; check the secret's name and value"
+        )
+    if len(token) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"is too short to be a real token ({len(token)} characters): a real {issuer} "
+            f"token is longer, and a value under {MIN_SECRET_LENGTH} characters cannot be "
+            "redacted from the output without redacting ordinary words"
         )
 
 
@@ -283,9 +285,9 @@ class Settings(BaseModel):
 
     @field_validator("api_token", "github_token", mode="before")
     @classmethod
-    def _token(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            check_token(value)
+    def _token(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and value.strip():
+            check_token(value, TOKEN_ISSUERS[info.field_name or ""])
         return value
 
     @field_validator("row_tolerance", "avg_tolerance")
