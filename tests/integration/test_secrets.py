@@ -7,12 +7,18 @@ import base64
 import json
 from urllib.parse import quote, quote_plus
 
+import pytest
+
 from ckaction.emulator import Fault
+from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
 from tests.integration.helpers import run_action
 
 # A token with the characters every escaping changes: a quote, a backslash, an underscore.
 HOSTILE_TOKEN = 'ck_live"quoted\\slash-0123456789'
 PASSWORD = "hunter2-s3cret-pw"
+REPO = "acme/prompts"
+PR = 7
+GITHUB_TOKEN = "ghs_workflowtoken0123456789"
 
 
 def spellings(secret: str) -> list[str]:
@@ -58,21 +64,38 @@ def test_a_key_in_the_query_string_is_an_input_error(emulated, action_env):
     assert PASSWORD not in result.everything
 
 
-def test_a_token_echoed_in_every_encoding_by_a_422_reaches_nothing(emulated, action_env):
+@pytest.fixture
+def github(monkeypatch):
+    fake = FakeGitHub()
+    fake.add_pull(REPO, PR)
+    fake.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)
+    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
+    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
+    with serve_github(fake) as url:
+        yield fake, url
+
+
+def test_a_token_echoed_in_every_encoding_by_a_422_reaches_nothing(emulated, action_env, github):
+    fake, url = github
     emulated.emulator.token = HOSTILE_TOKEN
     fault = Fault("POST", r"/runs$", status=422, echo="authorization")
     emulated.emulator.faults.append(fault)
+    pull = {"number": PR, "head": {"sha": "ab" * 20, "repo": {"full_name": REPO}}}
     result = run_action(
         emulated,
         action_env,
-        gate_inputs(emulated, **{"api-token": HOSTILE_TOKEN}),
+        gate_inputs(emulated, **{"api-token": HOSTILE_TOKEN, "github-token": GITHUB_TOKEN}),
         event="pull_request",
-        payload={"pull_request": {"number": 7, "head": {"sha": "ab" * 20}}},
+        payload={"pull_request": {**pull, "base": {"repo": {"full_name": REPO}}}},
+        GITHUB_API_URL=url,
+        GITHUB_REPOSITORY=REPO,
     )
     assert fault.hits == 1
     assert result.code == 2
     assert "422, CompletionKit refused the request" in result.summary_text
     assert "***" in result.report["error"]["message"]
-    written = result.everything.replace(f"::add-mask::{HOSTILE_TOKEN}", "")
+    (comment,) = fake.comments_on(REPO, PR)
+    assert "422" in comment.body and "***" in comment.body.replace("\\", "")
+    written = result.everything.replace(f"::add-mask::{HOSTILE_TOKEN}", "") + comment.body
     for spelling in spellings(HOSTILE_TOKEN):
         assert spelling not in written, spelling
