@@ -1,5 +1,6 @@
 """Inputs that would leak a secret, fail the wrong way or point out of the workspace are input
-errors that name the input and say why (issue 12)."""
+errors that name the input and say why (issue 12); the whole step with them is in
+tests/integration/test_hostile_inputs.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import pytest
 
 from ckaction.errors import InputError
 from ckaction.inputs import MAX_PATH_CHARS, Settings
-from tests.integration.helpers import run_action
 
 BASE = {"api_token": "ck-secret-token", "org": "acme", "prompt_id": "7"}
 
@@ -102,65 +102,3 @@ def test_paths_that_leave_the_workspace_by_their_spelling_are_input_errors(field
 def test_relative_paths_inside_the_workspace_are_kept():
     settings = Settings.parse({**BASE, "report_path": "out/r.json", "signoffs_file": "a/b.yml"})
     assert (settings.report_path, settings.signoffs_file) == ("out/r.json", "a/b.yml")
-
-
-# -- the whole step, in process against the emulator ---------------------------------------------
-
-
-def gate(emulated, action_env, **inputs):
-    base = {
-        "api-url": emulated.url,
-        "prompt-id": str(emulated.ids.prompt_v2_id),
-        "comment": "false",
-    }
-    return run_action(emulated, action_env, {**base, **inputs})
-
-
-@pytest.mark.parametrize(
-    ("token", "says"),
-    [("ck-first-line\nck-second-line", "one line"), ("ck-tök-0123456789", "printable ASCII")],
-)
-def test_a_multi_line_or_non_ascii_token_is_an_input_error_not_a_failed_connection(
-    emulated, action_env, token, says
-):
-    result = gate(emulated, action_env, **{"api-token": token})
-    assert result.code == 2
-    assert "Invalid input api-token" in result.stdout and says in result.summary_text
-    assert "bug" not in result.everything and "connect" not in result.everything
-    assert emulated.emulator.requests == []
-
-
-@pytest.mark.parametrize("tolerance", ["1", "1e400"])
-def test_a_tolerance_out_of_range_is_an_input_error_with_a_report(emulated, action_env, tolerance):
-    result = gate(emulated, action_env, **{"row-tolerance": tolerance})
-    assert result.code == 2
-    assert "Invalid input row-tolerance" in result.stdout
-    assert "between -5 and 0" in result.summary_text
-    assert result.outputs["result"] == "error" and result.report["result"] == "error"
-
-
-def test_a_report_path_through_a_symlink_out_of_the_workspace_is_not_written(
-    emulated, action_env, tmp_path
-):
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    action_env.workspace.mkdir(parents=True, exist_ok=True)
-    (action_env.workspace / "out").symlink_to(outside)
-    result = gate(emulated, action_env, **{"report-path": "out/report.json"})
-    assert result.code == 1  # delivery never changes the verdict
-    assert list(outside.iterdir()) == []
-    assert "leads out of the workspace" in result.stdout
-    assert result.outputs["report"] == ""
-
-
-def test_a_signoffs_file_through_a_symlink_out_of_the_workspace_is_an_input_error(
-    emulated, action_env, tmp_path
-):
-    secret = tmp_path / "elsewhere.yml"
-    secret.write_text("- metric: Accuracy\n  reason: not from this PR\n")
-    action_env.workspace.mkdir(parents=True, exist_ok=True)
-    (action_env.workspace / "signoffs.yml").symlink_to(secret)
-    result = gate(emulated, action_env, **{"signoffs-file": "signoffs.yml"})
-    assert result.code == 2
-    assert "Invalid input signoffs-file" in result.stdout
-    assert "leads out of the workspace" in result.summary_text
