@@ -50,7 +50,7 @@ class RunContext:
     pr_labels: tuple[str, ...] = ()
     event: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # Why the event payload was not used (then `event` is empty): the command stops with it.
-    event_error: CkError | None = field(default=None, compare=False)
+    event_error: EventError | None = field(default=None, compare=False)
 
     def in_workspace(self, relative: str) -> Path | None:
         """`relative` under the workspace, or None when it resolves (through a symlink) outside."""
@@ -139,7 +139,8 @@ def parse_event(event: Mapping[str, Any]) -> Event:
         where = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
         ).lstrip(".")
-        got = _JSON_TYPES.get(type(error["input"]), "something else")
+        missing = error["type"] == "missing"
+        got = "nothing" if missing else _JSON_TYPES.get(type(error["input"]), "something else")
         raise EventError(
             f"The event payload's field `{where}` is not what GitHub sends: "
             f"{error['msg'].lower()}, got {got}.",

@@ -54,6 +54,12 @@ def test_a_field_of_the_wrong_type_is_named(payload, field):
     assert f"`{field}`" in caught.value.message
 
 
+def test_a_missing_field_is_named_as_missing():
+    with pytest.raises(EventError) as caught:
+        parse_event({"label": {"color": "red"}})
+    assert "`label.name`" in caught.value.message and "got nothing" in caught.value.message
+
+
 def test_the_message_says_what_was_found_without_quoting_it():
     with pytest.raises(EventError) as caught:
         parse_event({"pull_request": {"head": "<img src=x>"}})
