@@ -25,6 +25,14 @@ EVENT_HINT = (
     "GITHUB_EVENT_PATH should hold the event GitHub sent. If a step before this one rewrites "
     "the event file, or the workflow is run by hand with a crafted event, fix that payload."
 )
+# What a field of the payload should be, by pydantic's error type (strict mode).
+_EXPECTED = {
+    "model_type": "an object",
+    "dict_type": "an object",
+    "list_type": "an array",
+    "string_type": "a string",
+    "int_type": "a whole number",
+}
 _JSON_TYPES = {
     dict: "an object",
     list: "an array",
@@ -139,11 +147,15 @@ def parse_event(event: Mapping[str, Any]) -> Event:
         where = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
         ).lstrip(".")
-        missing = error["type"] == "missing"
-        got = "nothing" if missing else _JSON_TYPES.get(type(error["input"]), "something else")
+        expected = _EXPECTED.get(error["type"])
+        if error["type"] == "missing":
+            problem = "is missing"
+        elif expected is None:
+            problem = f"is not what GitHub sends ({error['msg'].lower()})"
+        else:
+            problem = f"should be {expected}, not {_JSON_TYPES.get(type(error['input']), 'that')}"
         raise EventError(
-            f"The event payload's field `{where}` is not what GitHub sends: "
-            f"{error['msg'].lower()}, got {got}.",
+            f"The event payload's field `{where}` {problem}.",
             hint=EVENT_HINT,
         ) from None
 
