@@ -45,6 +45,7 @@ PLACEHOLDER_WORDS = frozenset({"true", "false", "null", "none", "yes", "no", "on
 TOLERANCE_FLOOR = Decimal(-5)
 # Far beyond any sane report or sign-off path, well within every file system's limit.
 MAX_PATH_CHARS = 1024
+MAX_NAME_CHARS = 255  # one file or folder name: NAME_MAX on Linux and macOS, the limit on Windows
 # What reaching CompletionKit needs, and all the CLI-only `pull` reads.
 CONNECTION_FIELDS = ("api_token", "org", "api_url", "timeout_minutes")
 
@@ -166,8 +167,13 @@ def parse_workspace_path(value: str) -> str:
         raise ValueError(f"is {len(value)} characters long; at most {MAX_PATH_CHARS} are allowed")
     if PurePosixPath(value).is_absolute() or PureWindowsPath(value).anchor:
         raise ValueError("must be relative to the workspace, such as reports/ckaction.json")
-    if ".." in re.split(r"[/\\]", value):
+    parts = re.split(r"[/\\]", value)
+    if ".." in parts:
         raise ValueError("must stay inside the workspace: `..` is not allowed")
+    if max(len(part) for part in parts) > MAX_NAME_CHARS:
+        raise ValueError(
+            f"has a file or folder name over {MAX_NAME_CHARS} characters, the most file systems allow"
+        )
     return value
 
 

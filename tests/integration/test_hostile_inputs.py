@@ -59,6 +59,14 @@ def test_a_tolerance_out_of_range_is_an_input_error_with_a_report(emulated, acti
     assert result.outputs["result"] == "error" and result.report["result"] == "error"
 
 
+@pytest.mark.parametrize("name", ["signoffs-file", "report-path"])
+def test_an_over_long_path_is_an_input_error_not_a_bug(emulated, action_env, name):
+    result = gate(emulated, action_env, **{name: "a" * 300 + "/signoffs.yml"})
+    assert result.code == 2
+    assert f"Invalid input {name}" in result.stdout
+    assert "bug" not in result.everything and "OSError" not in result.everything
+
+
 def test_a_report_path_through_a_symlink_out_of_the_workspace_is_not_written(
     emulated, action_env, tmp_path
 ):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from ckaction.errors import InputError
-from ckaction.inputs import MAX_PATH_CHARS, Settings
+from ckaction.inputs import MAX_NAME_CHARS, MAX_PATH_CHARS, Settings
 
 BASE = {"api_token": "ck-secret-token", "org": "acme", "prompt_id": "7"}
 
@@ -92,6 +92,7 @@ def test_tolerances_within_the_range_are_kept(value):
         ("reports/../../outside.json", "inside the workspace"),
         ("reports\\..\\..\\outside.json", "inside the workspace"),
         ("a" * (MAX_PATH_CHARS + 1), f"at most {MAX_PATH_CHARS}"),
+        ("reports/" + "a" * (MAX_NAME_CHARS + 1), f"over {MAX_NAME_CHARS} characters"),
         ("report\0.json", "NUL"),
     ],
 )
