@@ -9,7 +9,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from ckaction.emulator import Fault
+from ckaction.emulator import Fault, Verdict
+from tests.conftest import TOKEN
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
 from tests.integration.helpers import run_action
 
@@ -19,6 +20,7 @@ PASSWORD = "hunter2-s3cret-pw"
 REPO = "acme/prompts"
 PR = 7
 GITHUB_TOKEN = "ghs_workflowtoken0123456789"
+MAX_RATIONALE_SHOWN = 500  # beyond the longest cut the summary and the comment make of a rationale
 
 
 def spellings(secret: str) -> list[str]:
@@ -99,3 +101,25 @@ def test_a_token_echoed_in_every_encoding_by_a_422_reaches_nothing(emulated, act
     written = result.everything.replace(f"::add-mask::{HOSTILE_TOKEN}", "") + comment.body
     for spelling in spellings(HOSTILE_TOKEN):
         assert spelling not in written, spelling
+
+
+def test_a_token_in_row_text_is_redacted_before_any_cut(emulated, action_env):
+    """The judge's rationale is shown cut to a limit: wherever the cut falls, and in whatever run
+    of the gate, not even the token's first characters show."""
+    scripted = emulated.emulator.judge
+    first_characters = TOKEN[:6]
+    padding = {"length": 0}
+
+    def judge(call):
+        verdict = scripted(call)
+        rationale = "x" * padding["length"] + " Authorization: Bearer " + TOKEN
+        return Verdict(verdict.score, verdict.passed, rationale)
+
+    emulated.emulator.judge = judge
+    emulated.emulator.rate_limit = None  # dozens of gates in a row
+    # Steps shorter than the token, over every length a rationale is cut to.
+    for padding["length"] in range(0, MAX_RATIONALE_SHOWN, len(TOKEN) // 2):
+        result = run_action(emulated, action_env, gate_inputs(emulated, **{"reuse-runs": "false"}))
+        assert result.code == 1
+        written = result.everything.replace(f"::add-mask::{TOKEN}", "")
+        assert first_characters not in written, padding
