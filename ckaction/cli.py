@@ -104,6 +104,8 @@ class App:
             command=raw.get("command") or "gate", workflow_run_url=self.context.workflow_run_url
         )
         try:
+            if self.context.event_error is not None:
+                raise self.context.event_error
             if not raw.get("api_token") and self.context.is_fork:
                 raise InputError(
                     {"api-token": "is empty: this pull request comes from a fork"}, hint=FORK_HINT

@@ -151,8 +151,9 @@ def gather_signoffs(
     facts so a reviewer sees them."""
     valid: list[SignOff] = []
     if settings.signoffs_file:
-        path = Path(settings.signoffs_file)
-        target = path if path.is_absolute() else context.workspace / path
+        target = context.in_workspace(settings.signoffs_file)
+        if target is None:
+            raise InputError({"signoffs-file": "leads out of the workspace (through a symlink)"})
         valid, expired, rejected = load_signoffs(
             target, settings.signoffs_file, today=dt.datetime.now(dt.UTC).date()
         )

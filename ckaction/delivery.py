@@ -5,6 +5,7 @@ never changes the verdict."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,16 +31,15 @@ class Delivered:
     report_path: str | None
 
 
-def report_target(settings: Settings | None, context: RunContext) -> tuple[Path, str]:
-    """Where the JSON report goes, and that path as the `report` output names it (relative to the
-    workspace when it is under it)."""
+def report_target(settings: Settings | None, context: RunContext) -> tuple[Path | None, str]:
+    """Where the JSON report goes (None when report-path leads out of the workspace through a
+    symlink), and that path as the `report` output names it, relative to the workspace."""
     default: str = Settings.model_fields["report_path"].default
-    path = Path(settings.report_path if settings else default)
-    target = path if path.is_absolute() else context.workspace / path
-    try:
-        return target, str(target.resolve().relative_to(context.workspace.resolve()))
-    except ValueError:
-        return target, str(target)
+    relative = settings.report_path if settings else default
+    target = context.in_workspace(relative)
+    if target is None:
+        return None, relative
+    return target, str(target.resolve().relative_to(context.workspace.resolve()))
 
 
 def deliver(
@@ -112,8 +112,13 @@ def record(
             runner.set_output(name, value)
     delivered = {"comment_url": comment_url, "report_path": report_path}
     try:
+        if target is None:
+            raise OSError(f"report-path {report_path} leads out of the workspace (a symlink)")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(runner.redact(report.to_json(outputs, delivered)), encoding="utf-8")
+        # Redacted before serialising: once JSON-escaped, a secret is another string.
+        data = runner.redact.tree(report.to_dict(outputs, delivered))
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        target.write_text(text, encoding="utf-8")
     except OSError as exc:
         runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
         outputs["report"] = ""

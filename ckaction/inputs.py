@@ -13,7 +13,9 @@ import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -21,10 +23,12 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from ckaction.errors import InputError
+from ckaction.redact import MIN_SECRET_LENGTH
 
 CLOUD_ROOT = "https://completionkit.com/orgs/{org}/api/v1"
 COMMANDS = ("gate", "publish", "rebaseline", "calibrate", "drift", "cleanup")
@@ -34,6 +38,14 @@ _FALSE = ("false", "False", "FALSE")
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _SECRET_FIELDS = {"api_token", "github_token"}
+TOKEN_ISSUERS = {"api_token": "CompletionKit", "github_token": "GitHub"}
+# Values a misconfigured secret or a template slip leaves in a token (compared case-insensitively).
+PLACEHOLDER_WORDS = frozenset({"true", "false", "null", "none", "yes", "no", "on", "off"})
+# Scores run 1-5, so no drop can be larger than 4; a positive tolerance is a sign typo.
+TOLERANCE_FLOOR = Decimal(-5)
+# Far beyond any sane report or sign-off path, well within every file system's limit.
+MAX_PATH_CHARS = 1024
+MAX_NAME_CHARS = 255  # one file or folder name: NAME_MAX on Linux and macOS, the limit on Windows
 # What reaching CompletionKit needs, and all the CLI-only `pull` reads.
 CONNECTION_FIELDS = ("api_token", "org", "api_url", "timeout_minutes")
 
@@ -100,6 +112,68 @@ def parse_finite_float(value: Any) -> Any:
         if not math.isfinite(number):
             raise ValueError("expected a finite number")
         return number
+    return value
+
+
+def parse_url(value: str) -> str:
+    """An http(s) URL without credentials: a user name or password in it would reach every run link
+    (and make httpx send Basic auth instead of the token), and a query string carries keys."""
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError("expected an http(s) URL such as https://completionkit.com/orgs/acme")
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValueError(
+            "must not contain a user name or password (user:pass@host): it would show in every "
+            "run link; pass the CompletionKit token as api-token from a secret"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(
+            "must not carry a query string or fragment (?key=…): keys in URLs show in every run "
+            "link; pass the CompletionKit token as api-token from a secret"
+        )
+    return value.rstrip("/")
+
+
+def check_token(token: str, issuer: str) -> None:
+    """Refuse a token the redactor could not keep out of the output, or that cannot be sent.
+
+    The messages never include the token."""
+    if "\n" in token or "\r" in token:
+        raise ValueError("must be one line: the secret holds several lines; store the token alone")
+    if not token.isascii() or not token.isprintable():
+        raise ValueError(
+            "must be printable ASCII, as API tokens are: the secret holds other characters "
+            "(a typographic quote or dash, an invisible character?); store the token alone"
+        )
+    if token.lower() in PLACEHOLDER_WORDS or token.isdigit():
+        raise ValueError(
+            "looks like a placeholder (a word such as true or null, or only digits), not a token: "
+            f"a real {issuer} token is longer and random; check the secret's name and value"
+        )
+    if len(token) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"is too short to be a real token ({len(token)} characters): a real {issuer} "
+            f"token is longer, and a value under {MIN_SECRET_LENGTH} characters cannot be "
+            "redacted from the output without redacting ordinary words"
+        )
+
+
+def parse_workspace_path(value: str) -> str:
+    """A path relative to the workspace that cannot leave it by its spelling (see
+    `ckaction.workspace.inside` for where it really points)."""
+    if "\0" in value:
+        raise ValueError("must not contain a NUL character")
+    if len(value) > MAX_PATH_CHARS:
+        raise ValueError(f"is {len(value)} characters long; at most {MAX_PATH_CHARS} are allowed")
+    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).anchor:
+        raise ValueError("must be relative to the workspace, such as reports/ckaction.json")
+    parts = re.split(r"[/\\]", value)
+    if ".." in parts:
+        raise ValueError("must stay inside the workspace: `..` is not allowed")
+    if max(len(part) for part in parts) > MAX_NAME_CHARS:
+        raise ValueError(
+            f"has a file or folder name over {MAX_NAME_CHARS} characters, the most file systems allow"
+        )
     return value
 
 
@@ -213,11 +287,29 @@ class Settings(BaseModel):
     @field_validator("api_url", "web_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-            raise ValueError("expected an http(s) URL such as https://completionkit.com/orgs/acme")
-        return value.rstrip("/")
+        return None if value is None else parse_url(value)
+
+    @field_validator("api_token", "github_token", mode="before")
+    @classmethod
+    def _token(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and value.strip():
+            check_token(value, TOKEN_ISSUERS[info.field_name or ""])
+        return value
+
+    @field_validator("row_tolerance", "avg_tolerance")
+    @classmethod
+    def _tolerance(cls, value: Decimal) -> Decimal:
+        if not TOLERANCE_FLOOR <= value <= 0:
+            raise ValueError(
+                f"must be between {TOLERANCE_FLOOR} and 0: the score drop a row or the mean may "
+                f"show (scores run 1-5), such as -1.0; got {value}"
+            )
+        return value
+
+    @field_validator("report_path", "signoffs_file")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return None if value is None else parse_workspace_path(value)
 
     @field_validator("commit")
     @classmethod
@@ -337,7 +429,7 @@ def _problems(exc: ValidationError) -> dict[str, str]:
         loc = error.get("loc") or ("inputs",)
         field = str(loc[0])
         message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-        if field in _SECRET_FIELDS:
-            message = "is invalid"
+        if field in _SECRET_FIELDS and error.get("type") != "value_error":
+            message = "is invalid"  # our own checks (value_error) never quote the secret
         problems.setdefault(input_id(field), message)
     return problems

@@ -110,6 +110,11 @@ def _inert(flat: str) -> str:
     return flat
 
 
+def md_escaped(text: str) -> str:
+    """All of `text` as inert inline Markdown, uncut: what `md_text` makes of text within its limit."""
+    return _inert(clean(text))
+
+
 def md_text(text: str, limit: int = 200) -> str:
     """Untrusted text as inert inline Markdown, safe inside a table cell: at most `limit` visible
     characters (then …), and at most about twice that in Markdown however much needs escaping."""

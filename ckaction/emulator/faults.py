@@ -20,6 +20,9 @@ class Fault:
       read timeout raises `httpx.ReadTimeout` instead of waiting.
     * `malformed`: answer 200 with a body that is not valid JSON.
     * `content_type`: the Content-Type of a raw `body` (default text/html).
+    * `echo`: a request header (lower-case) whose value the answer echoes back, as careless servers
+      do, in its JSON `details`: as sent (so JSON-escaped on the wire), `repr`-escaped, URL-encoded
+      and base64-encoded (secret-redaction tests).
     * `times`: how many matching requests the fault applies to before it is used up.
     * `method`: HTTP method, or None / "*" for any.
 
@@ -35,6 +38,7 @@ class Fault:
     after_processing: bool = False
     malformed: bool = False
     content_type: str | None = None
+    echo: str | None = None
     hits: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:

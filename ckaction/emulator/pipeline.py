@@ -7,9 +7,10 @@ delay, if any → the request log.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ckaction.emulator.faults import Fault, RequestRecord
 from ckaction.emulator.judging import JsonDict
@@ -43,11 +44,11 @@ def handle(
     fault = emu.take_fault(method, relative)
     overrides = fault is not None and (fault.malformed or fault.status is not None)
     if fault is not None and overrides and not fault.after_processing:
-        reply = fault_reply(fault)
+        reply = fault_reply(fault, headers)
     else:
         reply = dispatch(emu, method, full_path, query, raw_body, headers, client)
         if fault is not None and overrides:
-            reply = fault_reply(fault)
+            reply = fault_reply(fault, headers)
     try:
         if fault is not None and fault.delay > 0:
             wait(fault.delay)  # the work (if any) is done; only the answer is late
@@ -128,14 +129,29 @@ def dispatch(
         return Reply.error(500, "Internal server error")
 
 
-def fault_reply(fault: Fault) -> Reply:
+def fault_reply(fault: Fault, headers: Mapping[str, str]) -> Reply:
     if fault.malformed:
         return Reply(200, MALFORMED_BODY, {"Content-Type": JSON_TYPE})
     status = fault.status if fault.status is not None else 500
+    if fault.echo is not None:
+        return Reply.json(status, echoed(status, fault.echo, headers.get(fault.echo, "")))
     if fault.body is not None:
         content_type = fault.content_type or "text/html; charset=utf-8"
         return Reply(status, fault.body.encode(), {"Content-Type": content_type})
     return Reply.json(status, {"error": f"Injected fault: HTTP {status}"})
+
+
+def echoed(status: int, header: str, value: str) -> JsonDict:
+    """An error body that echoes a request header's value in four spellings."""
+    return {
+        "error": f"Injected fault: HTTP {status}, echoing {header}",
+        "details": {
+            header: value,
+            "repr": repr(value),
+            "url": quote(value, safe=""),
+            "base64": base64.b64encode(value.encode()).decode("ascii"),
+        },
+    }
 
 
 def _loggable(raw: bytes) -> object:

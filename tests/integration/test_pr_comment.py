@@ -118,4 +118,4 @@ def test_a_secret_echoed_by_the_judge_never_reaches_the_comment(emulated, action
     gate(emulated, action_env, url, TOKEN, "c" * 40)
     (comment,) = fake.comments_on(REPO, 12)
     assert CK_TOKEN not in comment.body and TOKEN not in comment.body
-    assert "***" in comment.body
+    assert "***" in comment.body.replace("\\", "")  # redacted as read, then escaped as Markdown

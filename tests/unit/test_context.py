@@ -1,6 +1,6 @@
 import pytest
 
-from ckaction.context import context_from_env, pr_facts
+from ckaction.context import context_from_env, parse_event, pr_facts
 
 REPO = "acme/prompts"
 
@@ -26,11 +26,11 @@ def pull(number=5, head=REPO, labels=()):
         ("schedule", {}, (None, False, ())),
         ("workflow_dispatch", {"inputs": {}}, (None, False, ())),
         ("workflow_run", {"workflow_run": {"pull_requests": []}}, (None, False, ())),
-        ("workflow_run", {"workflow_run": {"pull_requests": [{"number": 3}]}}, (3, False, ())),
+        ("workflow_run", {"workflow_run": {"pull_requests": [pull(3)]}}, (3, False, ())),
     ],
 )
 def test_pr_number_by_event(event, payload, expected):
-    assert pr_facts(event, payload, REPO) == expected
+    assert pr_facts(event, parse_event(payload), REPO) == expected
 
 
 def test_context_prefers_the_pr_head_sha_and_builds_the_run_url(tmp_path):
@@ -51,9 +51,15 @@ def test_context_prefers_the_pr_head_sha_and_builds_the_run_url(tmp_path):
     assert context.workflow_run_url == "https://ghe.example/acme/prompts/actions/runs/99"
 
 
-def test_a_missing_or_broken_event_file_means_no_pr(tmp_path):
+def test_a_missing_event_file_means_no_pr_and_a_broken_one_is_an_error(tmp_path):
     broken = tmp_path / "event.json"
     broken.write_text("{not json")
-    for path in (str(broken), str(tmp_path / "absent.json")):
-        context = context_from_env({"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": path})
-        assert context.pr_number is None
+    absent = context_from_env(
+        {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(tmp_path / "absent.json")}
+    )
+    assert absent.pr_number is None and absent.event_error is None
+    context = context_from_env(
+        {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(broken)}
+    )
+    assert context.pr_number is None
+    assert context.event_error is not None and "not valid JSON" in context.event_error.message

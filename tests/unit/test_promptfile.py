@@ -300,7 +300,7 @@ def test_a_pattern_matching_nothing_or_leaving_the_workspace_is_an_input_error(
     assert says in caught.value.problems["prompt-files"]
 
 
-BASE = {"api_token": "t", "org": "acme"}
+BASE = {"api_token": "tok-1234", "org": "acme"}
 
 
 def test_prompt_files_stand_in_for_prompt_id_and_exclude_the_id_inputs() -> None:
