@@ -34,7 +34,7 @@ def prompt_file(**eval_keys: object) -> PromptFile:
 
 def test_an_input_the_step_sets_wins_and_the_files_eval_fills_in_the_rest() -> None:
     step = Settings.parse(
-        {"api_token": "t", "org": "acme", "prompt_files": "p.yml", "dataset_id": "7"}
+        {"api_token": "tok-1234", "org": "acme", "prompt_files": "p.yml", "dataset_id": "7"}
     )
     file = prompt_file(**{"dataset-id": 12, "metric-ids": [1, 2], "judge-model": "gpt-4.1"})
     merged = settings_for(step, file)
@@ -45,7 +45,7 @@ def test_an_input_the_step_sets_wins_and_the_files_eval_fills_in_the_rest() -> N
 
 def test_a_tolerance_input_left_at_its_default_yields_to_the_files_eval() -> None:
     # The runner passes every input's default as if the step had set it.
-    raw = {"api_token": "t", "org": "acme", "prompt_files": "p.yml", "row_tolerance": "-1.0"}
+    raw = {"api_token": "tok-1234", "org": "acme", "prompt_files": "p.yml", "row_tolerance": "-1.0"}
     file = prompt_file(**{"row-tolerance": -2.5, "avg-tolerance": -0.5})
     merged = settings_for(Settings.parse(raw), file)
     assert (merged.row_tolerance, merged.avg_tolerance) == (Decimal("-2.5"), Decimal("-0.5"))
