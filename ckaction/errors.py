@@ -37,6 +37,12 @@ class ConfigurationError(CkError):
     title = "Gate misconfigured"
 
 
+class PublishRefused(ConfigurationError):
+    """Publish stops before it writes anything: a file cannot be released as it is."""
+
+    title = "Publish refused"
+
+
 class ApiError(CkError):
     """CompletionKit answered with an error, or could not be reached."""
 

@@ -36,7 +36,8 @@ Command = Literal["gate", "publish", "rebaseline", "calibrate", "drift", "cleanu
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+SHA_DIGITS = (7, 64)  # an abbreviated SHA-1 up to a full SHA-256
+_SHA = re.compile(rf"^[0-9a-fA-F]{{{SHA_DIGITS[0]},{SHA_DIGITS[1]}}}$")
 _SECRET_FIELDS = {"api_token", "github_token"}
 TOKEN_ISSUERS = {"api_token": "CompletionKit", "github_token": "GitHub"}
 # Values a misconfigured secret or a template slip leaves in a token (compared case-insensitively).
@@ -315,7 +316,8 @@ class Settings(BaseModel):
     @classmethod
     def _commit(cls, value: str | None) -> str | None:
         if value is not None and not _SHA.fullmatch(value):
-            raise ValueError("expected a git commit SHA (hex)")
+            low, high = SHA_DIGITS
+            raise ValueError(f"expected a git commit SHA, {low} to {high} hex digits")
         return value
 
     @field_validator("temperature", "timeout_minutes", mode="before")

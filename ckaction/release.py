@@ -28,7 +28,7 @@ from urllib.parse import quote
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import ANCHOR_TAG, content_of_prompt, find_candidate, passed_runs
 from ckaction.context import RunContext
-from ckaction.errors import ConfigurationError, UncertainOutcome
+from ckaction.errors import PublishRefused, UncertainOutcome
 from ckaction.flow import Log
 from ckaction.github import GitHubError, branch_head
 from ckaction.inputs import Settings
@@ -140,7 +140,7 @@ class Release:
     def plan(self, file: PromptFile) -> Planned:
         live = find_live(self.client, file.prompt)
         if live is None and not file.create:
-            raise ConfigurationError(
+            raise PublishRefused(
                 f"{file.path}: no live prompt is named `{file.prompt}`.",
                 hint="Fix `prompt:` in the file, or set `create: true` for a new prompt that "
                 "publish should create.",
@@ -161,7 +161,7 @@ class Release:
             return
         names = ", ".join(f"{p.file.path} (`{p.file.prompt}`)" for p in refused)
         self.learn(files=tuple(self.not_published(p, p in refused) for p in plans))
-        raise ConfigurationError(
+        raise PublishRefused(
             f"This content never passed a gate: {names}. Nothing was published.",
             hint="Gate the prompt files first (a gate that passes tags its run ckaction-passed), "
             "or set require-passed-gate: false to publish without one.",

@@ -13,6 +13,7 @@ import signal
 import threading
 from pathlib import Path
 
+from ckaction.emulator.records import slugify
 from ckaction.emulator.seed import DEMO_ROWS, seed_demo
 from ckaction.emulator.server import EmulatorServer
 from ckaction.emulator.state import Emulator
@@ -30,12 +31,15 @@ def demo_data_help() -> str:
     ids = seed_demo(emulator)
     metrics = ", ".join(f"{i} {emulator.get_metric(i)['name']}" for i in ids.metric_ids)
     dataset = emulator.get_dataset(ids.dataset_id)["name"]
+    live = emulator.get_prompt(ids.prompt_v1_id)
     root = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}{emulator.api_root_path}"
     return f"""\
 with --seed-demo (and the default --org and --token), point a workflow at:
   api-url    {root}
   api-token  {DEMO_TOKEN}  (fixed and public: not a secret)
   prompt-id  {ids.prompt_v2_id}  (v2, the draft candidate; it regresses one row on {ids.regressed_metric_name})
+or, for prompt files (README, "Try prompt files"), pull the live prompt:
+  pull       ckaction pull "{live["name"]}" --dir prompts/  (writes prompts/{slugify(live["name"])}.yml)
 ids the demo data gets:
   prompts    {ids.prompt_v1_id} (v1, current) and {ids.prompt_v2_id} (v2, draft), one family
   dataset    {ids.dataset_id} "{dataset}" ({len(DEMO_ROWS)} rows)

@@ -127,6 +127,7 @@ def test_a_new_user_walks_issue_11_done_when(
     live_published = live(emu)
     code, report = publish(served)
     assert code == EXIT_ERROR
+    assert report["error"]["title"] == "Publish refused"
     assert "never passed a gate" in report["error"]["message"]
     assert only_entry(report)["result"] == "error"
     assert live(emu) == live_published  # nothing was published
