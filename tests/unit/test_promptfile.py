@@ -191,6 +191,23 @@ def test_a_symlink_out_of_the_workspace_is_refused(tmp_path: Path) -> None:
     assert said.startswith("a.yml line 2: template_file 'link.txt' must be a path inside")
 
 
+def test_a_prompt_file_or_template_file_that_is_not_utf8_text_or_unreadable_is_named(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "latin1.yml").write_bytes("llm_model: m\ntemplate: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError) as caught:
+        load_prompt_file(tmp_path / "latin1.yml", tmp_path)
+    assert caught.value.problems["prompt-files"] == "latin1.yml: is not UTF-8 text"
+
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    said = problem(tmp_path, "a.yml", "llm_model: m\ntemplate_file: latin1.txt\n")
+    assert said == "a.yml line 2: template_file latin1.txt: is not UTF-8 text"
+
+    (tmp_path / "folder").mkdir()
+    said = problem(tmp_path, "b.yml", "llm_model: m\ntemplate_file: folder\n")
+    assert said.startswith("b.yml line 2: template_file folder: cannot be read ("), said
+
+
 # -- content -------------------------------------------------------------------------------------
 
 
