@@ -7,6 +7,7 @@ API or a dataset row can never forge a command (`::error::…`) or break an outp
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Iterator, Mapping
@@ -55,6 +56,7 @@ class Runner:
         self._redact = redact
         self.redact = redact
         self._stream = stream if stream is not None else sys.stdout
+        self._reader_gone = False
         self._annotations: dict[str, int] = {"error": 0, "warning": 0, "notice": 0}
         self.outputs: dict[str, str] = {}
 
@@ -71,8 +73,17 @@ class Runner:
         self._write(f"::{name}{props}::{escape_data(self._redact(message))}")
 
     def _write(self, line: str) -> None:
-        self._stream.write(line + "\n")
-        self._stream.flush()
+        """One line to the log. A reader that went away (`ckaction … | head`) ends the log, not
+        the step: the verdict, its files and its exit code do not depend on being read."""
+        if self._reader_gone:
+            return
+        try:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone = True
+            if self._stream is sys.stdout:  # nor a second error when Python flushes it at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     def mask(self, value: str) -> None:
         """Ask the runner to mask a secret in its log; also redact it from everything we write."""

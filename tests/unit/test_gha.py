@@ -99,3 +99,20 @@ def test_legacy_hash_bracket_commands_are_neutralised_anywhere_in_a_line():
     safe = neutralize("Baseline: run 3 (##[error title=Security]Token leaked)")
     assert "##[" not in safe
     assert "##\u200b[error" in safe
+
+
+def test_a_reader_that_went_away_ends_the_log_not_the_step(tmp_path):
+    class ClosedPipe(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            ClosedPipe.writes += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+    output = tmp_path / "output"
+    runner = Runner({"GITHUB_OUTPUT": str(output)}, redact=Redactor(), stream=ClosedPipe())
+    runner.info("first line")  # `ckaction … | head` closed the pipe: no traceback
+    runner.info("second line")
+    runner.set_output("result", "passed")
+    assert ClosedPipe.writes == 1  # the log ended at the first failed write
+    assert "result<<" in output.read_text() and "passed" in output.read_text()
