@@ -135,7 +135,8 @@ class App:
         self.redact.add(settings.token)
         with build_http_client(settings.api_root, settings.token, transport=self.transport) as http:
             # One request budget for the whole step, whatever it gates (see `budget`).
-            http.event_hooks = {"request": [RequestBudget(self.clock, self.sleep).spend]}
+            budget = RequestBudget(self.clock, self.sleep, root_path=http.base_url.path)
+            http.event_hooks = {"request": [budget.spend]}
             yield CompletionKitClient(http, redact=self.redact, sleep=self.sleep, deadline=deadline)
 
     def execute(self, settings: Settings, facts: Facts) -> Report:

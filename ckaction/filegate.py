@@ -1,6 +1,7 @@
 """`command: gate` with `prompt-files`: the pull request's own prompt files are what gets gated.
 
-For each file, in path order: its live prompt (`find_live`); content equal to the live content is
+For each file, in path order: its live prompt (`live_in_index`, over one read of the prompts index a
+step); content equal to the live content is
 `unchanged` (no prompt, no run, no cost); otherwise the content's scratch candidate
 (`obtain_candidate`: never a PATCH, never a publish) and a run of it named by a hash of the plan
 without the commit, so the same content and settings on any commit, job or pull request reuse it.
@@ -19,8 +20,8 @@ from typing import Any
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import (
     PASSED_TAG,
-    candidates,
     content_of_prompt,
+    is_candidate,
     obtain_candidate,
     passed_runs,
 )
@@ -36,7 +37,7 @@ from ckaction.flow import (
     wait_for_runs,
 )
 from ckaction.inputs import Settings
-from ckaction.liveprompt import find_live
+from ckaction.liveprompt import live_in_index
 from ckaction.models import Metric, Prompt, Run
 from ckaction.promptfile import Content, PromptFile, candidate_name
 from ckaction.report import (
@@ -161,13 +162,16 @@ class FileGate:
         self.facts = facts
         self.signoffs = signoffs
         self.known_metrics: dict[int, Metric] = {}
+        self.index: tuple[Prompt, ...] = ()
         self.candidates: tuple[Prompt, ...] = ()
 
     def run(self, files: tuple[PromptFile, ...]) -> Report:
         outcomes: dict[str, FileOutcome] = {}
         started: list[Started] = []
-        # One listing of the org's scratch candidates serves every file's lookups.
-        self.candidates = tuple(candidates(self.client))
+        # One read of the prompts index serves every file: its live prompt (the index is not a
+        # production serve, a `GET /prompts/<name>` is) and the org's scratch candidates.
+        self.index = tuple(self.client.list_prompts())
+        self.candidates = tuple(prompt for prompt in self.index if is_candidate(prompt))
         for file in files:
             with self.log.group(f"{file.path}: planning"):
                 step = self.start(file)
@@ -203,7 +207,7 @@ class FileGate:
         )
         gate: Gate | None = None
         try:
-            live = find_live(self.client, file.prompt)
+            live = live_in_index(self.index, file.prompt)
             if live is None and not file.create:
                 raise ConfigurationError(
                     f"{file.path}: prompt `{file.prompt}` was not found on CompletionKit.",

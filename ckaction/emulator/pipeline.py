@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from ckaction.controllers import controller_of
 from ckaction.emulator.faults import Fault, RequestRecord
 from ckaction.emulator.judging import JsonDict
 from ckaction.emulator.records import ApiError, Query
@@ -103,9 +104,9 @@ def dispatch(
     """Everything after fault handling: rate limit, prefix, auth, routing, errors.
 
     `headers` keys are lower-case."""
-    if not emu.admit(client):
-        return Reply.error(429, "Rate limit exceeded")
     relative = relative_path(emu.api_root_path, path)
+    if not emu.admit(client, controller_of(relative or path)):
+        return Reply.error(429, "Rate limit exceeded")
     if relative is None:
         return Reply.error(404, "Not found")
     try:

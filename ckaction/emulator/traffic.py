@@ -21,13 +21,15 @@ class Traffic(Store):
         if not authorization or not hmac.compare_digest(authorization.encode(), expected):
             raise ApiError(401, "Unauthorized")
 
-    def admit(self, client: str) -> bool:
-        """Rolling-window rate limit per client; a refused request does not spend budget."""
+    def admit(self, client: str, controller: str = "") -> bool:
+        """Rolling-window rate limit per controller and client, as the engine keys its
+        `rate_limit to: 120, within: 1.minute` (shared/completionkit-api.md §15: by controller
+        path and IP); a refused request does not spend budget."""
         with self.lock:
             if self.rate_limit is None:
                 return True
             now = self.clock()
-            hits = self._hits.setdefault(client, deque())
+            hits = self._hits.setdefault(f"{controller} {client}", deque())
             while hits and hits[0] <= now - self.rate_window:
                 hits.popleft()
             if len(hits) >= self.rate_limit:
