@@ -42,6 +42,7 @@ from ckaction.errors import (
     TransportError,
     Unauthorized,
     UncertainOutcome,
+    UntrustedComparison,
     Unprocessable,
 )
 from ckaction.models import Comparison, Metric, Prompt, Response, Run
@@ -160,6 +161,15 @@ class CompletionKitClient:
         comparison: Comparison = self._validated(
             page_adapter(Comparison, many=False), Comparison, response
         )
+        asked = (baseline_run_id, candidate_run_id)
+        answered = (comparison.left_run_id, comparison.right_run_id)
+        if answered != asked:
+            raise UntrustedComparison(
+                f"Asked to compare run {baseline_run_id} with run {candidate_run_id}, CompletionKit "
+                f"answered with a comparison of run {answered[0]} with run {answered[1]}.",
+                path=response.request.url.path,
+                hint="A proxy or an incompatible server may sit at api-url; re-run the gate.",
+            )
         return comparison
 
     def responses(self, run_id: int) -> Iterator[Response]:

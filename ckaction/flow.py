@@ -459,6 +459,7 @@ class Gate:
                     candidate_responses=candidate_responses,
                     signoffs=self.signoffs,
                     required_metrics=spec.metric_ids,
+                    metric_kinds={m: self.metric(m).metric_type for m in spec.metric_ids},
                 )
             self.log.info(
                 f"{evaluation.counts.compared} rows compared, {evaluation.counts.regressed} regressed"
