@@ -42,8 +42,8 @@ from ckaction.errors import (
     TransportError,
     Unauthorized,
     UncertainOutcome,
-    UntrustedComparison,
     Unprocessable,
+    UntrustedComparison,
 )
 from ckaction.models import Comparison, Metric, Prompt, Response, Run
 from ckaction.redact import Redactor

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from yaml.composer import ComposerError
+from yaml.error import Mark
 
 MAX_FILE_BYTES = 256 * 1024
 """A sign-off or prompt file is a page of text, never a data set."""
@@ -58,22 +59,22 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
         raise Refused("is not UTF-8 text") from None
 
 
-class PlainLoader(yaml.SafeLoader):
-    """The safe loader, refusing anchors and aliases with the line they are on."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+def _refuse_anchors(text: str) -> None:
+    """Raises `yaml.YAMLError` at the first anchor or alias, before anything is built."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise ComposerError(None, None, ALIASES_REFUSED, event.start_mark)
-        return super().compose_node(parent, index)
+            mark = event.start_mark if isinstance(event.start_mark, Mark) else None
+            raise ComposerError(None, None, ALIASES_REFUSED, mark)
 
 
 def compose(text: str) -> yaml.Node | None:
     """The YAML node tree of `text`, refusing anchors and aliases (`yaml.YAMLError`)."""
-    node: yaml.Node | None = yaml.compose(text, Loader=PlainLoader)
+    _refuse_anchors(text)
+    node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
     return node
 
 
 def load(text: str) -> Any:
     """The YAML data of `text`, refusing anchors and aliases (`yaml.YAMLError`)."""
-    return yaml.load(text, Loader=PlainLoader)  # noqa: S506 - PlainLoader is a SafeLoader
+    _refuse_anchors(text)
+    return yaml.safe_load(text)

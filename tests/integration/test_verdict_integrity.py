@@ -84,17 +84,19 @@ def test_a_candidate_response_paired_twice_is_legitimate_a_baseline_one_is_not()
     right = responses(comp, side="right", inputs={0: "same", 1: "same"})
     first_candidate = comp.rows[0].right_response_id
     twice_right = comp.model_copy(
-        update={"rows": [r.model_copy(update={"right_response_id": first_candidate}) for r in comp.rows]}
+        update={
+            "rows": [r.model_copy(update={"right_response_id": first_candidate}) for r in comp.rows]
+        }
     )
     checked = {"baseline_responses": left, "candidate_responses": right, "metric_kinds": {}}
     assert comparison_problems(twice_right, **checked) == []
     first_baseline = comp.rows[0].left_response_id
     twice_left = comp.model_copy(
-        update={"rows": [r.model_copy(update={"left_response_id": first_baseline}) for r in comp.rows]}
+        update={
+            "rows": [r.model_copy(update={"left_response_id": first_baseline}) for r in comp.rows]
+        }
     )
-    assert comparison_problems(twice_left, **checked) == [
-        "a baseline response listed again: row 1"
-    ]
+    assert comparison_problems(twice_left, **checked) == ["a baseline response listed again: row 1"]
 
 
 def test_a_run_tagged_by_another_flow_is_not_reused(emulated, action_env):
