@@ -36,6 +36,7 @@ Severity = tuple[bool, Decimal]
 NO_REGRESSION: Severity = (True, Decimal(0))
 DELTA_ROUNDING = Decimal("0.005")
 """The engine rounds a delta to 2 places: a sent delta within this of the scores' agrees with them."""
+UNSHOWABLE_INPUT = "(this row's input is nested too deeply to show)"
 ROWS_NAMED = 5
 """How many rows an error about the compare answer names before it says how many more."""
 
@@ -166,6 +167,8 @@ def display_input(input_data: str | None) -> str:
         data = json.loads(input_data)
     except (json.JSONDecodeError, TypeError):
         return input_data
+    except RecursionError:
+        return UNSHOWABLE_INPUT
     if not isinstance(data, dict):
         return str(data)
     shown = {key: value for key, value in data.items() if key not in _HIDDEN_COLUMNS} or data
