@@ -7,6 +7,7 @@ import pytest
 
 from ckaction.emulator import Fault, Verdict
 from tests.factories import comparison, judge, responses, row
+from tests.integration import test_prompt_files_gate as files
 from tests.integration.helpers import run_action
 
 COMPARE = r"/runs/\d+/compare$"
@@ -149,3 +150,16 @@ def test_fail_on_regression_false_leaves_warnings_not_errors(emulated, action_en
     assert "::warning title=Prompt regression%3A Accuracy::" in result.stdout
     blocking = gate(emulated, action_env, **{"reuse-runs": "false"})
     assert "::error title=Prompt regression%3A Accuracy::" in blocking.stdout
+
+
+def test_a_content_addressed_run_tagged_by_another_flow_is_not_reused(emulated, action_env):
+    """The same check for a prompt file's run, found by its content on another commit."""
+    emu = emulated
+    emu.emulator.judge = files.content_judge
+    files.write(action_env, "prompts/support-reply.yml", files.PASSING)
+    first = files.results(files.gate(emu, action_env))["prompts/support-reply.yml"]
+    emulated.emulator.update_run(first["run-id"], {"tag_names": ["ckaction-gate", "nightly"]})
+    second = files.gate(emu, action_env, GITHUB_SHA=files.OTHER_SHA)
+    assert second.code == 0, second.stdout
+    assert files.results(second)["prompts/support-reply.yml"]["run-id"] != first["run-id"]
+    assert "tagged nightly by another flow" in second.stdout
