@@ -13,6 +13,7 @@ Retry policy (the API has no idempotency keys and sends no Retry-After):
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from ckaction.errors import (
     Unauthorized,
     UncertainOutcome,
     Unprocessable,
+    UntrustedComparison,
 )
 from ckaction.models import Comparison, Metric, Prompt, Response, Run
 from ckaction.redact import Redactor
@@ -160,6 +162,15 @@ class CompletionKitClient:
         comparison: Comparison = self._validated(
             page_adapter(Comparison, many=False), Comparison, response
         )
+        asked = (baseline_run_id, candidate_run_id)
+        answered = (comparison.left_run_id, comparison.right_run_id)
+        if answered != asked:
+            raise UntrustedComparison(
+                f"Asked to compare run {baseline_run_id} with run {candidate_run_id}, CompletionKit "
+                f"answered with a comparison of run {answered[0]} with run {answered[1]}.",
+                path=response.request.url.path,
+                hint="A proxy or an incompatible server may sit at api-url; re-run the gate.",
+            )
         return comparison
 
     def responses(self, run_id: int) -> Iterator[Response]:
@@ -442,8 +453,8 @@ class CompletionKitClient:
         """The answer's JSON, every string in it redacted: a server may echo our token anywhere,
         and what we show of its text may be cut later."""
         try:
-            return self._redact.tree(response.json())
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            return self._redact.tree(_writable(response.json()))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise self._not_json(response) from None
 
     @staticmethod
@@ -463,11 +474,21 @@ class CompletionKitClient:
         and twice the speed on 10,000 rows. Not JSON and not the model are told apart. Redacted
         first (every JSON-escaped spelling of a secret is registered): what we show of a row's text
         may be cut later, and a cut must never leave a secret's first characters."""
+        text = self._redact(response.text)
         try:
-            return adapter.validate_json(self._redact(response.text))
+            return adapter.validate_json(text)
         except ValidationError as exc:
-            if any(error.get("type") == "json_invalid" for error in exc.errors()):
-                raise self._not_json(response) from None
+            if not any(error.get("type") == "json_invalid" for error in exc.errors()):
+                raise self._unreadable(model, exc) from None
+        # Not JSON to pydantic; perhaps JSON with a lone surrogate escape (`\ud800`), which one
+        # row's text may carry: that text is replaced, not the whole answer refused.
+        try:
+            tree = _writable(json.loads(text))
+        except (json.JSONDecodeError, RecursionError):
+            raise self._not_json(response) from None
+        try:
+            return adapter.validate_python(tree)
+        except ValidationError as exc:
             raise self._unreadable(model, exc) from None
 
     def _parse(self, model: type[Model], data: Any) -> Model:
@@ -485,6 +506,21 @@ class CompletionKitClient:
             f"({where or 'body'}: {first.get('msg')})",
             hint="api-url may point at an incompatible server.",
         )
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Valid in JSON as an escape, not writable as UTF-8: never a character anyone meant to show."""
+
+
+def _writable(value: Any) -> Any:
+    """A JSON tree whose text can be written as UTF-8: a lone surrogate becomes U+FFFD."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_writable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _writable(item) for key, item in value.items()}
+    return value
 
 
 @cache

@@ -7,7 +7,11 @@ Rules (the vendor's curl+jq gate, generalised):
   tolerance (checks regress only through `broke`);
 * baseline cases the candidate lacks are `missing` and paired cases the candidate did not score are
   `unscored`: both are reported, neither fails the gate;
-* a comparison with no paired score at all measured nothing, and is an error, never a pass.
+* a comparison with no paired score at all measured nothing, and is an error, never a pass; so is
+  a metric the candidate was asked to score that more than `max_unscored` of the paired rows lack;
+* deltas are computed from the two scores; a compare answer that contradicts itself (a delta the
+  scores do not give, a baseline response listed twice, responses of neither run, a metric's kind)
+  is refused, never silently fixed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from ckaction.errors import NothingMeasured
+from ckaction.errors import NothingMeasured, UntrustedComparison
 from ckaction.models import CompareRow, Comparison, MetricCompare, ResponseFacts
 from ckaction.signoff import SignOffs
 from ckaction.stats import Interval, mean_interval, underpowered
@@ -30,6 +34,11 @@ _HIDDEN_COLUMNS = ("expected_output", "actual_output")
 Severity = tuple[bool, Decimal]
 """How bad a regression is, for sorting: (has a delta, the delta); see `Cell.severity`."""
 NO_REGRESSION: Severity = (True, Decimal(0))
+DELTA_ROUNDING = Decimal("0.005")
+"""The engine rounds a delta to 2 places: a sent delta within this of the scores' agrees with them."""
+UNSHOWABLE_INPUT = "(this row's input is nested too deeply to show)"
+ROWS_NAMED = 5
+"""How many rows an error about the compare answer names before it says how many more."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,8 @@ def display_input(input_data: str | None) -> str:
         data = json.loads(input_data)
     except (json.JSONDecodeError, TypeError):
         return input_data
+    except RecursionError:
+        return UNSHOWABLE_INPUT
     if not isinstance(data, dict):
         return str(data)
     shown = {key: value for key, value in data.items() if key not in _HIDDEN_COLUMNS} or data
@@ -167,11 +178,64 @@ def display_input(input_data: str | None) -> str:
 
 
 def _delta(entry: MetricCompare) -> Decimal | None:
-    if entry.delta is not None:
-        return entry.delta
+    """The delta the two scores give (candidate minus baseline); the engine's own is only checked."""
     if entry.left_score is not None and entry.right_score is not None:
         return entry.right_score - entry.left_score
     return None
+
+
+def _named(rows: list[str]) -> str:
+    shown = ", ".join(rows[:ROWS_NAMED])
+    more = len(rows) - ROWS_NAMED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def comparison_problems(
+    comparison: Comparison,
+    *,
+    baseline_responses: Mapping[int, ResponseFacts],
+    candidate_responses: Mapping[int, ResponseFacts],
+    metric_kinds: Mapping[int, str],
+) -> list[str]:
+    """Where a compare answer disagrees with itself or with the two runs' responses, naming the
+    rows. Rows come only from the baseline, one per response: a baseline response listed twice is
+    tampering, a candidate response listed twice is not (a dataset may repeat an input, and the
+    engine pairs each baseline row with the first matching candidate row)."""
+    found: dict[str, list[str]] = {}
+
+    def note(problem: str, row: CompareRow) -> None:
+        found.setdefault(problem, []).append(f"row {row.row_index}")
+
+    seen: set[int] = set()
+    for row in comparison.rows:
+        left = row.left_response_id
+        source = baseline_responses.get(left) if left is not None else None
+        if left is not None and left in seen:
+            note("a baseline response listed again", row)
+        elif source is None:
+            note("not a response of the baseline run", row)
+        if left is not None:
+            seen.add(left)
+        if row.right_response_id is not None:
+            paired = candidate_responses.get(row.right_response_id)
+            if paired is None:
+                note("paired with a response that is not the candidate run's", row)
+            elif source is not None and paired.input_data != source.input_data:
+                note("paired with a candidate response of another input", row)
+        for entry in row.per_metric:
+            kind = metric_kinds.get(entry.metric_id)
+            if kind is not None and entry.kind != kind:
+                note(f"metric {entry.metric_id} sent as `{entry.kind}`, it is `{kind}`", row)
+            if entry.delta is not None:
+                computed = _delta(entry)
+                if computed is None or abs(entry.delta - computed) > DELTA_ROUNDING:
+                    note(f"a delta the scores do not give (metric {entry.metric_id})", row)
+    problems = [f"{problem}: {_named(rows)}" for problem, rows in found.items()]
+    if len(comparison.rows) != len(baseline_responses):
+        problems.append(
+            f"{len(comparison.rows)} rows for the baseline run's {len(baseline_responses)} responses"
+        )
+    return problems
 
 
 def _cell(
@@ -355,6 +419,39 @@ def count_new_cases(
     return len({r.input_data for r in candidate_responses} - baseline_inputs)
 
 
+def unmeasured_metric(
+    metrics: Iterable[MetricResult],
+    required_metrics: Collection[int] | None,
+    paired: int,
+    max_unscored: Decimal,
+) -> None:
+    """Raises NothingMeasured for the first required metric with no pair at all (every metric
+    compared when None), or, among the metrics the candidate was asked to score, the first that
+    more than `max_unscored` of the `paired` rows lack a score on either run."""
+    pairs = {metric.metric_id: metric.pairs for metric in metrics}
+    names = {metric.metric_id: metric.name for metric in metrics}
+    hint = (
+        "Check the candidate run's reviews for this metric (a judge outage, or no judge model) "
+        "and re-run the gate; raise max-unscored only if some unjudged rows are expected."
+    )
+    for metric_id in pairs if required_metrics is None else required_metrics:
+        name = names.get(metric_id, f"metric {metric_id}")
+        scored = pairs.get(metric_id, 0)
+        if scored == 0:
+            raise NothingMeasured(
+                f"{name}: no row has a score on both runs, so this metric was not measured.",
+                hint=hint,
+            )
+        unscored = paired - scored
+        if required_metrics is not None and Decimal(unscored) > max_unscored * paired:
+            raise NothingMeasured(
+                f"{name}: {unscored} of {paired} paired rows ({Decimal(unscored) / paired:.0%}) "
+                f"have no score on both runs, more than max-unscored ({max_unscored:.0%}), so "
+                "this metric was not measured.",
+                hint=hint,
+            )
+
+
 def evaluate(
     comparison: Comparison,
     tolerances: Tolerances,
@@ -363,10 +460,26 @@ def evaluate(
     candidate_responses: Mapping[int, ResponseFacts],
     signoffs: SignOffs | None = None,
     required_metrics: Collection[int] | None = None,
+    metric_kinds: Mapping[int, str] | None = None,
 ) -> Evaluation:
-    """Judge a comparison. Raises NothingMeasured when no paired row carries a score, when too
-    many paired rows went unscored, or when a required metric (one the candidate run was asked to
-    score) has no pair at all: a gate never passes on what it did not measure."""
+    """Judge a comparison. Raises UntrustedComparison when the compare answer disagrees with
+    itself or with the runs' responses (`comparison_problems`), and NothingMeasured when no paired
+    row carries a score, when too many paired rows went unscored, or when more than
+    `max_unscored` of the paired rows lack a score on a required metric (one the candidate run was
+    asked to score): a gate never passes on what it did not measure."""
+    problems = comparison_problems(
+        comparison,
+        baseline_responses=baseline_responses,
+        candidate_responses=candidate_responses,
+        metric_kinds=metric_kinds or {},
+    )
+    if problems:
+        raise UntrustedComparison(
+            f"The comparison of run {comparison.right_run_id} with baseline run "
+            f"{comparison.left_run_id} does not add up: " + "; ".join(problems) + ".",
+            hint="The gate decides only on numbers it can check. A proxy or an incompatible "
+            "server may sit at api-url; re-run the gate, and report it if it persists.",
+        )
     rows: list[RowResult] = []
     for row in comparison.rows:
         source = baseline_responses.get(row.left_response_id or -1)
@@ -409,13 +522,7 @@ def evaluate(
             hint="Open the candidate run to see why rows failed, fix or retry it, and re-run the "
             "gate; raise max-unscored only if some failing rows are expected.",
         )
-    for metric in metrics:
-        if metric.pairs == 0 and (required_metrics is None or metric.metric_id in required_metrics):
-            raise NothingMeasured(
-                f"{metric.name}: no row has a score on both runs, so this metric was not measured.",
-                hint="Check the candidate run's reviews for this metric (a judge outage, or no "
-                "judge model) and re-run the gate.",
-            )
+    unmeasured_metric(metrics, required_metrics, paired, tolerances.max_unscored)
     reasons: list[str] = []
     for metric in metrics:
         if metric.kind != "check" and metric.regressed and metric.gated_mean_delta is not None:

@@ -75,7 +75,7 @@ def show(
     request, the sticky comment; returns the comment's URL when one was posted."""
     from ckaction.render import render_comment, render_summary
 
-    announce(report, runner)
+    announce(report, runner, blocking=settings is None or settings.fail_on_regression)
     summary = render_summary(report)
     if summary_file:
         Path(summary_file).write_text(runner.redact(summary), encoding="utf-8")
@@ -126,8 +126,10 @@ def record(
     return outputs
 
 
-def announce(report: Report, runner: Runner) -> None:
-    """One error annotation per regressed metric, and the regressed rows in a log group.
+def announce(report: Report, runner: Runner, *, blocking: bool = True) -> None:
+    """One annotation per regressed metric, and the regressed rows in a log group. The annotation
+    is an error when a regression fails the job (`blocking`), else a warning: with
+    `fail-on-regression: false` the job is green and carries no `::error`.
 
     Row text is echoed inside stop-commands, so a row that reads `::error::…` stays text.
     """
@@ -142,7 +144,8 @@ def announce(report: Report, runner: Runner) -> None:
             parts.append(f"{metric.rows_regressed} row(s) regressed")
         if metric.regressed and metric.gated_mean_delta is not None:
             parts.append(f"mean delta {metric.gated_mean_delta:+.2f} below {metric.tolerance}")
-        runner.error("; ".join(parts), title=f"Prompt regression: {metric.name}")
+        annotate = runner.error if blocking else runner.warning
+        annotate("; ".join(parts), title=f"Prompt regression: {metric.name}")
     rows = evaluation.regressed_rows
     if not rows:
         return

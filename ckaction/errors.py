@@ -88,6 +88,13 @@ class MalformedResponse(ApiError):
     """The API answered 2xx with a body that is not the JSON we expect."""
 
 
+class UntrustedComparison(ApiError):
+    """A compare answer contradicts itself or the runs it claims to compare: the verdict would
+    rest on numbers the gate cannot check, so it is refused."""
+
+    title = "Comparison refused"
+
+
 class UncertainOutcome(ApiError):
     """A non-idempotent request may or may not have been applied (timeout or 5xx after sending)."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ckaction.api import CompletionKitClient
+from ckaction.candidates import PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.decide import evaluate
 from ckaction.errors import (
@@ -90,9 +91,16 @@ def is_gate_run(run: Run) -> bool:
     return GATE_TAG in run.tag_names or (run.name or "").startswith("ckaction gate ")
 
 
+OUR_RUN_TAGS = frozenset({GATE_TAG, PASSED_TAG})
+"""The tags a gate puts on its runs; a run with any other was touched by someone else's flow."""
+
+
 def reuse_differences(run: Run, spec: RunSpec) -> list[str]:
-    """What makes an existing run not the one the plan asks for (empty: it may be reused). A plan
-    without a temperature accepts the engine's default (0.7 on older installs)."""
+    """What makes an existing run not the one the plan asks for (empty: it may be reused or
+    attached to). The one check for runs found by commit mark and by content alike: a name is
+    only a name, so the settings are the plan's, and the run carries no tag but a gate's (a
+    teammate's `ckaction-baseline` or any unknown tag means another flow owns it). A plan without
+    a temperature accepts the engine's default (0.7 on older installs)."""
     wanted: dict[str, tuple[object, object]] = {
         "prompt": (run.prompt_id, spec.prompt_id),
         "dataset": (run.dataset_id, spec.dataset_id),
@@ -101,9 +109,13 @@ def reuse_differences(run: Run, spec: RunSpec) -> list[str]:
     }
     if spec.temperature is not None:
         wanted["temperature"] = (run.temperature, spec.temperature)
-    return [
+    differences = [
         f"{what}: run {got}, plan {want}" for what, (got, want) in wanted.items() if got != want
     ]
+    foreign = sorted(set(run.tag_names) - OUR_RUN_TAGS)
+    if foreign:
+        differences.append(f"tagged {', '.join(foreign)} by another flow")
+    return differences
 
 
 def like_for_like_differences(
@@ -268,15 +280,15 @@ class Gate:
     # -- steps 3 and 4: create (or reuse) and start ------------------------------------------------
 
     def find_marked(self, spec: RunSpec, name: str, *, reusable: bool = False) -> Run | None:
-        """The newest run carrying this gate's mark that has not failed; with `reusable`, also
-        not one that completed without scores (re-running the job must be able to recover), and
-        only one whose settings are the plan's (a mark is a name: anyone can write it)."""
+        """The newest run carrying this gate's mark that has not failed and whose settings are
+        the plan's (a mark is a name: anyone can write it); with `reusable`, also not one that
+        completed without scores (re-running the job must be able to recover)."""
         for run in self.client.list_runs(prompt_id=spec.prompt_id, **{"tag[]": GATE_TAG}):
             if run.name != name or run.status == "failed":
                 continue
             if reusable and run.status == "completed" and not run.has_scores:
                 continue
-            differences = reuse_differences(run, spec) if reusable else []
+            differences = reuse_differences(run, spec)
             if differences:
                 self.log.warning(
                     f"Run {run.id} carries this gate's mark but its settings differ from the "
@@ -459,6 +471,7 @@ class Gate:
                     candidate_responses=candidate_responses,
                     signoffs=self.signoffs,
                     required_metrics=spec.metric_ids,
+                    metric_kinds={m: self.metric(m).metric_type for m in spec.metric_ids},
                 )
             self.log.info(
                 f"{evaluation.counts.compared} rows compared, {evaluation.counts.regressed} regressed"

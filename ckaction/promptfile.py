@@ -28,12 +28,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ckaction import safefile
 from ckaction.errors import InputError
 from ckaction.inputs import parse_decimal, parse_finite_float, parse_int_id, parse_metric_ids
 
 INPUT = "prompt-files"
-MAX_PROMPT_FILE_BYTES = 256 * 1024  # a prompt file is a page of text, never a data set
-MAX_TEMPLATE_BYTES = 256 * 1024
+MAX_PROMPT_FILE_BYTES = safefile.MAX_FILE_BYTES
+MAX_TEMPLATE_BYTES = safefile.MAX_FILE_BYTES
 CANDIDATE_HASH_CHARS = 12
 YAML_SUFFIXES = (".yml", ".yaml")
 FRONT_MATTER_FENCE = "---"
@@ -267,8 +268,8 @@ def _split_front_matter(text: str, display: str) -> tuple[str, str]:
 
 def _compose(text: str, display: str, offset: int) -> tuple[Any, yaml.Node | None]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = safefile.compose(text)
+        data = safefile.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 + offset if mark is not None else None
@@ -283,12 +284,11 @@ def _compose(text: str, display: str, offset: int) -> tuple[Any, yaml.Node | Non
 
 
 def _read(path: Path, display: str, limit: int) -> str:
+    """A file from the pull request, read as `safefile` reads (a regular file, size capped)."""
     try:
-        if path.stat().st_size > limit:
-            raise _error(display, None, f"is larger than {limit // 1024} KiB; is it a prompt?")
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise _error(display, None, "is not UTF-8 text") from None
+        return safefile.read_text(path, limit)
+    except safefile.Refused as exc:
+        raise _error(display, None, str(exc)) from None
     except FileNotFoundError:
         raise _error(display, None, "does not exist") from None
     except OSError as exc:

@@ -248,7 +248,7 @@ def _fill(section: Section, page: Any, remaining: list[int]) -> None:
     header_cost = size(section.header) + HEADER_SLACK
     kept = 0
     for item in section.items:
-        lines = lines_of(item).splitlines()
+        lines = _shown(lines_of, item)
         cost = sum(size(line) + 1 for line in lines) + (header_cost if not kept else 0)
         if cost > remaining[0]:
             remaining[0] = 0
@@ -257,6 +257,20 @@ def _fill(section: Section, page: Any, remaining: list[int]) -> None:
         section.lines.extend(lines)
         kept += 1
     section.omitted = section.total - kept
+
+
+def _shown(lines_of: Callable[[Any], str], item: Any) -> list[str]:
+    """One item's table lines, or, when this one item cannot be rendered or written as UTF-8 (a
+    lone surrogate, text nested too deep to escape, …), a line that says so: one bad row never
+    fails the whole report. (A GitHub table fills the cells a line leaves out.)"""
+    try:
+        lines = lines_of(item).splitlines()
+        for line in lines:
+            line.encode("utf-8")
+    except Exception as exc:  # isolation is the point: whatever fails, it fails one row
+        what = f"row {row_label(item)}" if isinstance(item, RowResult) else "this line"
+        return [f"| {what} | _could not be shown ({type(exc).__name__}); see the JSON report_ |"]
+    return lines
 
 
 def _sections(report: Report) -> dict[str, Any]:

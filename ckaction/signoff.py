@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ckaction import safefile
 from ckaction.errors import InputError
 
 KEYS = {"input", "metric", "min-delta", "reason", "expires", "prompt-id", "prompt-file"}
@@ -97,16 +98,18 @@ class SignOffs:
 def load_signoffs(
     path: Path, display: str, *, today: dt.date
 ) -> tuple[list[SignOff], list[SignOff], list[Rejected]]:
-    """(valid, expired, rejected) entries of a sign-off file; a missing file has none."""
+    """(valid, expired, rejected) entries of a sign-off file; a missing file has none. The file
+    comes from the pull request: read as `safefile` reads (a regular file, size capped, no YAML
+    anchors or aliases)."""
     import yaml
 
-    if not path.exists():
-        return [], [], []
     try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text)
-    except UnicodeDecodeError:
-        raise InputError({"signoffs-file": f"{display} is not UTF-8 text"}) from None
+        text = safefile.read_text(path)
+        root = safefile.compose(text)
+    except FileNotFoundError:
+        return [], [], []
+    except safefile.Refused as exc:
+        raise InputError({"signoffs-file": f"{display} {exc}"}) from None
     except OSError as exc:
         raise InputError({"signoffs-file": f"{display} cannot be read ({exc.strerror})"}) from None
     except yaml.YAMLError as exc:

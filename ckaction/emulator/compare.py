@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+
 from ckaction.emulator.judging import JsonDict
 from ckaction.emulator.records import (
     ApiError,
@@ -129,3 +132,68 @@ class Compare(RunViews):
             "delta": delta,
             "result_change": result_change,
         }
+
+
+# -- tampered answers: what a hostile proxy or server could send (see `Fault.tamper`) ----------------
+
+
+def _scored_entries(answer: JsonDict) -> list[JsonDict]:
+    return [entry for row in answer["rows"] for entry in row["per_metric"]]
+
+
+def _hide_deltas(answer: JsonDict) -> JsonDict:
+    """Every delta sent as 0.0, the scores left as they are: the deltas contradict the scores."""
+    for entry in _scored_entries(answer):
+        if entry["delta"] is not None:
+            entry["delta"] = 0.0
+    return answer
+
+
+def _self_compare(answer: JsonDict) -> JsonDict:
+    """The baseline compared with itself, answered for the candidate the client asked about."""
+    for row in answer["rows"]:
+        row["right_response_id"] = row["left_response_id"]
+        for entry in row["per_metric"]:
+            entry["right_score"], entry["right_passed"] = entry["left_score"], entry["left_passed"]
+            entry["right_metric_version_id"] = entry["left_metric_version_id"]
+            entry["delta"] = None if entry["left_score"] is None else 0.0
+            entry["result_change"] = None if entry["left_passed"] is None else "same"
+    answer["right_run_id"] = answer["left_run_id"]
+    return answer
+
+
+def _first_row_repeated(answer: JsonDict) -> JsonDict:
+    """Every row replaced by a copy of the first: the same pair listed once per row."""
+    answer["rows"] = [copy.deepcopy(answer["rows"][0]) for _ in answer["rows"]]
+    return answer
+
+
+def _worse_rows_dropped(answer: JsonDict) -> JsonDict:
+    """Rows with a negative delta or a broken check left out."""
+    answer["rows"] = [
+        row
+        for row in answer["rows"]
+        if not any(
+            (entry["delta"] or 0) < 0 or entry["result_change"] == "broke"
+            for entry in row["per_metric"]
+        )
+    ]
+    return answer
+
+
+def _judged_as_checks(answer: JsonDict) -> JsonDict:
+    """LLM-judge metrics sent as `check`: a check regresses only when it breaks."""
+    for entry in _scored_entries(answer):
+        if entry["kind"] == "llm_judge":
+            entry["kind"] = "check"
+    return answer
+
+
+TAMPERINGS: dict[str, Callable[[JsonDict], JsonDict]] = {
+    "delta": _hide_deltas,
+    "runs": _self_compare,
+    "repeat": _first_row_repeated,
+    "drop": _worse_rows_dropped,
+    "kind": _judged_as_checks,
+}
+"""Rewrites of a compare answer by name, for `Fault(tamper=...)`."""

@@ -23,6 +23,9 @@ class Fault:
     * `echo`: a request header (lower-case) whose value the answer echoes back, as careless servers
       do, in its JSON `details`: as sent (so JSON-escaped on the wire), `repr`-escaped, URL-encoded
       and base64-encoded (secret-redaction tests).
+    * `tamper`: process the request and rewrite its JSON answer with the named rewrite of
+      `compare.TAMPERINGS` (a compare answer whose delta, runs, rows or kinds were tampered with);
+      use it with `status=None`.
     * `times`: how many matching requests the fault applies to before it is used up.
     * `method`: HTTP method, or None / "*" for any.
 
@@ -39,6 +42,7 @@ class Fault:
     malformed: bool = False
     content_type: str | None = None
     echo: str | None = None
+    tamper: str | None = None
     hits: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:

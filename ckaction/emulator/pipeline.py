@@ -1,6 +1,6 @@
 """One request, start to finish, whatever carries it (the HTTP server or the in-process transport).
 
-Order of concerns: injected fault (may short-circuit) → rate limit (counts before auth, answers
+Order of concerns: injected fault (may short-circuit, or rewrite the answer) → rate limit (counts before auth, answers
 429 with no Retry-After) → API root prefix → bearer auth → route → state method → the fault's
 delay, if any → the request log.
 """
@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ckaction.controllers import controller_of
+from ckaction.emulator.compare import TAMPERINGS
 from ckaction.emulator.faults import Fault, RequestRecord
 from ckaction.emulator.judging import JsonDict
 from ckaction.emulator.records import ApiError, Query
@@ -50,6 +52,8 @@ def handle(
         reply = dispatch(emu, method, full_path, query, raw_body, headers, client)
         if fault is not None and overrides:
             reply = fault_reply(fault, headers)
+        elif fault is not None and fault.tamper is not None and reply.status == HTTPStatus.OK:
+            reply = Reply.json(reply.status, TAMPERINGS[fault.tamper](json.loads(reply.body)))
     try:
         if fault is not None and fault.delay > 0:
             wait(fault.delay)  # the work (if any) is done; only the answer is late

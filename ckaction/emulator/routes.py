@@ -26,7 +26,10 @@ class Reply:
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
-        data = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            data = json.dumps(payload, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate travels only as a `\ud800` escape
+            data = json.dumps(payload).encode()
         return cls(status, data, {"Content-Type": JSON_TYPE, **(headers or {})})
 
     @classmethod
