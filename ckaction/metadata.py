@@ -282,8 +282,9 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "max-unscored",
-        "Largest share (0 to 1) of paired rows the candidate may fail to score before the gate "
-        "reports an error instead of a verdict.",
+        "Largest share (0 to 1) of paired rows that may lack a score, per metric the candidate "
+        "was asked to score, before the gate reports that metric as not measured (an error, "
+        "never a verdict).",
         GATE,
         default="0.1",
         metavar="SHARE",

@@ -205,7 +205,7 @@ def test_a_prompt_file_or_template_file_that_is_not_utf8_text_or_unreadable_is_n
 
     (tmp_path / "folder").mkdir()
     said = problem(tmp_path, "b.yml", "llm_model: m\ntemplate_file: folder\n")
-    assert said.startswith("b.yml line 2: template_file folder: cannot be read ("), said
+    assert said == "b.yml line 2: template_file folder: is a directory, not a regular file"
 
 
 # -- content -------------------------------------------------------------------------------------
