@@ -10,13 +10,14 @@ import os
 import re
 import subprocess
 import sys
-from contextlib import redirect_stderr
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ckaction.cli import App
-from ckaction.emulator import Emulator
+from ckaction.emulator import Emulator, serve
 from ckaction.inputs import raw_inputs_from_env
 from tests.conftest import TOKEN, ActionEnv, Emulated
 
@@ -85,6 +86,17 @@ def run_action(
     with redirect_stderr(stderr):
         code = app.run(raw_inputs_from_env(environ))
     return _result(env, code, stdout.getvalue(), stderr.getvalue())
+
+
+@contextmanager
+def api_root(emulated: Emulated, *, over_http: bool) -> Iterator[str]:
+    """The API root a step talks to: the emulator in process, or the same emulator served over a
+    real socket on 127.0.0.1 (then `run_action(..., over_http=True)`)."""
+    if not over_http:
+        yield emulated.url
+        return
+    with serve(emulated.emulator) as server:
+        yield server.url
 
 
 def run_entrypoint(env: ActionEnv, inputs: dict[str, str], **kwargs: Any) -> Result:

@@ -12,7 +12,7 @@ import pytest
 from ckaction.emulator import Fault, Verdict
 from tests.conftest import TOKEN
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
-from tests.integration.helpers import run_action
+from tests.integration.helpers import api_root, run_action
 
 # A token with the characters every escaping changes: a quote, a backslash, an underscore.
 HOSTILE_TOKEN = 'ck_live"quoted\\slash-0123456789'
@@ -77,21 +77,27 @@ def github(monkeypatch):
         yield fake, url
 
 
-def test_a_token_echoed_in_every_encoding_by_a_422_reaches_nothing(emulated, action_env, github):
+@pytest.mark.parametrize("over_http", [False, True], ids=["in-process", "over-http"])
+def test_a_token_echoed_in_every_encoding_by_a_422_reaches_nothing(
+    emulated, action_env, github, over_http
+):
     fake, url = github
     emulated.emulator.token = HOSTILE_TOKEN
     fault = Fault("POST", r"/runs$", status=422, echo="authorization")
     emulated.emulator.faults.append(fault)
     pull = {"number": PR, "head": {"sha": "ab" * 20, "repo": {"full_name": REPO}}}
-    result = run_action(
-        emulated,
-        action_env,
-        gate_inputs(emulated, **{"api-token": HOSTILE_TOKEN, "github-token": GITHUB_TOKEN}),
-        event="pull_request",
-        payload={"pull_request": {**pull, "base": {"repo": {"full_name": REPO}}}},
-        GITHUB_API_URL=url,
-        GITHUB_REPOSITORY=REPO,
-    )
+    inputs = gate_inputs(emulated, **{"api-token": HOSTILE_TOKEN, "github-token": GITHUB_TOKEN})
+    with api_root(emulated, over_http=over_http) as root:
+        result = run_action(
+            emulated,
+            action_env,
+            {**inputs, "api-url": root},
+            over_http=over_http,
+            event="pull_request",
+            payload={"pull_request": {**pull, "base": {"repo": {"full_name": REPO}}}},
+            GITHUB_API_URL=url,
+            GITHUB_REPOSITORY=REPO,
+        )
     assert fault.hits == 1
     assert result.code == 2
     assert "422, CompletionKit refused the request" in result.summary_text

@@ -8,18 +8,18 @@ import pytest
 from ckaction.emulator import Fault, Verdict
 from tests.factories import comparison, judge, responses, row
 from tests.integration import test_prompt_files_gate as files
-from tests.integration.helpers import run_action
+from tests.integration.helpers import api_root, run_action
 
 COMPARE = r"/runs/\d+/compare$"
 
 
-def gate(emulated, action_env, **inputs):
+def gate(emulated, action_env, *, over_http=False, **inputs):
     base = {
         "api-url": emulated.url,
         "prompt-id": str(emulated.ids.prompt_v2_id),
         "comment": "false",
     }
-    return run_action(emulated, action_env, {**base, **inputs})
+    return run_action(emulated, action_env, {**base, **inputs}, over_http=over_http)
 
 
 def no_regression(emulated) -> None:
@@ -56,10 +56,14 @@ def test_a_metric_judged_on_one_row_of_ten_is_not_measured(emulated, action_env)
         ("kind", "sent as `check`, it is `llm_judge`"),
     ],
 )
-def test_a_tampered_compare_answer_is_refused_not_passed(emulated, action_env, tamper, says):
+@pytest.mark.parametrize("over_http", [False, True], ids=["in-process", "over-http"])
+def test_a_tampered_compare_answer_is_refused_not_passed(
+    emulated, action_env, tamper, says, over_http
+):
     fault = Fault("GET", COMPARE, status=None, tamper=tamper)
     emulated.emulator.faults.append(fault)
-    result = gate(emulated, action_env)
+    with api_root(emulated, over_http=over_http) as root:
+        result = gate(emulated, action_env, over_http=over_http, **{"api-url": root})
     assert fault.hits == 1
     assert result.code == 2 and result.outputs["result"] == "error", result.summary_text
     assert "Comparison refused" in result.summary_text
