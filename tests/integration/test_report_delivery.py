@@ -1,18 +1,19 @@
 """The report is built once and delivered as built: the JSON file is written last, so it holds the
 outputs as written (comment URL and report path included), and every report, an error's too, states
-the tolerances the gate applies in full. In-process against the emulator over HTTP."""
+the tolerances the gate applies in full. In process against the emulator (its transport and clock)."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 
-from ckaction.cli import EXIT_ERROR, EXIT_REGRESSED, App, action_main
+from ckaction.cli import EXIT_ERROR, EXIT_REGRESSED, App
 from ckaction.emulator import GenerationError
 from ckaction.inputs import raw_inputs_from_env
-from tests.conftest import TOKEN, ActionEnv, Served
+from tests.conftest import TOKEN, ActionEnv, Emulated
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
 
 REPO = "acme/prompts"
@@ -21,10 +22,24 @@ STRICT = {"avg-gate": "significant", "max-unscored": "0.25", "row-tolerance": "-
 STRICT_JSON = {"row": -1.5, "avg": -0.5, "avg_gate": "significant", "max_unscored": 0.25}
 
 
-def gate(action_env: ActionEnv, inputs: dict[str, str], **env: Any) -> tuple[int, dict[str, Any]]:
+def in_process(environ: dict[str, str], emulated: Emulated, **options: Any) -> App:
+    """The composition root with the emulator's transport and clock."""
+    return App(
+        environ,
+        stream=io.StringIO(),
+        clock=emulated.time.now,
+        sleep=emulated.time.sleep,
+        transport=emulated.transport,
+        **options,
+    )
+
+
+def gate(
+    emulated: Emulated, action_env: ActionEnv, inputs: dict[str, str], **env: Any
+) -> tuple[int, dict[str, Any]]:
     """One gate step in-process; its exit code and the JSON report it wrote."""
     environ = action_env.environ({"api-token": TOKEN, "avg-tolerance": "-0.5", **inputs}, **env)
-    code = action_main(environ)
+    code = in_process(environ, emulated).run(raw_inputs_from_env(environ))
     report = json.loads((action_env.workspace / "ckaction-report.json").read_text())
     return code, report
 
@@ -40,7 +55,7 @@ def github(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_the_json_report_holds_the_outputs_as_written_comment_url_included(
-    served: Served, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emulated: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
 ) -> None:
     fake, url = github
     pull_request = {
@@ -50,8 +65,8 @@ def test_the_json_report_holds_the_outputs_as_written_comment_url_included(
         "base": {"repo": {"full_name": REPO}},
     }
     code, report = gate(
-        action_env,
-        {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id),
+        emulated, action_env,
+        {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id),
          "github-token": GITHUB_TOKEN},
         event="pull_request",
         payload={"action": "synchronize", "pull_request": pull_request},
@@ -69,9 +84,11 @@ def test_the_json_report_holds_the_outputs_as_written_comment_url_included(
     }
 
 
-def test_a_gate_report_states_every_tolerance(served: Served, action_env: ActionEnv) -> None:
+def test_a_gate_report_states_every_tolerance(emulated: Emulated, action_env: ActionEnv) -> None:
     code, report = gate(
-        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v1_id), **STRICT}
+        emulated,
+        action_env,
+        {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v1_id), **STRICT},
     )
     assert code == 0
     assert report["tolerances"] == STRICT_JSON
@@ -79,40 +96,42 @@ def test_a_gate_report_states_every_tolerance(served: Served, action_env: Action
 
 
 def test_an_error_report_keeps_the_tolerances_the_gate_applies(
-    served: Served, action_env: ActionEnv
+    emulated: Emulated, action_env: ActionEnv
 ) -> None:
-    code, report = gate(action_env, {"api-url": served.url, "prompt-id": "4040", **STRICT})
+    code, report = gate(
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": "4040", **STRICT}
+    )
     assert code == EXIT_ERROR
     assert report["tolerances"] == STRICT_JSON
     assert "mean delta ≥ -0.5 or its 95% CI reaches 0" in action_env.summary()
 
 
 def test_an_error_part_way_names_what_the_gate_got_to(
-    served: Served, action_env: ActionEnv
+    emulated: Emulated, action_env: ActionEnv
 ) -> None:
     def broken(prompt: object, row: object) -> str:
         raise GenerationError("model overloaded")
 
-    served.emulator.generator = broken
+    emulated.emulator.generator = broken
     code, report = gate(
-        action_env, {"api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+        emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     assert code == EXIT_ERROR
     assert report["error"]["title"] == "Evaluation run failed"
-    assert report["baseline_run"]["id"] == served.ids.baseline_run_id
+    assert report["baseline_run"]["id"] == emulated.ids.baseline_run_id
     assert report["candidate_run"]["id"] == int(action_env.outputs()["run-id"])
-    assert report["dataset_id"] == served.ids.dataset_id and report["judge_model"]
+    assert report["dataset_id"] == emulated.ids.dataset_id and report["judge_model"]
     assert "[run " in action_env.summary()  # the first screen links the runs it got to
 
 
 def test_a_summary_that_cannot_be_written_still_leaves_outputs_and_the_json_report(
-    served: Served, action_env: ActionEnv
+    emulated: Emulated, action_env: ActionEnv
 ) -> None:
     environ = action_env.environ(
-        {"api-token": TOKEN, "api-url": served.url, "prompt-id": str(served.ids.prompt_v2_id)}
+        {"api-token": TOKEN, "api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     unwritable = str(action_env.root / "missing" / "dir" / "summary.md")
-    code = App(environ, summary_file=unwritable).run(raw_inputs_from_env(environ))
+    code = in_process(environ, emulated, summary_file=unwritable).run(raw_inputs_from_env(environ))
     assert code == EXIT_REGRESSED
     report = json.loads((action_env.workspace / "ckaction-report.json").read_text())
     assert report["result"] == "regressed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import random
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -260,8 +261,10 @@ TEXTS = (
 )
 
 
+@functools.cache
 def big_report(n: int, *, seed: int = 7) -> Report:
-    """n rows over two judge metrics and a check; about a quarter regress; multi-byte text."""
+    """n rows over two judge metrics and a check; about a quarter regress; multi-byte text. Built
+    once per size and seed: the report is immutable, so every test may share it."""
     rnd = random.Random(seed)
     rows = []
     for i in range(n):
