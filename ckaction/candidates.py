@@ -14,7 +14,7 @@ candidate and, with the same settings, its run. A candidate run that passed a ga
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ckaction.api import CompletionKitClient
 from ckaction.errors import UncertainOutcome
@@ -47,15 +47,25 @@ def candidates(client: CompletionKitClient) -> Iterator[Prompt]:
             yield prompt
 
 
-def find_candidate(client: CompletionKitClient, live_name: str, content: Content) -> Prompt | None:
-    """The candidate of `content` for the live prompt `live_name`, verified: its name is the
-    content's candidate name and the content it carries is `content` (a candidate edited by hand
-    in the web UI is not this content's any more)."""
+def candidate_among(
+    prompts: Iterable[Prompt], live_name: str, content: Content | None
+) -> Prompt | None:
+    """The candidate of `content` for the live prompt `live_name` among candidates already read,
+    verified: its name is the content's candidate name and the content it carries is `content` (a
+    candidate edited by hand in the web UI is not this content's any more)."""
+    if content is None:
+        return None
     name = candidate_name(live_name, content)
-    for prompt in candidates(client):
-        if prompt.name == name and content_of_prompt(prompt) == content:
-            return prompt
-    return None
+    return next(
+        (p for p in prompts if p.name == name and content_of_prompt(p) == content),
+        None,
+    )
+
+
+def find_candidate(client: CompletionKitClient, live_name: str, content: Content) -> Prompt | None:
+    """The candidate of `content` for the live prompt `live_name`, read from the org's candidates
+    (`candidate_among`)."""
+    return candidate_among(candidates(client), live_name, content)
 
 
 def obtain_candidate(

@@ -20,6 +20,7 @@ from typing import Any
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import (
     PASSED_TAG,
+    candidate_among,
     content_of_prompt,
     is_candidate,
     obtain_candidate,
@@ -39,7 +40,7 @@ from ckaction.flow import (
 from ckaction.inputs import Settings
 from ckaction.liveprompt import live_in_index
 from ckaction.models import Metric, Prompt, Run
-from ckaction.promptfile import Content, PromptFile, candidate_name
+from ckaction.promptfile import PromptFile
 from ckaction.report import (
     ErrorInfo,
     Facts,
@@ -76,20 +77,6 @@ def content_run_name(spec: RunSpec) -> str:
     return f"{CONTENT_RUN_PREFIX}{spec.config_hash()}"
 
 
-def candidate_in(
-    index: tuple[Prompt, ...], live_name: str, content: Content | None
-) -> Prompt | None:
-    """The candidate of `content` for `live_name` among the step's candidates, verified as
-    `candidates.find_candidate` does: its name and the content it carries."""
-    if content is None:
-        return None
-    name = candidate_name(live_name, content)
-    return next(
-        (p for p in index if p.name == name and content_of_prompt(p) == content),
-        None,
-    )
-
-
 def find_baseline(
     client: CompletionKitClient,
     live: Prompt,
@@ -120,7 +107,7 @@ def find_baseline(
         None,
     )
     passed = None
-    twin = candidate_in(index, live.name, content_of_prompt(live))
+    twin = candidate_among(index, live.name, content_of_prompt(live))
     if twin is not None:
         passed = next((run for run in passed_runs(client, twin) if on_dataset(run)), None)
     return max((run for run in (own, passed) if run), key=lambda run: run.id, default=None)
@@ -221,7 +208,7 @@ class FileGate:
             # The baseline first: a file without one makes no candidate.
             baseline = None if live is None else self.baseline_of(file, live, settings)
             live_name = live.name if live is not None else file.prompt
-            candidate = candidate_in(self.candidates, live_name, file.content)
+            candidate = candidate_among(self.candidates, live_name, file.content)
             created = False
             if candidate is None:
                 candidate, created = obtain_candidate(
