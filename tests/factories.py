@@ -117,3 +117,18 @@ def responses(
             {"id": 9000 + n, "input_data": json.dumps({"text": text})}
         )
     return {rid: ResponseFacts.of(response) for rid, response in out.items()}
+
+
+def api_repo(slug: str) -> dict:
+    """A repository as workflow_run's pull_requests list it: id, API URL and name only."""
+    return {"id": 1, "url": f"https://api.github.com/repos/{slug}", "name": slug.split("/")[1]}
+
+
+def workflow_run(base: str, number: int = 12) -> dict:
+    """A `workflow_run` event payload whose one pull request's base is the repository `base`."""
+    pull = {
+        "number": number,
+        "head": {"ref": "fix", "sha": "ab" * 20, "repo": api_repo(base)},
+        "base": {"ref": "main", "sha": "cd" * 20, "repo": api_repo(base)},
+    }
+    return {"action": "completed", "workflow_run": {"pull_requests": [pull]}}

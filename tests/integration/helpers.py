@@ -88,6 +88,19 @@ def run_action(
     return _result(env, code, stdout.getvalue(), stderr.getvalue())
 
 
+def gate_step(
+    emulated: Emulated, env: ActionEnv, *, over_http: bool = False, **inputs: str
+) -> Result:
+    """A gate of the seeded candidate (v2), with no PR comment, in process (`run_action`);
+    `inputs` add to or override that."""
+    base = {
+        "api-url": emulated.url,
+        "prompt-id": str(emulated.ids.prompt_v2_id),
+        "comment": "false",
+    }
+    return run_action(emulated, env, {**base, **inputs}, over_http=over_http)
+
+
 @contextmanager
 def api_root(emulated: Emulated, *, over_http: bool) -> Iterator[str]:
     """The API root a step talks to: the emulator in process, or the same emulator served over a

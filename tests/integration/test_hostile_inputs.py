@@ -6,34 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import workflow_run
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
-from tests.integration.helpers import run_action
+from tests.integration.helpers import gate_step, run_action
 
 REPO = "acme/prompts"
 GITHUB_TOKEN = "ghs_workflowtoken0123456789"
-
-
-def api_repo(slug: str) -> dict:
-    """A repository as workflow_run's pull_requests list it: id, API URL and name only."""
-    return {"id": 1, "url": f"https://api.github.com/repos/{slug}", "name": slug.split("/")[1]}
-
-
-def workflow_run(base: str, number: int = 12) -> dict:
-    pull = {
-        "number": number,
-        "head": {"ref": "fix", "sha": "ab" * 20, "repo": api_repo(base)},
-        "base": {"ref": "main", "sha": "cd" * 20, "repo": api_repo(base)},
-    }
-    return {"action": "completed", "workflow_run": {"pull_requests": [pull]}}
-
-
-def gate(emulated, action_env, **inputs):
-    base = {
-        "api-url": emulated.url,
-        "prompt-id": str(emulated.ids.prompt_v2_id),
-        "comment": "false",
-    }
-    return run_action(emulated, action_env, {**base, **inputs})
 
 
 @pytest.mark.parametrize(
@@ -43,7 +21,7 @@ def gate(emulated, action_env, **inputs):
 def test_a_multi_line_or_non_ascii_token_is_an_input_error_not_a_failed_connection(
     emulated, action_env, token, says
 ):
-    result = gate(emulated, action_env, **{"api-token": token})
+    result = gate_step(emulated, action_env, **{"api-token": token})
     assert result.code == 2
     assert "Invalid input api-token" in result.stdout and says in result.summary_text
     assert "bug" not in result.everything and "connect" not in result.everything
@@ -52,7 +30,7 @@ def test_a_multi_line_or_non_ascii_token_is_an_input_error_not_a_failed_connecti
 
 @pytest.mark.parametrize("tolerance", ["1", "1e400"])
 def test_a_tolerance_out_of_range_is_an_input_error_with_a_report(emulated, action_env, tolerance):
-    result = gate(emulated, action_env, **{"row-tolerance": tolerance})
+    result = gate_step(emulated, action_env, **{"row-tolerance": tolerance})
     assert result.code == 2
     assert "Invalid input row-tolerance" in result.stdout
     assert "between -5 and 0" in result.summary_text
@@ -61,7 +39,7 @@ def test_a_tolerance_out_of_range_is_an_input_error_with_a_report(emulated, acti
 
 @pytest.mark.parametrize("name", ["signoffs-file", "report-path"])
 def test_an_over_long_path_is_an_input_error_not_a_bug(emulated, action_env, name):
-    result = gate(emulated, action_env, **{name: "a" * 300 + "/signoffs.yml"})
+    result = gate_step(emulated, action_env, **{name: "a" * 300 + "/signoffs.yml"})
     assert result.code == 2
     assert f"Invalid input {name}" in result.stdout
     assert "bug" not in result.everything and "OSError" not in result.everything
@@ -74,7 +52,7 @@ def test_a_report_path_through_a_symlink_out_of_the_workspace_is_not_written(
     outside.mkdir()
     action_env.workspace.mkdir(parents=True, exist_ok=True)
     (action_env.workspace / "out").symlink_to(outside)
-    result = gate(emulated, action_env, **{"report-path": "out/report.json"})
+    result = gate_step(emulated, action_env, **{"report-path": "out/report.json"})
     assert result.code == 1  # delivery never changes the verdict
     assert list(outside.iterdir()) == []
     assert "leads out of the workspace" in result.stdout
@@ -88,7 +66,7 @@ def test_a_signoffs_file_through_a_symlink_out_of_the_workspace_is_an_input_erro
     secret.write_text("- metric: Accuracy\n  reason: not from this PR\n")
     action_env.workspace.mkdir(parents=True, exist_ok=True)
     (action_env.workspace / "signoffs.yml").symlink_to(secret)
-    result = gate(emulated, action_env, **{"signoffs-file": "signoffs.yml"})
+    result = gate_step(emulated, action_env, **{"signoffs-file": "signoffs.yml"})
     assert result.code == 2
     assert "Invalid input signoffs-file" in result.stdout
     assert "leads out of the workspace" in result.summary_text

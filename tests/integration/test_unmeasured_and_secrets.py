@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from ckaction.emulator import GenerationError, Verdict
 from tests.conftest import TOKEN
-from tests.integration.helpers import run_action
-
-
-def gate(emulated, action_env, **inputs):
-    base = {
-        "api-url": emulated.url,
-        "prompt-id": str(emulated.ids.prompt_v2_id),
-        "comment": "false",
-    }
-    return run_action(emulated, action_env, {**base, **inputs})
+from tests.integration.helpers import gate_step, run_action
 
 
 def test_a_judge_outage_on_the_candidate_is_an_error_not_a_pass(emulated, action_env):
@@ -25,7 +16,7 @@ def test_a_judge_outage_on_the_candidate_is_an_error_not_a_pass(emulated, action
         return scripted(call)
 
     emulated.emulator.judge = judge
-    result = gate(emulated, action_env)
+    result = gate_step(emulated, action_env)
     assert result.code == 2 and result.outputs["result"] == "error"
     assert "Nothing was measured" in result.summary_text
     assert "Helpfulness: no row has a score on both runs" in result.summary_text
@@ -38,10 +29,10 @@ def test_most_rows_failing_to_generate_is_an_error_not_a_pass(emulated, action_e
         return "Your order #10482 is on its way."
 
     emulated.emulator.generator = generator
-    result = gate(emulated, action_env)
+    result = gate_step(emulated, action_env)
     assert result.code == 2
     assert "9 of 10 paired rows were not scored" in result.summary_text
-    allowed = gate(emulated, action_env, **{"max-unscored": "1"})
+    allowed = gate_step(emulated, action_env, **{"max-unscored": "1"})
     assert allowed.code == 0, allowed.summary_text
     assert allowed.report["counts"]["unscored"] == 9
 
@@ -79,10 +70,10 @@ def test_a_rerun_of_the_job_does_not_reuse_a_run_that_completed_without_scores(
         return scripted(call)
 
     emulated.emulator.judge = judge
-    first = gate(emulated, action_env)
+    first = gate_step(emulated, action_env)
     assert first.code == 2
     outage["on"] = False
-    second = gate(emulated, action_env)
+    second = gate_step(emulated, action_env)
     assert second.code == 1, second.summary_text
     assert second.outputs["run-id"] != first.outputs["run-id"]
 
@@ -95,7 +86,7 @@ def test_secrets_echoed_by_the_judge_stay_out_of_the_report_and_summary(emulated
         return Verdict(verdict.score, verdict.passed, f"Authorization: Bearer {TOKEN}")
 
     emulated.emulator.judge = judge
-    result = gate(emulated, action_env)
+    result = gate_step(emulated, action_env)
     assert result.code == 1
     report_text = (action_env.workspace / "ckaction-report.json").read_text()
     assert TOKEN not in report_text and "***" in report_text
@@ -107,6 +98,6 @@ def test_an_error_body_cut_mid_token_leaks_no_part_of_it(emulated, action_env):
 
     body = "x" * 150 + f" Authorization: Bearer {TOKEN}"
     emulated.emulator.faults.append(Fault("GET", r"/prompts/\d+$", status=404, body=body))
-    result = gate(emulated, action_env)
+    result = gate_step(emulated, action_env)
     assert result.code == 2
     assert TOKEN[:12] not in result.everything.replace(f"::add-mask::{TOKEN}", "")

@@ -8,18 +8,9 @@ import pytest
 from ckaction.emulator import Fault, Verdict
 from tests.factories import comparison, judge, responses, row
 from tests.integration import test_prompt_files_gate as files
-from tests.integration.helpers import api_root, run_action
+from tests.integration.helpers import api_root, gate_step
 
 COMPARE = r"/runs/\d+/compare$"
-
-
-def gate(emulated, action_env, *, over_http=False, **inputs):
-    base = {
-        "api-url": emulated.url,
-        "prompt-id": str(emulated.ids.prompt_v2_id),
-        "comment": "false",
-    }
-    return run_action(emulated, action_env, {**base, **inputs}, over_http=over_http)
 
 
 def no_regression(emulated) -> None:
@@ -39,10 +30,10 @@ def test_a_metric_judged_on_one_row_of_ten_is_not_measured(emulated, action_env)
         return scripted(call)
 
     emulated.emulator.judge = judge_helpfulness_once
-    result = gate(emulated, action_env)
+    result = gate_step(emulated, action_env)
     assert result.code == 2 and result.outputs["result"] == "error", result.summary_text
     assert "Helpfulness: 9 of 10 paired rows (90%) have no score" in result.summary_text
-    allowed = gate(emulated, action_env, **{"max-unscored": "1"})
+    allowed = gate_step(emulated, action_env, **{"max-unscored": "1"})
     assert allowed.code == 0, allowed.summary_text
 
 
@@ -63,7 +54,7 @@ def test_a_tampered_compare_answer_is_refused_not_passed(
     fault = Fault("GET", COMPARE, status=None, tamper=tamper)
     emulated.emulator.faults.append(fault)
     with api_root(emulated, over_http=over_http) as root:
-        result = gate(emulated, action_env, over_http=over_http, **{"api-url": root})
+        result = gate_step(emulated, action_env, over_http=over_http, **{"api-url": root})
     assert fault.hits == 1
     assert result.code == 2 and result.outputs["result"] == "error", result.summary_text
     assert "Comparison refused" in result.summary_text
@@ -72,7 +63,7 @@ def test_a_tampered_compare_answer_is_refused_not_passed(
 
 def test_a_delta_that_contradicts_the_scores_names_the_rows(emulated, action_env):
     emulated.emulator.faults.append(Fault("GET", COMPARE, status=None, tamper="delta"))
-    result = gate(emulated, action_env)
+    result = gate_step(emulated, action_env)
     regressed_metric = emulated.ids.regressed_metric_id
     assert (
         f"a delta the scores do not give (metric {regressed_metric}): "
@@ -105,29 +96,29 @@ def test_a_candidate_response_paired_twice_is_legitimate_a_baseline_one_is_not()
 
 
 def test_a_run_tagged_by_another_flow_is_not_reused(emulated, action_env):
-    first = gate(emulated, action_env)
+    first = gate_step(emulated, action_env)
     run_id = int(first.outputs["run-id"])
     emulated.emulator.update_run(run_id, {"tag_names": ["ckaction-gate", "ckaction-baseline"]})
-    second = gate(emulated, action_env)
+    second = gate_step(emulated, action_env)
     assert second.outputs["run-id"] != str(run_id)
     assert "tagged ckaction-baseline by another flow" in second.stdout
     assert "Run not reused" in second.stdout
 
 
 def test_a_run_re_judged_by_a_teammate_is_not_reused(emulated, action_env):
-    first = gate(emulated, action_env)
+    first = gate_step(emulated, action_env)
     run_id = int(first.outputs["run-id"])
     no_regression(emulated)  # the re-judging hides the candidate's regression
     emulated.emulator.update_run(run_id, {"judge_model": "lenient-judge"})
     emulated.emulator.regrade(run_id)
     emulated.time.sleep(3600)  # the re-judging finishes
-    second = gate(emulated, action_env)
+    second = gate_step(emulated, action_env)
     assert second.outputs["run-id"] != str(run_id)
     assert "judge model: run lenient-judge" in second.stdout
 
 
 def test_a_run_renamed_to_the_gates_mark_by_a_teammate_is_not_reused(emulated, action_env):
-    first = gate(emulated, action_env)
+    first = gate_step(emulated, action_env)
     ours = int(first.outputs["run-id"])
     mark = first.report["candidate_run"]["name"]
     no_regression(emulated)
@@ -142,17 +133,17 @@ def test_a_run_renamed_to_the_gates_mark_by_a_teammate_is_not_reused(emulated, a
     emulated.emulator.delete_run(ours)
     emulated.emulator.update_run(theirs["id"], {"name": mark})
     ids.judge.scores[(ids.prompt_v2_id, ids.regressed_row_index, ids.regressed_metric_name)] = 2
-    second = gate(emulated, action_env)
+    second = gate_step(emulated, action_env)
     assert second.outputs["run-id"] not in (str(ours), str(theirs["id"]))
     assert second.code == 1, second.summary_text
 
 
 def test_fail_on_regression_false_leaves_warnings_not_errors(emulated, action_env):
-    result = gate(emulated, action_env, **{"fail-on-regression": "false"})
+    result = gate_step(emulated, action_env, **{"fail-on-regression": "false"})
     assert result.code == 0 and result.outputs["result"] == "regressed"
     assert "::error" not in result.stdout
     assert "::warning title=Prompt regression%3A Accuracy::" in result.stdout
-    blocking = gate(emulated, action_env, **{"reuse-runs": "false"})
+    blocking = gate_step(emulated, action_env, **{"reuse-runs": "false"})
     assert "::error title=Prompt regression%3A Accuracy::" in blocking.stdout
 
 

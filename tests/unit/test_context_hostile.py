@@ -16,23 +16,10 @@ from ckaction.context import (
     parse_event,
     pr_facts,
 )
+from tests.factories import workflow_run
 
 REPO = "acme/prompts"
 DEEP = 100_000  # far past the JSON parser's recursion limit
-
-
-def api_repo(slug: str) -> dict:
-    """A repository as workflow_run's pull_requests list it: id, API URL and name only."""
-    return {"id": 1, "url": f"https://api.github.com/repos/{slug}", "name": slug.split("/")[1]}
-
-
-def workflow_run(base: str, number: int = 12) -> dict:
-    pull = {
-        "number": number,
-        "head": {"ref": "fix", "sha": "ab" * 20, "repo": api_repo(base)},
-        "base": {"ref": "main", "sha": "cd" * 20, "repo": api_repo(base)},
-    }
-    return {"action": "completed", "workflow_run": {"pull_requests": [pull]}}
 
 
 @pytest.mark.parametrize(
