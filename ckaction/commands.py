@@ -19,7 +19,7 @@ from ckaction.flow import GATE_TAG, Gate, Log
 from ckaction.inputs import Settings
 from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
-from ckaction.promptfile import EvalDefaults, resolve_prompt_files
+from ckaction.promptfile import resolve_prompt_files, settings_for
 from ckaction.report import Facts, Report, RunRef
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 
@@ -124,7 +124,6 @@ def gate_files(
     """`command: gate` with `prompt-files`: every file read (and checked) before any network call,
     then gated together."""
     from ckaction.filegate import FileGate
-    from ckaction.promptfile import resolve_prompt_files
 
     assert settings.prompt_files is not None
     files = resolve_prompt_files(settings.prompt_files, context.workspace)
@@ -258,18 +257,7 @@ def for_prompt_file(settings: Settings, client: CompletionKitClient, workspace: 
             f"{file.path}: no live prompt is named `{file.prompt}`, so it has nothing to baseline.",
             hint="Publish the prompt first, or fix `prompt:` in the file.",
         )
-    defaults = file.eval or EvalDefaults()
-    return settings.model_copy(
-        update={
-            "prompt_id": live.id,
-            "dataset_id": settings.dataset_id or defaults.dataset_id,
-            "metric_ids": settings.metric_ids or defaults.metric_ids,
-            "judge_model": settings.judge_model or defaults.judge_model,
-            "temperature": settings.temperature
-            if settings.temperature is not None
-            else defaults.temperature,
-        }
-    )
+    return settings_for(settings, file).model_copy(update={"prompt_id": live.id})
 
 
 def live_version(client: CompletionKitClient, prompt_id: int) -> Prompt:

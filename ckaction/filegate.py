@@ -40,7 +40,7 @@ from ckaction.flow import (
 from ckaction.inputs import Settings
 from ckaction.liveprompt import live_in_index
 from ckaction.models import Metric, Prompt, Run
-from ckaction.promptfile import PromptFile
+from ckaction.promptfile import PromptFile, settings_for
 from ckaction.report import (
     ErrorInfo,
     Facts,
@@ -53,23 +53,6 @@ from ckaction.report import (
 from ckaction.signoff import SignOffs
 
 CONTENT_RUN_PREFIX = "ckaction gate cfg-"
-
-
-def set_explicitly(settings: Settings, name: str) -> bool:
-    """Whether the step set this input: given, and not its default (the runner passes an input's
-    default as if it were given, so a step that writes the default cannot be told apart)."""
-    default = Settings.model_fields[name].default
-    return name in settings.model_fields_set and getattr(settings, name) != default
-
-
-def settings_for(settings: Settings, file: PromptFile) -> Settings:
-    """The step's settings with the file's `eval:` under them: an input the step set explicitly
-    wins, the file's value fills in the rest."""
-    if file.eval is None:
-        return settings
-    defaults = file.eval.model_dump(exclude_none=True)  # field names are the Settings' names
-    update = {name: value for name, value in defaults.items() if not set_explicitly(settings, name)}
-    return settings.model_copy(update=update)
 
 
 def content_run_name(spec: RunSpec) -> str:

@@ -30,7 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ckaction import safefile
 from ckaction.errors import InputError
-from ckaction.inputs import parse_decimal, parse_finite_float, parse_int_id, parse_metric_ids
+from ckaction.inputs import (
+    Settings,
+    parse_decimal,
+    parse_finite_float,
+    parse_int_id,
+    parse_metric_ids,
+)
 
 INPUT = "prompt-files"
 MAX_PROMPT_FILE_BYTES = safefile.MAX_FILE_BYTES
@@ -396,3 +402,20 @@ def resolve_prompt_files(spec: str, workspace: Path) -> tuple[PromptFile, ...]:
         for match in matches:
             found[(root / match).resolve().relative_to(root).as_posix()] = root / match
     return tuple(load_prompt_file(found[key], root) for key in sorted(found))
+
+
+def set_explicitly(settings: Settings, name: str) -> bool:
+    """Whether the step set this input: given, and not its default (the runner passes an input's
+    default as if it were given, so a step that writes the default cannot be told apart)."""
+    default = Settings.model_fields[name].default
+    return name in settings.model_fields_set and getattr(settings, name) != default
+
+
+def settings_for(settings: Settings, file: PromptFile) -> Settings:
+    """The step's settings with the file's `eval:` under them: an input the step set explicitly
+    wins, the file's value fills in the rest."""
+    if file.eval is None:
+        return settings
+    defaults = file.eval.model_dump(exclude_none=True)  # field names are the Settings' names
+    update = {name: value for name, value in defaults.items() if not set_explicitly(settings, name)}
+    return settings.model_copy(update=update)

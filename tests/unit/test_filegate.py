@@ -11,11 +11,10 @@ from hypothesis import strategies as st
 
 from ckaction.budget import BURST, PER_SECOND, RequestBudget
 from ckaction.emulator.pace import row_times
-from ckaction.filegate import settings_for
 from ckaction.flow import RunSpec, reuse_differences, wait_for_runs
 from ckaction.inputs import Settings
 from ckaction.models import Run
-from ckaction.promptfile import EvalDefaults, PromptFile
+from ckaction.promptfile import EvalDefaults, PromptFile, settings_for
 from tests.conftest import FakeTime
 from tests.unit.test_polling import Simulation
 
