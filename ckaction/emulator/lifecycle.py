@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -24,6 +23,7 @@ from ckaction.emulator.records import (
     ReviewRec,
     RunRec,
     as_int,
+    input_data_json,
     iso_now,
 )
 from ckaction.emulator.runs import RUN_SETTINGS, Runs
@@ -112,7 +112,7 @@ class Lifecycle(Runs):
                 run_id=run.id,
                 row_index=index,
                 row=row,
-                input_data=json.dumps(row, ensure_ascii=False, separators=(",", ":")),
+                input_data=input_data_json(row),
                 expected_output=row.get(expected_column),
                 created_at=stamp,
                 status="pending",
@@ -191,6 +191,8 @@ class Lifecycle(Runs):
             metric_version_id=version_id,
             response_text=response.response_text or "",
             run=config,
+            input_data=response.input_data,
+            expected_output=response.expected_output,
         )
         error: JsonDict | None = None
         verdict: Verdict | None

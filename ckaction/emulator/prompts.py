@@ -70,8 +70,9 @@ class Prompts(Store):
         }
 
     def _prompt_fields(self, body: Mapping[str, Any], prompt: PromptRec | None) -> JsonDict:
+        tag_names = self._tag_names_from(body)  # assigned (and refused) before validation
         errors = Errors()
-        values: JsonDict = {}
+        values: JsonDict = {"tag_names": tag_names}
         for key in ("name", "template", "llm_model"):
             value = body.get(key, getattr(prompt, key) if prompt else None)
             if not isinstance(value, str) or not value.strip():
@@ -84,7 +85,6 @@ class Prompts(Store):
         if description is not None and not isinstance(description, str):
             errors.add("description", "must be a string")
         values["description"] = description
-        values["tag_names"] = self._tag_names_from(body, errors)
         errors.raise_if_any()
         values["name"] = str(values["name"]).strip()
         return values

@@ -46,7 +46,12 @@ class Runs(Catalog, Prompts, RunViews):
     def _run_settings(
         self, body: Mapping[str, Any], base: Mapping[str, Any]
     ) -> tuple[JsonDict, list[str] | None]:
-        """Merge the body into the current settings and validate the result (422 on errors)."""
+        """Merge the body into the current settings and validate the result (422 on errors).
+
+        The `details` keys and texts are `Run`'s validations (completion-kit
+        `app/models/completion_kit/run.rb` @00fc2303): `name`, `dataset_id` (a prompt's variables;
+        a run without a prompt), `expected_column`, `max_tokens`, `judge_temperature`."""
+        tags = self._tag_names_from(body)  # assigned (and refused) before any validation
         errors = Errors()
         values: JsonDict = dict(base)
         if "name" in body:
@@ -67,18 +72,18 @@ class Runs(Catalog, Prompts, RunViews):
         if values["dataset_id"] is not None and dataset is None:
             errors.add("dataset", "must exist")
         if values["prompt_id"] is None and values["dataset_id"] is None:
-            errors.add("base", "A run needs a prompt, a dataset, or both")
+            if values.get("name") is None:  # no auto-name without a prompt or a dataset
+                errors.add("name", "can't be blank")
+            errors.add("dataset_id", "is required when scoring existing outputs (no prompt)")
         if prompt is not None:
             variables = template_variables(prompt.template)
             if variables and values["dataset_id"] is None:
-                errors.add(
-                    "dataset", f"is required by the prompt's variables: {', '.join(variables)}"
-                )
+                errors.add("dataset_id", f"is required: prompt uses {', '.join(variables)}")
             elif variables and dataset is not None:
                 missing = [v for v in variables if v not in dataset.columns]
                 if missing:
                     errors.add(
-                        "dataset",
+                        "dataset_id",
                         f"is missing columns required by the prompt: {', '.join(missing)}",
                     )
         if "metric_ids" in body:
@@ -120,7 +125,12 @@ class Runs(Catalog, Prompts, RunViews):
                 judge_temperature is not None
                 and not 0 <= judge_temperature <= MAX_JUDGE_TEMPERATURE
             ):
-                errors.add("judge_temperature", "must be between 0 and 1")
+                bound = (
+                    "greater than or equal to 0"
+                    if judge_temperature < 0
+                    else "less than or equal to 1"
+                )
+                errors.add("judge_temperature", f"must be {bound}")
             values["judge_temperature"] = judge_temperature
         if "max_tokens" in body:
             raw = body["max_tokens"]
@@ -129,9 +139,10 @@ class Runs(Catalog, Prompts, RunViews):
                 errors.add("max_tokens", "must be greater than 0")
             values["max_tokens"] = max_tokens
         expected = values["expected_column"]
-        if expected is not None and (dataset is None or expected not in dataset.columns):
-            errors.add("expected_column", "is not a column in the dataset")
-        tags = self._tag_names_from(body, errors)
+        if expected is not None and dataset is not None and expected not in dataset.columns:
+            errors.add(
+                "expected_column", f'"{expected}" is not a column on dataset "{dataset.name}"'
+            )
         errors.raise_if_any()
         return values, tags
 
