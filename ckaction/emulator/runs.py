@@ -23,6 +23,7 @@ from ckaction.emulator.records import (
 )
 from ckaction.emulator.run_views import RunViews
 
+DEFAULT_OUTPUT_COLUMN = "actual_output"  # a run without a prompt reads its outputs from here
 MAX_TEMPERATURE = 2.0
 MAX_JUDGE_TEMPERATURE = 1.0
 # The settings a run keeps, copies on rerun and hands to generators and judges.
@@ -138,6 +139,13 @@ class Runs(Catalog, Prompts, RunViews):
             if raw is not None and (max_tokens is None or max_tokens <= 0):
                 errors.add("max_tokens", "must be greater than 0")
             values["max_tokens"] = max_tokens
+        # Validated before `replace_metrics!` runs: the metrics the run had (none on create).
+        if prompt is None and dataset is not None and not self._reads_only_input_data_ids(base):
+            column = values["output_column"] or DEFAULT_OUTPUT_COLUMN
+            if column not in dataset.columns:
+                errors.add(
+                    "output_column", f'"{column}" is not a column on dataset "{dataset.name}"'
+                )
         expected = values["expected_column"]
         if expected is not None and dataset is not None and expected not in dataset.columns:
             errors.add(
@@ -145,6 +153,17 @@ class Runs(Catalog, Prompts, RunViews):
             )
         errors.raise_if_any()
         return values, tags
+
+    def _reads_only_input_data_ids(self, values: Mapping[str, Any]) -> bool:
+        """`Run#judge_only_input_data_checks?`: every attached metric is a check of `input_data`,
+        so a run without a prompt needs no output column."""
+        metrics = [self._metrics[m] for m in values["metric_ids"] if m in self._metrics]
+        return bool(metrics) and all(
+            m.is_check and (m.check_config or {}).get("target") == "input_data" for m in metrics
+        )
+
+    def _reads_only_input_data(self, run: RunRec) -> bool:
+        return self._reads_only_input_data_ids({"metric_ids": run.metric_ids})
 
     def _default_run_name(self, prompt_id: int | None, dataset_id: int | None) -> str:
         if prompt_id is not None:
