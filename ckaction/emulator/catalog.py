@@ -184,6 +184,8 @@ class Catalog(Store):
             return self._metric_json(metric)
 
     def delete_metric(self, ident: int | str) -> None:
+        """Gone with its versions; its reviews stay, no longer naming it (so a compare leaves
+        them out: it lists the metrics its reviews name)."""
         with self.lock:
             metric = self._metric(ident)
             del self._metrics[metric.id]
@@ -191,6 +193,9 @@ class Catalog(Store):
                 self._version_types.pop(version_id, None)
             for run in self._runs.values():
                 run.metric_ids = [m for m in run.metric_ids if m != metric.id]
+                for review in (rv for response in run.responses for rv in response.reviews):
+                    if review.metric_id == metric.id:  # `has_many :reviews, dependent: :nullify`
+                        review.metric_id = None
 
     def add_metric(
         self,

@@ -87,12 +87,12 @@ class Compare(RunViews):
                 found.setdefault(review.metric_id, review)
         return found
 
-    def _kind(self, review: ReviewRec | None) -> str:
+    def _kind(self, review: ReviewRec | None, now: float) -> str:
         """`anchor.check? ? "check" : "llm_judge"`, where `Review#check?` reads the review's metric
         version (`metric_version&.metric_type == "check"`, completion-kit
-        `app/models/completion_kit/review.rb`): a version deleted with its metric reads
-        `llm_judge`, whatever the metric was."""
-        version_id = review.metric_version_id if review else None
+        `app/models/completion_kit/review.rb`): a review a regrade has not scored yet has no
+        version, so it reads `llm_judge`, whatever the metric is."""
+        version_id = self._shown_version(review, now) if review else None
         is_check = version_id is not None and self._version_types.get(version_id) == "check"
         return "check" if is_check else "llm_judge"
 
@@ -110,7 +110,7 @@ class Compare(RunViews):
         left_passed = done_left.passed if done_left else None
         right_passed = done_right.passed if done_right else None
         named = left or right
-        kind = self._kind(named)
+        kind = self._kind(named, now)
         delta = (
             decimal_round(right_score - left_score, 2)
             if left_score is not None and right_score is not None
@@ -132,8 +132,8 @@ class Compare(RunViews):
             "right_score": score_string(right_score),
             "left_passed": left_passed,
             "right_passed": right_passed,
-            "left_metric_version_id": left.metric_version_id if left else None,
-            "right_metric_version_id": right.metric_version_id if right else None,
+            "left_metric_version_id": self._shown_version(left, now) if left else None,
+            "right_metric_version_id": self._shown_version(right, now) if right else None,
             "delta": delta,
             "result_change": result_change,
         }

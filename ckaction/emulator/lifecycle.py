@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -348,7 +349,8 @@ class Lifecycle(Runs):
             times = self._row_times(run, len(succeeded), duration, now)
             for response, judge_at in zip(succeeded, times.judged, strict=True):
                 response.reviews = [
-                    self._judge(response, m, prompt_json, config, judge_at) for m in gradable
+                    replace(self._judge(response, m, prompt_json, config, judge_at), regraded=True)
+                    for m in gradable
                 ]
             self._running(run, times.ends, iso_now())
             return self._run_json(run, now, settle=False)

@@ -285,6 +285,7 @@ class ReviewRec:
     attempts: int
     judge_at: float
     pending_status: str = "pending"  # shown before judge_at: pending | retrying
+    regraded: bool = False  # a regrade's review: no metric version until it is judged
 
 
 @dataclass
