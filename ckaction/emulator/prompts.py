@@ -144,8 +144,10 @@ class Prompts(Store):
         """The engine's update. A row with runs: `clone_as_new_version` (version_number + 1, same
         family, the body's fields over the row's, only the tags the body names) then `publish!`,
         whatever the body changes; the new row is the answer. A row without runs: edited in place,
-        its previous content gone. `prompt_patch_drafts` (an older or future engine) leaves the
-        clone a draft (`current: false`)."""
+        its previous content gone (completion-kit `app/controllers/completion_kit/api/v1/
+        prompts_controller.rb` @57e8f90a, and every later version that can be read).
+        `prompt_patch_drafts` leaves the clone a draft (`current: false`): no engine that can be
+        read does that; it is there for the client's branch that publishes a drafted answer."""
         with self.lock:
             prompt = self._prompt(ident)
             values = self._prompt_fields(body, prompt)

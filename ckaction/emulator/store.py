@@ -94,8 +94,8 @@ class Store:
         self.pace_seed: int = 0
         self.rate_limit: int | None = DEFAULT_RATE_LIMIT
         self.rate_window: float = DEFAULT_RATE_WINDOW_SECONDS
-        # PATCH of a prompt with runs publishes its new version, as the engine does; True makes
-        # that version a draft, as an older or future engine may (tests that need a draft).
+        # PATCH of a prompt with runs publishes its new version, as every readable engine does;
+        # True makes that version a draft (only for the client's publish-a-draft branch).
         self.prompt_patch_drafts: bool = False
         self.max_upload_bytes: int = MAX_UPLOAD_BYTES
         self.judge: Judge = default_judge
