@@ -24,7 +24,6 @@ from ckaction.emulator.records import (
 from ckaction.emulator.run_views import RunViews
 
 DEFAULT_OUTPUT_COLUMN = "actual_output"  # a run without a prompt reads its outputs from here
-MAX_TEMPERATURE = 2.0
 MAX_JUDGE_TEMPERATURE = 1.0
 # The settings a run keeps, copies on rerun and hands to generators and judges.
 RUN_SETTINGS = (
@@ -51,7 +50,8 @@ class Runs(Catalog, Prompts, RunViews):
 
         The `details` keys and texts are `Run`'s validations (completion-kit
         `app/models/completion_kit/run.rb` @00fc2303): `name`, `dataset_id` (a prompt's variables;
-        a run without a prompt), `expected_column`, `max_tokens`, `judge_temperature`."""
+        a run without a prompt), `output_column`, `expected_column`, `max_tokens`,
+        `judge_temperature`. `temperature` has no rule there: any number is taken."""
         tags = self._tag_names_from(body)  # assigned (and refused) before any validation
         errors = Errors()
         values: JsonDict = dict(base)
@@ -113,9 +113,7 @@ class Runs(Catalog, Prompts, RunViews):
         if "temperature" in body:
             temperature = None if body["temperature"] is None else as_float(body["temperature"])
             if body["temperature"] is not None and temperature is None:
-                errors.add("temperature", "is not a number")
-            elif temperature is not None and not 0 <= temperature <= MAX_TEMPERATURE:
-                errors.add("temperature", "must be between 0 and 2")
+                errors.add("temperature", "is not a number")  # unverified: Run has no rule
             values["temperature"] = temperature
         if "judge_temperature" in body:
             raw = body["judge_temperature"]

@@ -272,7 +272,8 @@ def test_run_validation_details_use_the_runs_attribute_names(
     emu: Emulator, client: httpx.Client, basic: dict[str, Any]
 ) -> None:
     """run.rb @00fc2303: `dataset_supplies_prompt_variables`, `judge_only_run_supplies_output_column`,
-    `dataset_supplies_expected_column`, the numericality of `max_tokens` and `judge_temperature`."""
+    `dataset_supplies_expected_column`, the numericality of `max_tokens` and `judge_temperature`;
+    no rule on `temperature`."""
 
     def details(body: dict[str, Any]) -> dict[str, list[str]]:
         response = client.post("runs", json=body)
@@ -303,6 +304,10 @@ def test_run_validation_details_use_the_runs_attribute_names(
     assert details({"prompt_id": prompt, "dataset_id": dataset, "max_tokens": 0}) == {
         "max_tokens": ["must be greater than 0"]
     }
+    unbounded = client.post(
+        "runs", json={"prompt_id": prompt, "dataset_id": dataset, "temperature": 3.5}
+    )
+    assert (unbounded.status_code, unbounded.json()["temperature"]) == (201, 3.5)
 
 
 # -- rate limit ----------------------------------------------------------------------------------------
