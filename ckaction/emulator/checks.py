@@ -107,6 +107,15 @@ def permitted(value: Any) -> dict[str, Any] | None:
     }
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json(text: str) -> Any:
+    """Ruby's `JSON.parse`: like Python's, but `NaN` and `Infinity` are errors."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 def _blank(value: Any) -> bool:
     """Ruby's `value.to_s.strip.empty?`."""
     return value is None or not ruby_to_s(value).strip()
@@ -201,7 +210,7 @@ def _walk(document: Any, path: str) -> Any:
 
 def _json_path(text: str, path: str) -> Any:
     try:
-        document = json.loads(text)
+        document = _parse_json(text)
     except ValueError:
         return UNRESOLVED
     found = _walk(document, path.strip())
@@ -280,7 +289,7 @@ def _regex(target: str, config: Mapping[str, Any]) -> CheckResult:
 
 def _valid_json(target: str, _config: Mapping[str, Any]) -> CheckResult:
     try:
-        json.loads(target)
+        _parse_json(target)
     except ValueError:
         return CheckResult(False, "not valid JSON")
     return CheckResult(True, "valid JSON")
@@ -289,7 +298,7 @@ def _valid_json(target: str, _config: Mapping[str, Any]) -> CheckResult:
 def _json_path_equals(target: str, config: Mapping[str, Any]) -> CheckResult:
     path, expected = ruby_to_s(config.get("json_path")), config.get("expected")
     try:
-        found = _dig(json.loads(target), path)
+        found = _dig(_parse_json(target), path)
     except ValueError:
         return CheckResult(False, "not valid JSON")
     if found is UNRESOLVED:
@@ -336,7 +345,7 @@ def run_check(config: Mapping[str, Any] | None, row: CheckedRow) -> CheckResult:
         return CheckResult(False, "could not resolve target")
     kind = ruby_to_s(config.get("check_kind"))
     if kind not in CHECKS:
-        raise UnknownCheckKind(f"key not found: {kind!r}")
+        raise UnknownCheckKind(f"key not found: {json.dumps(kind)}")  # Ruby KeyError
     if config.get("compare_to") == "expected" and kind in VALUE_COMPARISON_KINDS:
         expected = _expected(row, config)
         if expected is UNRESOLVED:
