@@ -54,7 +54,9 @@ def seeded(files: int, rows: int, duration: float) -> TimedEmulator:
     metrics = [
         emu.add_metric("Helpfulness", "llm_judge", "Rate how well the reply helps.")["id"],
         emu.add_metric(
-            "Mentions order number", "check", check_config={"kind": "regex", "pattern": r"#\d{5}"}
+            "Mentions order number",
+            "check",
+            check_config={"check_kind": "regex", "pattern": r"#\d{5}"},
         )["id"],
     ]
     dataset = emu.add_dataset(f"Support tickets x{rows}", bench_rows(rows))["id"]

@@ -1,4 +1,9 @@
-"""The catalog a run is built from: metrics and datasets, with their tags."""
+"""The catalog a run is built from: metrics and datasets, with their tags.
+
+Metrics follow completion-kit `app/models/completion_kit/metric.rb` and the API's
+`metrics_controller.rb` (@079303e1): `metric_type` `llm_judge` or `check`, a check's `check_config`
+validated as `checks.py` says, the type locked once the metric is attached to a run or scored.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ckaction.emulator.checks import permitted as permitted_check_config
+from ckaction.emulator.checks import validation_errors as check_config_errors
 from ckaction.emulator.judging import JsonDict
 from ckaction.emulator.records import (
     ApiError,
@@ -71,6 +78,7 @@ class Catalog(Store):
     def _metric_fields(
         self, body: Mapping[str, Any], metric: MetricRec | None
     ) -> tuple[JsonDict, list[str] | None]:
+        tags = self._tag_names_from(body)  # assigned (and refused) before any validation
         errors = Errors()
         values: JsonDict = {}
         name = body.get("name", metric.name if metric else None)
@@ -83,7 +91,7 @@ class Catalog(Store):
         if metric_type not in ("llm_judge", "check"):
             errors.add("metric_type", "is not included in the list")
         if metric and metric_type != metric.metric_type and self._metric_used(metric.id):
-            errors.add("metric_type", "can't be changed once the metric has been used")
+            errors.add("metric_type", "cannot change once the metric has been used in a run")
         values["metric_type"] = metric_type
         instruction = body.get("instruction", metric.instruction if metric else None)
         if instruction is not None and not isinstance(instruction, str):
@@ -97,21 +105,32 @@ class Catalog(Store):
             values["rubric_bands"] = self._rubric_bands(body.get("rubric_bands"), errors)
         else:
             values["rubric_bands"] = metric.rubric_bands
-        check_config = body.get("check_config", metric.check_config if metric else None)
-        if check_config is not None and not isinstance(check_config, dict):
-            errors.add("check_config", "must be an object")
+        if "check_config" in body:
+            check_config = permitted_check_config(body["check_config"])
+        else:
+            check_config = metric.check_config if metric else None
+        if metric_type == "check":
+            for message in check_config_errors(check_config):
+                errors.add("check_config", message)
         values["check_config"] = check_config
-        tags = self._tag_names_from(body, errors)
         errors.raise_if_any()
         return values, tags
 
     def _metric_used(self, metric_id: int) -> bool:
-        return any(
+        """`Metric#in_use?`: attached to a run, or scored in one."""
+        return any(metric_id in run.metric_ids for run in self._runs.values()) or any(
             rv.metric_id == metric_id
             for run in self._runs.values()
             for resp in run.responses
             for rv in resp.reviews
         )
+
+    def _new_version(self, metric_type: str) -> int:
+        """A metric version id; the version keeps the type it was made with, as the engine's
+        `metric_versions.metric_type` does (what a compare's `kind` reads)."""
+        version_id = self._next("metric_version")
+        self._version_types[version_id] = metric_type
+        return version_id
 
     def list_metrics(self, query: Query | None = None) -> Page:
         return self._list_tagged(self._metrics, self._metric_json, query or {})
@@ -136,17 +155,22 @@ class Catalog(Store):
                 tag_ids=self._tag_ids(tags or []),
                 created_at=stamp,
                 updated_at=stamp,
-                versions=[self._next("metric_version")],
+                versions=[self._new_version(str(values["metric_type"]))],
             )
             self._metrics[metric.id] = metric
             return self._metric_json(metric)
 
+    @staticmethod
+    def _judged_content(metric: MetricRec) -> tuple[Any, ...]:
+        return (metric.metric_type, metric.instruction, metric.rubric_bands, metric.check_config)
+
     def update_metric(self, ident: int | str, body: Mapping[str, Any]) -> JsonDict:
-        """Edits in place; a changed instruction, rubric or check config publishes a new version."""
+        """Edits in place; a changed type, instruction, rubric or check config publishes a new
+        version."""
         with self.lock:
             metric = self._metric(ident)
             values, tags = self._metric_fields(body, metric)
-            judged_content = (metric.instruction, metric.rubric_bands, metric.check_config)
+            judged_content = self._judged_content(metric)
             metric.name = str(values["name"]).strip()
             metric.metric_type = str(values["metric_type"])
             metric.instruction = values["instruction"]
@@ -154,17 +178,24 @@ class Catalog(Store):
             metric.check_config = values["check_config"]
             if tags is not None:
                 metric.tag_ids = self._tag_ids(tags)
-            if judged_content != (metric.instruction, metric.rubric_bands, metric.check_config):
-                metric.versions.append(self._next("metric_version"))
+            if judged_content != self._judged_content(metric):
+                metric.versions.append(self._new_version(metric.metric_type))
             metric.updated_at = iso_now()
             return self._metric_json(metric)
 
     def delete_metric(self, ident: int | str) -> None:
+        """Gone with its versions; its reviews stay, no longer naming it (so a compare leaves
+        them out: it lists the metrics its reviews name)."""
         with self.lock:
             metric = self._metric(ident)
             del self._metrics[metric.id]
+            for version_id in metric.versions:  # `has_many :metric_versions, dependent: :destroy`
+                self._version_types.pop(version_id, None)
             for run in self._runs.values():
                 run.metric_ids = [m for m in run.metric_ids if m != metric.id]
+                for review in (rv for response in run.responses for rv in response.reviews):
+                    if review.metric_id == metric.id:  # `has_many :reviews, dependent: :nullify`
+                        review.metric_id = None
 
     def add_metric(
         self,
@@ -192,7 +223,7 @@ class Catalog(Store):
         """Publish a new version of a metric; later reviews record it. Returns the version id."""
         with self.lock:
             metric = self._metric(metric_id)
-            metric.versions.append(self._next("metric_version"))
+            metric.versions.append(self._new_version(metric.metric_type))
             metric.updated_at = iso_now()
             return metric.current_version_id
 
@@ -222,6 +253,7 @@ class Catalog(Store):
     def _dataset_fields(
         self, body: Mapping[str, Any], dataset: DatasetRec | None
     ) -> tuple[str, str, list[str] | None]:
+        tags = self._tag_names_from(body)  # assigned (and refused) before any validation
         errors = Errors()
         name = body.get("name", dataset.name if dataset else None)
         if not isinstance(name, str) or not name.strip():
@@ -234,7 +266,6 @@ class Catalog(Store):
             raise ApiError(413, f"CSV is larger than the {limit_mb} MB upload limit")
         elif not parse_csv(csv_data)[0]:
             errors.add("csv_data", "must start with a header row")
-        tags = self._tag_names_from(body, errors)
         errors.raise_if_any()
         return str(name).strip(), str(csv_data), tags
 

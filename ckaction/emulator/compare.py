@@ -39,9 +39,9 @@ class Compare(RunViews):
                 return sorted(self._visible(run, now), key=lambda r: (r.row_index, r.id))
 
             left_cases, right_cases = cases(left), cases(right)
-            right_by_input: dict[str, ResponseRec] = {}
+            right_by_input: dict[str, ResponseRec] = {}  # keyed by `input_data.to_s`
             for response in right_cases:
-                right_by_input.setdefault(response.input_data, response)
+                right_by_input.setdefault(response.input_data or "", response)
 
             metric_ids: list[int] = []
             for run_cases in (left_cases, right_cases):
@@ -55,7 +55,7 @@ class Compare(RunViews):
 
             rows: list[JsonDict] = []
             for left_response in left_cases:
-                right_response = right_by_input.get(left_response.input_data)
+                right_response = right_by_input.get(left_response.input_data or "")
                 left_reviews = self._reviews_by_metric(left_response, now)
                 right_reviews = (
                     self._reviews_by_metric(right_response, now) if right_response else {}
@@ -87,6 +87,15 @@ class Compare(RunViews):
                 found.setdefault(review.metric_id, review)
         return found
 
+    def _kind(self, review: ReviewRec | None, now: float) -> str:
+        """`anchor.check? ? "check" : "llm_judge"`, where `Review#check?` reads the review's metric
+        version (`metric_version&.metric_type == "check"`, completion-kit
+        `app/models/completion_kit/review.rb`): a review a regrade has not scored yet has no
+        version, so it reads `llm_judge`, whatever the metric is."""
+        version_id = self._shown_version(review, now) if review else None
+        is_check = version_id is not None and self._version_types.get(version_id) == "check"
+        return "check" if is_check else "llm_judge"
+
     def _compare_entry(
         self, metric_id: int, left: ReviewRec | None, right: ReviewRec | None, now: float
     ) -> JsonDict:
@@ -100,11 +109,8 @@ class Compare(RunViews):
         right_score = done_right.score if done_right else None
         left_passed = done_left.passed if done_left else None
         right_passed = done_right.passed if done_right else None
-        metric = self._metrics.get(metric_id)
-        if metric is not None:
-            kind = metric.metric_type
-        else:
-            kind = "check" if left_passed is not None or right_passed is not None else "llm_judge"
+        named = left or right
+        kind = self._kind(named, now)
         delta = (
             decimal_round(right_score - left_score, 2)
             if left_score is not None and right_score is not None
@@ -118,17 +124,16 @@ class Compare(RunViews):
                 result_change = "fixed"
             else:
                 result_change = "same"
-        named = left or right
         return {
             "metric_id": metric_id,
-            "metric_name": named.metric_name if named else (metric.name if metric else ""),
+            "metric_name": named.metric_name if named else "",
             "kind": kind,
             "left_score": score_string(left_score),
             "right_score": score_string(right_score),
             "left_passed": left_passed,
             "right_passed": right_passed,
-            "left_metric_version_id": left.metric_version_id if left else None,
-            "right_metric_version_id": right.metric_version_id if right else None,
+            "left_metric_version_id": self._shown_version(left, now) if left else None,
+            "right_metric_version_id": self._shown_version(right, now) if right else None,
             "delta": delta,
             "result_change": result_change,
         }

@@ -8,12 +8,13 @@ the same dataset score identically unless a `NoisyJudge` is installed.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+
+from ckaction.emulator.checks import CheckedRow, UnknownCheckKind, run_check
 
 JsonDict = dict[str, Any]
 
@@ -31,6 +32,8 @@ class JudgeCall:
     metric_version_id: int
     response_text: str
     run: JsonDict  # the run's settings: id, name, prompt_id, dataset_id, judge_model, ...
+    input_data: str | None = None  # the row as the engine stores it (`records.input_data_json`)
+    expected_output: str | None = None  # the row's answer key (`expected_column`)
 
 
 @dataclass(frozen=True)
@@ -88,53 +91,15 @@ def is_check(metric: Mapping[str, Any]) -> bool:
     return metric.get("metric_type") == "check"
 
 
-def evaluate_check(config: Mapping[str, Any] | None, text: str) -> bool:
-    """Evaluate a check metric's `check_config` against a response; unknown kinds pass.
-
-    Supported kinds (config keys are a best guess at the engine's): contains / not_contains
-    (`value`, `case_sensitive`), equals (`value`), regex (`pattern`), valid_json,
-    json_path_equals (`path` dotted, `value`), length_bounds (`min`, `max`).
-    """
-    if not config:
-        return True
-    kind = str(config.get("kind") or config.get("type") or "")
-    value = str(config.get("value", ""))
-    if kind in ("contains", "not_contains"):
-        haystack, needle = text, value
-        if not config.get("case_sensitive", False):
-            haystack, needle = haystack.lower(), needle.lower()
-        found = needle in haystack
-        return found if kind == "contains" else not found
-    if kind == "equals":
-        return text.strip() == value.strip()
-    if kind == "regex":
-        return re.search(str(config.get("pattern", "")), text) is not None
-    if kind == "valid_json":
-        try:
-            json.loads(text)
-        except ValueError:
-            return False
-        return True
-    if kind == "json_path_equals":
-        try:
-            node: Any = json.loads(text)
-        except ValueError:
-            return False
-        for part in str(config.get("path", "")).strip("$.").split("."):
-            if not part:
-                continue
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return False
-        return str(node) == value
-    if kind == "length_bounds":
-        low = int(config.get("min", 0) or 0)
-        high = config.get("max")
-        return len(text) >= low and (high is None or len(text) <= int(high))
-    return True
+def check_verdict(call: JudgeCall) -> Verdict:
+    """The engine's `CheckReviewJob`: the check's own detail as feedback; a kind it does not
+    know fails the review (`checks.py`), so a check never passes unevaluated."""
+    row = CheckedRow(call.response_text, call.input_data, call.expected_output)
+    try:
+        result = run_check(call.metric.get("check_config"), row)
+    except UnknownCheckKind as exc:
+        return Verdict(None, None, str(exc), failed=True)
+    return Verdict(None, result.passed, result.detail)
 
 
 def clamp_score(score: int) -> int:
@@ -144,8 +109,7 @@ def clamp_score(score: int) -> int:
 def default_judge(call: JudgeCall) -> Verdict:
     """Deterministic: LLM-judge metrics score 3..5 from a hash of the response; checks evaluate."""
     if is_check(call.metric):
-        passed = evaluate_check(call.metric.get("check_config"), call.response_text)
-        return Verdict(None, passed, "Check passed." if passed else "Check failed.")
+        return check_verdict(call)
     digest = hashlib.sha256(f"{call.metric.get('name')}\x00{call.response_text}".encode()).digest()
     score = 3 + digest[0] % 3
     return Verdict(score, None, f"Deterministic emulator score {score}.")

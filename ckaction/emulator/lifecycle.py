@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -24,11 +24,11 @@ from ckaction.emulator.records import (
     ReviewRec,
     RunRec,
     as_int,
+    input_data_json,
     iso_now,
 )
-from ckaction.emulator.runs import RUN_SETTINGS, Runs
+from ckaction.emulator.runs import DEFAULT_OUTPUT_COLUMN, RUN_SETTINGS, Runs
 
-DEFAULT_OUTPUT_COLUMN = "actual_output"
 DEFAULT_EXPECTED_COLUMN = "expected_output"
 
 CANNOT_START = (
@@ -52,7 +52,10 @@ class Lifecycle(Runs):
     what reads reveal is then governed by the clock (`run_views`)."""
 
     def _fail_with_summary(self, run: RunRec, message: str) -> ApiError:
-        """The engine's `fail_with_summary!`: the run becomes failed and the 422 carries the text."""
+        """The engine's `fail_with_summary!` (completion-kit `app/models/completion_kit/run.rb`
+        @135e579b, 0.28.30, and every earlier `start!`): `update_columns(status: "failed", ...)`,
+        then the 422 carries the text. A run refused this way while it was running keeps its
+        responses but never completes: the completion check only acts on running runs."""
         run.status = "failed"
         run.failure_summary = message
         run.error_message = message
@@ -93,7 +96,11 @@ class Lifecycle(Runs):
             if not rows:
                 raise self._fail_with_summary(run, "Dataset has no rows")
         output_column = run.output_column or DEFAULT_OUTPUT_COLUMN
-        if prompt is None and dataset is not None and output_column not in dataset.columns:
+        if (
+            prompt is None
+            and not self._reads_only_input_data(run)
+            and (dataset is None or output_column not in dataset.columns)
+        ):
             raise self._fail_with_summary(run, f'Dataset has no "{output_column}" column')
 
         delay = 0.0 if instant else max(self.start_delay, 0.0)
@@ -112,7 +119,7 @@ class Lifecycle(Runs):
                 run_id=run.id,
                 row_index=index,
                 row=row,
-                input_data=json.dumps(row, ensure_ascii=False, separators=(",", ":")),
+                input_data=input_data_json(row),
                 expected_output=row.get(expected_column),
                 created_at=stamp,
                 status="pending",
@@ -191,6 +198,8 @@ class Lifecycle(Runs):
             metric_version_id=version_id,
             response_text=response.response_text or "",
             run=config,
+            input_data=response.input_data,
+            expected_output=response.expected_output,
         )
         error: JsonDict | None = None
         verdict: Verdict | None
@@ -239,7 +248,9 @@ class Lifecycle(Runs):
 
     def generate(self, ident: int | str) -> JsonDict:
         """202 semantics: start generation and judging. Only from pending or failed; any refusal
-        (bad state, empty dataset, missing output column) flips the run to failed AND raises 422."""
+        (bad state, empty dataset, missing output column) flips the run to failed AND raises 422,
+        as the engine's `Run#start!` does (`run.rb` @135e579b: a second `generate` on a running
+        run fails it)."""
         with self.lock:
             now = self.clock()
             run = self._run(ident)
@@ -338,7 +349,8 @@ class Lifecycle(Runs):
             times = self._row_times(run, len(succeeded), duration, now)
             for response, judge_at in zip(succeeded, times.judged, strict=True):
                 response.reviews = [
-                    self._judge(response, m, prompt_json, config, judge_at) for m in gradable
+                    replace(self._judge(response, m, prompt_json, config, judge_at), regraded=True)
+                    for m in gradable
                 ]
             self._running(run, times.ends, iso_now())
             return self._run_json(run, now, settle=False)

@@ -70,8 +70,9 @@ class Prompts(Store):
         }
 
     def _prompt_fields(self, body: Mapping[str, Any], prompt: PromptRec | None) -> JsonDict:
+        tag_names = self._tag_names_from(body)  # assigned (and refused) before validation
         errors = Errors()
-        values: JsonDict = {}
+        values: JsonDict = {"tag_names": tag_names}
         for key in ("name", "template", "llm_model"):
             value = body.get(key, getattr(prompt, key) if prompt else None)
             if not isinstance(value, str) or not value.strip():
@@ -84,7 +85,6 @@ class Prompts(Store):
         if description is not None and not isinstance(description, str):
             errors.add("description", "must be a string")
         values["description"] = description
-        values["tag_names"] = self._tag_names_from(body, errors)
         errors.raise_if_any()
         values["name"] = str(values["name"]).strip()
         return values
@@ -144,8 +144,10 @@ class Prompts(Store):
         """The engine's update. A row with runs: `clone_as_new_version` (version_number + 1, same
         family, the body's fields over the row's, only the tags the body names) then `publish!`,
         whatever the body changes; the new row is the answer. A row without runs: edited in place,
-        its previous content gone. `prompt_patch_drafts` (an older or future engine) leaves the
-        clone a draft (`current: false`)."""
+        its previous content gone (completion-kit `app/controllers/completion_kit/api/v1/
+        prompts_controller.rb` @57e8f90a, and every later version that can be read).
+        `prompt_patch_drafts` leaves the clone a draft (`current: false`): no engine that can be
+        read does that; it is there for the client's branch that publishes a drafted answer."""
         with self.lock:
             prompt = self._prompt(ident)
             values = self._prompt_fields(body, prompt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,23 @@ def ruby_to_i(value: str | None) -> int:
         return 0
     match = re.match(r"\s*([+-]?\d+)", value)
     return int(match.group(1)) if match else 0
+
+
+# ActiveSupport's JSON encoder (`escape_html_entities_in_json`, on in every Rails app, and the JS
+# line separators) escapes these after the JSON gem has encoded the string.
+_RAILS_JSON_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def input_data_json(row: Mapping[str, str | None]) -> str | None:
+    """A response's `input_data` as the engine stores it: `row.empty? ? nil : row.to_json`
+    (completion-kit `app/models/completion_kit/run.rb` `start!`, 0.28.x): compact JSON, non-ASCII
+    kept, `<`, `>`, `&`, U+2028 and U+2029 escaped as ActiveSupport does."""
+    if not row:
+        return None
+    encoded = json.dumps(dict(row), ensure_ascii=False, separators=(",", ":"))
+    return encoded.translate(_RAILS_JSON_ESCAPES)
 
 
 def slugify(name: str) -> str:
@@ -267,6 +285,7 @@ class ReviewRec:
     attempts: int
     judge_at: float
     pending_status: str = "pending"  # shown before judge_at: pending | retrying
+    regraded: bool = False  # a regrade's review: no metric version until it is judged
 
 
 @dataclass
@@ -275,7 +294,7 @@ class ResponseRec:
     run_id: int
     row_index: int
     row: dict[str, str]
-    input_data: str
+    input_data: str | None
     expected_output: str | None
     created_at: str
     status: str  # final status once gen_at is reached: succeeded | failed

@@ -88,13 +88,22 @@ class RunViews(Store):
             if self._review_state(rv, now) == "succeeded"
         ]
 
+    @staticmethod
+    def _shown_version(review: ReviewRec, now: float) -> int | None:
+        """The review's metric version as the engine holds it: `Run#regrade!` clears
+        `metric_version_id` on every review (completion-kit `app/models/completion_kit/run.rb`
+        @135e579b) and the judge job sets it again when it scores the review."""
+        if review.regraded and now < review.judge_at:
+            return None
+        return review.metric_version_id
+
     def _review_json(self, review: ReviewRec, now: float) -> JsonDict:
         done = now >= review.judge_at
         return {
             "id": review.id,
             "response_id": review.response_id,
             "metric_id": review.metric_id,
-            "metric_version_id": review.metric_version_id,
+            "metric_version_id": self._shown_version(review, now),
             "metric_name": review.metric_name,
             "ai_score": score_string(review.score) if done else None,
             "passed": review.passed if done else None,

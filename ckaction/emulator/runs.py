@@ -23,7 +23,7 @@ from ckaction.emulator.records import (
 )
 from ckaction.emulator.run_views import RunViews
 
-MAX_TEMPERATURE = 2.0
+DEFAULT_OUTPUT_COLUMN = "actual_output"  # a run without a prompt reads its outputs from here
 MAX_JUDGE_TEMPERATURE = 1.0
 # The settings a run keeps, copies on rerun and hands to generators and judges.
 RUN_SETTINGS = (
@@ -46,7 +46,13 @@ class Runs(Catalog, Prompts, RunViews):
     def _run_settings(
         self, body: Mapping[str, Any], base: Mapping[str, Any]
     ) -> tuple[JsonDict, list[str] | None]:
-        """Merge the body into the current settings and validate the result (422 on errors)."""
+        """Merge the body into the current settings and validate the result (422 on errors).
+
+        The `details` keys and texts are `Run`'s validations (completion-kit
+        `app/models/completion_kit/run.rb` @00fc2303): `name`, `dataset_id` (a prompt's variables;
+        a run without a prompt), `output_column`, `expected_column`, `max_tokens`,
+        `judge_temperature`. `temperature` has no rule there: any number is taken."""
+        tags = self._tag_names_from(body)  # assigned (and refused) before any validation
         errors = Errors()
         values: JsonDict = dict(base)
         if "name" in body:
@@ -67,18 +73,18 @@ class Runs(Catalog, Prompts, RunViews):
         if values["dataset_id"] is not None and dataset is None:
             errors.add("dataset", "must exist")
         if values["prompt_id"] is None and values["dataset_id"] is None:
-            errors.add("base", "A run needs a prompt, a dataset, or both")
+            if values.get("name") is None:  # no auto-name without a prompt or a dataset
+                errors.add("name", "can't be blank")
+            errors.add("dataset_id", "is required when scoring existing outputs (no prompt)")
         if prompt is not None:
             variables = template_variables(prompt.template)
             if variables and values["dataset_id"] is None:
-                errors.add(
-                    "dataset", f"is required by the prompt's variables: {', '.join(variables)}"
-                )
+                errors.add("dataset_id", f"is required: prompt uses {', '.join(variables)}")
             elif variables and dataset is not None:
                 missing = [v for v in variables if v not in dataset.columns]
                 if missing:
                     errors.add(
-                        "dataset",
+                        "dataset_id",
                         f"is missing columns required by the prompt: {', '.join(missing)}",
                     )
         if "metric_ids" in body:
@@ -107,9 +113,7 @@ class Runs(Catalog, Prompts, RunViews):
         if "temperature" in body:
             temperature = None if body["temperature"] is None else as_float(body["temperature"])
             if body["temperature"] is not None and temperature is None:
-                errors.add("temperature", "is not a number")
-            elif temperature is not None and not 0 <= temperature <= MAX_TEMPERATURE:
-                errors.add("temperature", "must be between 0 and 2")
+                errors.add("temperature", "is not a number")  # unverified: Run has no rule
             values["temperature"] = temperature
         if "judge_temperature" in body:
             raw = body["judge_temperature"]
@@ -120,7 +124,12 @@ class Runs(Catalog, Prompts, RunViews):
                 judge_temperature is not None
                 and not 0 <= judge_temperature <= MAX_JUDGE_TEMPERATURE
             ):
-                errors.add("judge_temperature", "must be between 0 and 1")
+                bound = (
+                    "greater than or equal to 0"
+                    if judge_temperature < 0
+                    else "less than or equal to 1"
+                )
+                errors.add("judge_temperature", f"must be {bound}")
             values["judge_temperature"] = judge_temperature
         if "max_tokens" in body:
             raw = body["max_tokens"]
@@ -128,12 +137,31 @@ class Runs(Catalog, Prompts, RunViews):
             if raw is not None and (max_tokens is None or max_tokens <= 0):
                 errors.add("max_tokens", "must be greater than 0")
             values["max_tokens"] = max_tokens
+        # Validated before `replace_metrics!` runs: the metrics the run had (none on create).
+        if prompt is None and dataset is not None and not self._reads_only_input_data_ids(base):
+            column = values["output_column"] or DEFAULT_OUTPUT_COLUMN
+            if column not in dataset.columns:
+                errors.add(
+                    "output_column", f'"{column}" is not a column on dataset "{dataset.name}"'
+                )
         expected = values["expected_column"]
-        if expected is not None and (dataset is None or expected not in dataset.columns):
-            errors.add("expected_column", "is not a column in the dataset")
-        tags = self._tag_names_from(body, errors)
+        if expected is not None and dataset is not None and expected not in dataset.columns:
+            errors.add(
+                "expected_column", f'"{expected}" is not a column on dataset "{dataset.name}"'
+            )
         errors.raise_if_any()
         return values, tags
+
+    def _reads_only_input_data_ids(self, values: Mapping[str, Any]) -> bool:
+        """`Run#judge_only_input_data_checks?`: every attached metric is a check of `input_data`,
+        so a run without a prompt needs no output column."""
+        metrics = [self._metrics[m] for m in values["metric_ids"] if m in self._metrics]
+        return bool(metrics) and all(
+            m.is_check and (m.check_config or {}).get("target") == "input_data" for m in metrics
+        )
+
+    def _reads_only_input_data(self, run: RunRec) -> bool:
+        return self._reads_only_input_data_ids({"metric_ids": run.metric_ids})
 
     def _default_run_name(self, prompt_id: int | None, dataset_id: int | None) -> str:
         if prompt_id is not None:

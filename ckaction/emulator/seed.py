@@ -103,7 +103,7 @@ def seed_demo(emu: Emulator, *, install_judge: bool = True) -> DemoIds:
     mentions = emu.add_metric(
         "Mentions order number",
         "check",
-        check_config={"kind": "regex", "pattern": r"#\d{5}"},
+        check_config={"check_kind": "regex", "pattern": r"#\d{5}"},
     )
     dataset = emu.add_dataset("Support tickets", DEMO_ROWS)
     v1 = emu.add_prompt("Support reply", TEMPLATE_V1, "gpt-4o-mini", current=True)

@@ -5,6 +5,7 @@
 | `store.py` | the tables, id sequences, knobs, lock, clock and sleep; tags |
 | `traffic.py` | faults, rate limit, auth, the request log |
 | `catalog.py` | metrics and datasets |
+| `checks.py` | check metrics as the engine defines them: the `check_config` it accepts, how it scores |
 | `prompts.py` | prompt families and versions |
 | `runs.py` | run settings, CRUD, responses |
 | `run_views.py` | what the clock reveals of a run: settling, progress, aggregates, JSON |

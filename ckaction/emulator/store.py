@@ -12,15 +12,16 @@ import re
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from ckaction.emulator.checks import ruby_to_s
 from ckaction.emulator.faults import Fault, RequestRecord
 from ckaction.emulator.judging import Generator, JsonDict, Judge, default_generator, default_judge
 from ckaction.emulator.records import (
+    ApiError,
     DatasetRec,
-    Errors,
     MetricRec,
     Page,
     PromptRec,
@@ -51,9 +52,21 @@ TAG_NAME = re.compile(r"[A-Za-z0-9_ \t\r\n\f\v-]+")
 MAX_TAG_LENGTH = 64
 
 
+TAG_SCALARS = (str, int, float, bool, type(None))  # what strong parameters permit in an array
+RECORD_INVALID = "Unprocessable Content"  # Rails' public error text for a 422 nobody rescued
+
+
 def normalize_tag_name(raw: str) -> str:
     """`Taggable#tag_names=`: stripped and downcased."""
     return raw.strip().lower()
+
+
+@dataclass
+class RateWindow:
+    """One rate-limit counter: when its minute started, and the requests counted in it."""
+
+    started: float
+    count: int = 0
 
 
 class Store:
@@ -81,8 +94,8 @@ class Store:
         self.pace_seed: int = 0
         self.rate_limit: int | None = DEFAULT_RATE_LIMIT
         self.rate_window: float = DEFAULT_RATE_WINDOW_SECONDS
-        # PATCH of a prompt with runs publishes its new version, as the engine does; True makes
-        # that version a draft, as an older or future engine may (tests that need a draft).
+        # PATCH of a prompt with runs publishes its new version, as every readable engine does;
+        # True makes that version a draft (only for the client's publish-a-draft branch).
         self.prompt_patch_drafts: bool = False
         self.max_upload_bytes: int = MAX_UPLOAD_BYTES
         self.judge: Judge = default_judge
@@ -96,8 +109,9 @@ class Store:
         self._datasets: dict[int, DatasetRec] = {}
         self._prompts: dict[int, PromptRec] = {}
         self._runs: dict[int, RunRec] = {}
+        self._version_types: dict[int, str] = {}  # metric version id -> the metric_type it scored
         self._sequences: dict[str, int] = {}
-        self._hits: dict[str, deque[float]] = {}
+        self._windows: dict[str, RateWindow] = {}  # rate limit: one per controller and client
 
     @property
     def api_root_path(self) -> str:
@@ -141,24 +155,26 @@ class Store:
         return [self._tags[i].name for i in tag_ids if i in self._tags]
 
     @staticmethod
-    def _tag_names_from(body: Mapping[str, Any], errors: Errors) -> list[str] | None:
-        if "tag_names" not in body:
+    def _tag_names_from(body: Mapping[str, Any]) -> list[str] | None:
+        """`tag_names` as the engine takes it, or None to leave the tags alone.
+
+        Strong parameters (`tag_names: []`) keep only an array of scalars: a string, an object or
+        an array holding one is dropped silently, as if absent. `Taggable#tag_names=` then strips,
+        downcases, drops blanks and repeats, and `Tag.find_or_create_by!` validates each name
+        (completion-kit `app/models/completion_kit/tag.rb`, `concerns/completion_kit/taggable.rb`
+        @3c745f05). An invalid name raises `ActiveRecord::RecordInvalid` during the assignment,
+        before the record's own validations, and no API controller rescues it (`base_controller.rb`
+        @65906c2f): Rails answers 422 through its exception handling, with no `details`."""
+        value = body.get("tag_names")
+        if not isinstance(value, list) or not all(isinstance(v, TAG_SCALARS) for v in value):
             return None
-        value = body["tag_names"]
-        if value is None:
-            return []
-        if isinstance(value, str):
-            names = [part for part in value.split(",") if part.strip()]
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            names = [name for name in value if name.strip()]
-        else:
-            errors.add("tag_names", "must be an array of strings")
-            return None
-        for name in (normalize_tag_name(raw) for raw in names):
-            if len(name) > MAX_TAG_LENGTH:
-                errors.add("tag_names", f"is too long (maximum is {MAX_TAG_LENGTH} characters)")
-            elif not TAG_NAME.fullmatch(name):
-                errors.add("tag_names", f"{name!r} is invalid")
+        names: list[str] = []
+        for name in (normalize_tag_name(ruby_to_s(v)) for v in value):
+            if name and name not in names:
+                names.append(name)
+        for name in names:
+            if len(name) > MAX_TAG_LENGTH or not TAG_NAME.fullmatch(name):
+                raise ApiError(422, RECORD_INVALID)
         return names
 
     @staticmethod

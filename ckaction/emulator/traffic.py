@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hmac
-from collections import deque
 
 from ckaction.emulator.faults import Fault, RequestRecord
 from ckaction.emulator.records import ApiError
-from ckaction.emulator.store import Store
+from ckaction.emulator.store import RateWindow, Store
 
 
 class Traffic(Store):
@@ -22,20 +21,23 @@ class Traffic(Store):
             raise ApiError(401, "Unauthorized")
 
     def admit(self, client: str, controller: str = "") -> bool:
-        """Rolling-window rate limit per controller and client, as the engine keys its
-        `rate_limit to: 120, within: 1.minute` (shared/completionkit-api.md §15: by controller
-        path and IP); a refused request does not spend budget."""
+        """The engine's `rate_limit to: 120, within: 1.minute` (completion-kit
+        `app/controllers/completion_kit/api/v1/base_controller.rb` @39485c41, the limit from
+        `lib/completion_kit.rb` `api_rate_limit`): Rails' `rate_limiting` increments a cache counter
+        keyed by controller path and IP that expires `within` after its first hit, then refuses
+        while the count exceeds the limit. So the window is fixed (it starts at the first request,
+        it does not roll), every request counts, refused ones too, and the limiter runs before
+        authentication, so a 401 counts as well."""
         with self.lock:
             if self.rate_limit is None:
                 return True
             now = self.clock()
-            hits = self._hits.setdefault(f"{controller} {client}", deque())
-            while hits and hits[0] <= now - self.rate_window:
-                hits.popleft()
-            if len(hits) >= self.rate_limit:
-                return False
-            hits.append(now)
-            return True
+            key = f"{controller} {client}"
+            window = self._windows.get(key)
+            if window is None or now >= window.started + self.rate_window:
+                window = self._windows[key] = RateWindow(started=now)
+            window.count += 1
+            return window.count <= self.rate_limit
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:

@@ -60,7 +60,7 @@ def basic(emu: Emulator) -> dict[str, Any]:
     """One prompt, a three-row dataset, one LLM-judge metric and one check."""
     metric = emu.add_metric("Quality", "llm_judge", "Rate quality.")
     check = emu.add_metric(
-        "Says hello", "check", check_config={"kind": "contains", "value": "hello"}
+        "Says hello", "check", check_config={"check_kind": "contains", "value": "hello"}
     )
     dataset = emu.add_dataset(
         "greetings",

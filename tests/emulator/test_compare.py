@@ -13,7 +13,7 @@ from ckaction.emulator import Emulator, ScriptedJudge
 @pytest.fixture
 def setup(emu: Emulator) -> dict[str, Any]:
     quality = emu.add_metric("Quality")
-    check = emu.add_metric("Polite", "check")
+    check = emu.add_metric("Polite", "check", check_config={"check_kind": "no_refusal"})
     baseline_rows = [
         {"text": "a", "expected_output": "A"},
         {"text": "b", "expected_output": "B"},

@@ -166,12 +166,12 @@ def test_run_create_validation_errors(
         return result
 
     assert "prompt" in details({"prompt_id": 999, "dataset_id": basic["dataset"]["id"]})
-    assert "base" in details({})
+    assert set(details({})) == {"name", "dataset_id"}
     no_dataset = details({"prompt_id": basic["prompt"]["id"]})
-    assert "dataset" in no_dataset
+    assert no_dataset == {"dataset_id": ["is required: prompt uses text"]}
     needs_topic = emu.add_prompt("Topic", "About {{topic}} and {{text}}")
     missing = details({"prompt_id": needs_topic["id"], "dataset_id": basic["dataset"]["id"]})
-    assert missing["dataset"] == ["is missing columns required by the prompt: topic"]
+    assert missing["dataset_id"] == ["is missing columns required by the prompt: topic"]
     bad_expected = details(
         {
             "prompt_id": basic["prompt"]["id"],
@@ -221,9 +221,13 @@ def test_datasets_and_metrics_endpoints(client: httpx.Client) -> None:
     assert [b["stars"] for b in judge.json()["rubric_bands"]] == [1, 2, 3, 4, 5]
     check = client.post(
         "metrics",
-        json={"name": "Is JSON", "metric_type": "check", "check_config": {"kind": "valid_json"}},
+        json={
+            "name": "Is JSON",
+            "metric_type": "check",
+            "check_config": {"check_kind": "valid_json"},
+        },
     ).json()
-    assert check["check_config"] == {"kind": "valid_json"}
+    assert check["check_config"] == {"check_kind": "valid_json"}
     assert "instruction" not in check
     no_instruction = client.post("metrics", json={"name": "Vague"})
     assert no_instruction.status_code == 422

@@ -412,13 +412,18 @@ def test_judge_only_run_scores_the_output_column(
     texts = [r["response_text"] for r in client.get(f"runs/{run['id']}/responses").json()]
     assert texts == ["hello there", "bye"]
 
-    missing = client.post(
-        "runs", json={"dataset_id": dataset["id"], "output_column": "answer"}
-    ).json()
-    refused = client.post(f"runs/{missing['id']}/generate")
+    missing = client.post("runs", json={"dataset_id": dataset["id"], "output_column": "answer"})
+    assert missing.status_code == 422
+    assert missing.json()["details"] == {
+        "output_column": ['"answer" is not a column on dataset "outputs"']
+    }
+    # The column can still go missing after the run is made: then `generate` refuses it.
+    later = client.post("runs", json={"dataset_id": dataset["id"]}).json()
+    client.patch(f"datasets/{dataset['id']}", json={"csv_data": "input,expected_output\nq1,hi\n"})
+    refused = client.post(f"runs/{later['id']}/generate")
     assert refused.status_code == 422
-    assert refused.json() == {"error": 'Dataset has no "answer" column'}
-    assert get(client, f"runs/{missing['id']}")["status"] == "failed"
+    assert refused.json() == {"error": 'Dataset has no "actual_output" column'}
+    assert get(client, f"runs/{later['id']}")["status"] == "failed"
 
 
 def test_202_body_is_running_even_with_zero_duration(

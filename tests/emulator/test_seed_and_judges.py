@@ -16,6 +16,8 @@ from ckaction.emulator import (
     seed_demo,
 )
 
+NO_REFUSAL = {"check_kind": "no_refusal"}  # the engine's config-free check kind
+
 
 def test_seed_demo_candidate_regresses_exactly_one_row(
     emu: Emulator, clock: Any, client: httpx.Client
@@ -99,7 +101,7 @@ def test_default_judge_is_deterministic_and_in_range() -> None:
     check = {
         "name": "C",
         "metric_type": "check",
-        "check_config": {"kind": "contains", "value": "X"},
+        "check_config": {"check_kind": "contains", "value": "X"},
     }
     assert default_judge(_call(1, 0, check, "has x")).passed is True
     assert default_judge(_call(1, 0, check, "nope")).passed is False
@@ -107,7 +109,7 @@ def test_default_judge_is_deterministic_and_in_range() -> None:
 
 def test_scripted_judge_scores_clamps_and_scripts_checks() -> None:
     llm = {"name": "Quality", "metric_type": "llm_judge"}
-    check = {"name": "Polite", "metric_type": "check"}
+    check = {"name": "Polite", "metric_type": "check", "check_config": NO_REFUSAL}
     judge = ScriptedJudge({(1, 0, "Quality"): 9, (1, 1, "Polite"): False}, default=3)
     assert judge(_call(1, 0, llm)).score == 5
     assert judge(_call(1, 1, llm)).score == 3
@@ -125,7 +127,7 @@ def test_noisy_judge_is_seeded_per_run() -> None:
     assert run_a == [noisy(_call(1, i, llm)).score for i in range(30)]  # reproducible
     assert run_a != run_b  # two runs differ a bit
     assert set(run_a) | set(run_b) <= {2, 3, 4}
-    check = {"name": "Polite", "metric_type": "check"}
+    check = {"name": "Polite", "metric_type": "check", "check_config": NO_REFUSAL}
     assert noisy(_call(1, 0, check)).passed is True
 
 

@@ -104,7 +104,7 @@ def test_a_delay_of_the_read_timeout_raises_read_timeout_after_processing() -> N
     clock = FakeClock()
     slept: list[float] = []
     emu = Emulator(token=TOKEN, org="acme", clock=clock, sleep=slept.append)
-    emu.add_dataset("greetings", [{"text": "hello"}])
+    emu.add_dataset("greetings", [{"text": "hello", "actual_output": "hi"}])
     emu.faults.append(
         Fault(method="POST", path=r"/runs$", status=502, delay=2.0, after_processing=True)
     )
