@@ -209,9 +209,9 @@ class FileGate:
             if baseline is not None:
                 differences = like_for_like_differences(spec, baseline, metrics)
                 gate.learn(not_like_for_like=tuple(differences))
-            run = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
-            gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
-            run = gate.start(run)
+            claim = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
+            gate.learn(candidate=RunRef(claim.run.id, gate.run_url(claim.run.id), claim.run.name))
+            run = gate.begin(claim)
         except CkError as exc:
             return self.failed(file, gate.facts if gate else facts, exc)
         return Started(file, gate, candidate, baseline, spec, run)
