@@ -152,6 +152,9 @@ class FakeGitHub:
         self.exchanges: list[Exchange] = []
         self.violations: list[str] = []
         self.checkers: list[Checker] = []
+        # Called with each request's headers before it is answered, outside the fake's lock: a
+        # test may hold a request back there to interleave two clients deterministically.
+        self.before: Callable[[dict[str, str]], None] | None = None
         self._next_id = 1_000_001
         self._clock = datetime(2025, 1, 1, tzinfo=UTC)
         self._lock = threading.Lock()
@@ -213,6 +216,8 @@ class FakeGitHub:
         self, method: str, target: str, headers: dict[str, str], body: bytes, origin: str
     ) -> Exchange:
         """Answer one request, log it and run the checkers on it."""
+        if self.before is not None:
+            self.before(headers)
         split = urlsplit(target)
         path = split.path.removeprefix(self.prefix) if self.prefix else split.path
         query = parse_qs(split.query)

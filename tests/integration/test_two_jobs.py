@@ -1,0 +1,201 @@
+"""Two jobs gating one commit at once (a pull request opened with a label fires two events; push
+and publish workflows overlap): both finish green, with one paid run and one sticky comment.
+
+The two gates run on real threads against one emulator (in process, one fake clock) and the fake
+GitHub over HTTP. `Turns` lets exactly one of them run at a time and hands the turn over at every
+request either one sends (to CompletionKit or to GitHub), choosing who goes next from a seeded
+random generator: each seed is one interleaving of the two jobs' requests, the same on every run.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ckaction.cli import App
+from ckaction.emulator import Emulator, seed_demo
+from ckaction.emulator.transport import EmulatorTransport
+from ckaction.inputs import raw_inputs_from_env
+from tests.conftest import RUN_SECONDS, TOKEN, ActionEnv, Emulated, FakeTime
+from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
+from tests.github.contract import check_exchange
+from tests.integration.helpers import BASE_INPUTS, Result, _result
+
+REPO = "acme/prompts"
+PR = 12
+SHA = "c0ffee" * 6 + "abcd"
+TRIALS = 20
+JOBS = ("pull_request opened", "pull_request labeled")
+
+
+class Turns:
+    """One job runs at a time; at each request the turn goes to a job drawn from a seeded
+    generator (possibly the same one), so a seed fixes the whole interleaving."""
+
+    def __init__(self, names: tuple[str, ...], seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.active = list(names)
+        self.current = self.rng.choice(self.active)
+        self.changed = threading.Condition()
+
+    def wait_for(self, name: str) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.current == name)
+
+    def pass_on(self, name: str) -> None:
+        """`name` is about to send a request: draw who goes next and wait for `name`'s turn."""
+        with self.changed:
+            self.current = self.rng.choice(self.active)
+            self.changed.notify_all()
+        self.wait_for(name)
+
+    def done(self, name: str) -> None:
+        with self.changed:
+            self.active.remove(name)
+            if self.active:
+                self.current = self.rng.choice(self.active)
+            self.changed.notify_all()
+
+
+class TurnTransport(EmulatorTransport):
+    """The emulator in process, handing the turn over before each request."""
+
+    def __init__(self, emulator: Emulator, turns: Turns, name: str) -> None:
+        super().__init__(emulator)
+        self.turns, self.name = turns, name
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.turns.pass_on(self.name)
+        return super().handle_request(request)
+
+
+@pytest.fixture
+def github(monkeypatch):
+    fake = FakeGitHub()
+    fake.checkers.append(check_exchange)
+    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
+    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
+    with serve_github(fake) as url:
+        yield fake, url
+    assert fake.violations == []
+
+
+def github_token(name: str) -> str:
+    """Each job's own workflow token (both post as github-actions[bot]); the fake GitHub tells
+    the jobs' requests apart by it."""
+    return f"ghs_job{JOBS.index(name)}token0123456789abcdef"
+
+
+def job(
+    emulated: Emulated, root: Path, turns: Turns, name: str, github_url: str, pr: int
+) -> Callable[[], Result]:
+    env = ActionEnv(root)
+    payload = {
+        "action": "opened",
+        "pull_request": {
+            "number": pr,
+            "labels": [],
+            "head": {"sha": SHA, "repo": {"full_name": REPO}},
+            "base": {"repo": {"full_name": REPO}},
+        },
+    }
+    inputs = {
+        **BASE_INPUTS,
+        "api-url": emulated.url,
+        "prompt-id": str(emulated.ids.prompt_v2_id),
+        "github-token": github_token(name),
+    }
+    environ = env.environ(
+        inputs,
+        event="pull_request",
+        payload=payload,
+        GITHUB_SHA=SHA,
+        GITHUB_API_URL=github_url,
+        GITHUB_REPOSITORY=REPO,
+    )
+
+    def step() -> Result:
+        stdout = io.StringIO()
+        app = App(
+            environ,
+            stream=stdout,
+            clock=emulated.time.now,
+            sleep=emulated.time.sleep,
+            transport=TurnTransport(emulated.emulator, turns, name),
+        )
+        code = app.run(raw_inputs_from_env(environ))
+        return _result(env, code, stdout.getvalue(), "")
+
+    return step
+
+
+def run_together(steps: dict[str, Callable[[], Result]], turns: Turns) -> dict[str, Result]:
+    results: dict[str, Result] = {}
+    failures: list[BaseException] = []
+
+    def body(name: str) -> None:
+        turns.wait_for(name)
+        try:
+            results[name] = steps[name]()
+        except BaseException as exc:  # surfaced below: a thread's exception is otherwise lost
+            failures.append(exc)
+        finally:
+            turns.done(name)
+
+    threads = [threading.Thread(target=body, args=(name,), daemon=True) for name in steps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    return results
+
+
+def fresh_emulator() -> Emulated:
+    time = FakeTime()
+    emulator = Emulator(token=TOKEN, org="acme", clock=time.now)
+    emulator.run_duration = RUN_SECONDS
+    emulated = Emulated(emulator, seed_demo(emulator), time)
+    emulator.judge.scores.clear()  # the seeded candidate's regressions fixed: a green gate
+    return emulated
+
+
+@pytest.mark.parametrize("seed", range(TRIALS))
+def test_two_jobs_on_one_commit_pay_one_run_and_leave_one_comment(seed, tmp_path, github):
+    fake, url = github
+    pr = PR + seed
+    fake.add_pull(REPO, pr)
+    for name in JOBS:
+        fake.add_token(github_token(name), ACTIONS_BOT, installation=True)
+    emulated = fresh_emulator()
+    turns = Turns(JOBS, seed)
+    by_token = {github_token(name): name for name in JOBS}
+
+    def hold(headers: dict[str, str]) -> None:
+        secret = {k.lower(): v for k, v in headers.items()}["authorization"].partition(" ")[2]
+        turns.pass_on(by_token[secret])
+
+    fake.before = hold
+    steps = {name: job(emulated, tmp_path / str(i), turns, name, url, pr) for i, name in enumerate(JOBS)}
+    results = run_together(steps, turns)
+
+    for name, result in results.items():
+        assert result.code == 0, f"{name}: {result.stdout}"
+    emu = emulated.emulator
+    starts = [r for r in emu.requests if r.method == "POST" and r.path.endswith("/generate")]
+    assert [r.status for r in starts] == [202]  # one paid run, started once
+    runs = emu.list_runs().items
+    gate_runs = [r for r in runs if r["name"].startswith("ckaction gate ")]
+    assert [r["status"] for r in gate_runs] == ["completed"]  # a losing run was deleted unstarted
+    assert {result.outputs["run-id"] for result in results.values()} == {str(gate_runs[0]["id"])}
+    comments = fake.comments_on(REPO, pr)
+    assert len(comments) == 1
+    assert {result.outputs["comment-url"] for result in results.values()} == {
+        f"https://github.com/{REPO}/pull/{pr}#issuecomment-{comments[0].id}"
+    }
