@@ -32,6 +32,7 @@ from ckaction.models import Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
 from ckaction.report import Facts, Report, RunRef, tolerances_of
 from ckaction.signoff import SignOffs
+from ckaction.stuck import ProgressWatch
 
 GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
@@ -469,9 +470,15 @@ class Gate:
         (finished,) = self.wait_all([run], lambda: [self.client.get_run(run.id)])
         return finished
 
-    def wait_all(self, runs: Sequence[Run], read_runs: Callable[[], list[Run]]) -> list[Run]:
-        """Wait for every run to finish (see `wait_for_runs`), or raise `GateTimeout` at the
-        step's deadline."""
+    def wait_all(
+        self,
+        runs: Sequence[Run],
+        read_runs: Callable[[], list[Run]],
+        *,
+        stop: Callable[[list[Run]], bool] | None = None,
+    ) -> list[Run]:
+        """Wait for every run to finish (see `wait_for_runs`) or `stop` to say enough, or raise
+        `GateTimeout` at the step's deadline."""
         ids = ", ".join(str(run.id) for run in runs)
         with self.log.group(f"Waiting for run{'s' if len(runs) > 1 else ''} {ids}"):
             runs = wait_for_runs(
@@ -481,9 +488,11 @@ class Gate:
                 sleep=self.sleep,
                 deadline=self.deadline,
                 say=self.log.info,
+                stop=stop,
             )
         unfinished = [run for run in runs if not run.is_terminal]
-        if unfinished:
+        stopped = stop is not None and stop(runs) and self.clock() < self.deadline
+        if unfinished and not stopped:
             raise self.timed_out(unfinished)
         return runs
 
@@ -525,13 +534,52 @@ class Gate:
                 judge_model=spec.judge_model,
                 not_like_for_like=tuple(like_for_like_differences(spec, baseline, metrics)),
             )
-        with self.log.group("Creating and starting the candidate run"):
+        with self.log.group("Creating or reusing the candidate run"):
             claim = self.obtain_run(spec)
+        run = self.see_through(claim, spec)
+        return self.conclude(run, baseline, spec)
+
+    def see_through(self, claim: Claim, spec: RunSpec) -> Run:
+        """The claimed run, started and waited for. A run this job did not start (reused or
+        attached to) that is stuck (`stuck.ProgressWatch`) is not waited on: a fresh run is
+        claimed under a mark that names the stuck one, so every job that finds it stuck agrees on
+        the same fresh run."""
+        while True:
             run = claim.run
             self.learn(candidate=RunRef(run.id, self.run_url(run.id), run.name))
-            run = self.begin(claim)
-        run = self.wait(run)
-        return self.conclude(run, baseline, spec)
+            with self.log.group("Starting the candidate run"):
+                run = self.begin(claim)
+            if claim.created:
+                return self.wait(run)
+            run, stuck = self.wait_unless_stuck(run)
+            if stuck is None:
+                return run
+            said = f"{stuck}: not waited on; a fresh run was started."
+            self.log.warning(said, title="Stuck run")
+            self.learn(notes=(*self.facts.notes, said), reused_run=False)
+            claim = self.obtain_run(
+                spec, f"{run.name or run_mark(spec, self.commit)} fresh-{run.id}"
+            )
+
+    def wait_unless_stuck(self, run: Run) -> tuple[Run, str | None]:
+        """Wait for a run this job did not start: (the finished run, None), or (the run, why it
+        is stuck) as soon as it is; `GateTimeout` at the deadline."""
+        watch = ProgressWatch.start(run, self.clock(), self.settings.stale_minutes * 60.0)
+        stuck: str | None = None
+
+        def look() -> list[Run]:
+            nonlocal watch
+            current = self.client.get_run(run.id)
+            watch = watch.seen(current, self.clock())
+            return [current]
+
+        def is_stuck(runs: list[Run]) -> bool:
+            nonlocal stuck
+            stuck = watch.stuck(runs[0], self.clock())
+            return stuck is not None
+
+        (last,) = self.wait_all([run], look, stop=is_stuck)
+        return last, stuck
 
     def scored(self, run: Run) -> None:
         """Check the finished run (it did not fail, it has scores) and learn its notes."""
@@ -604,12 +652,14 @@ def wait_for_runs(
     deadline: float,
     say: Callable[[str], None],
     on_finished: Callable[[Run], None] | None = None,
+    stop: Callable[[list[Run]], bool] | None = None,
 ) -> list[Run]:
     """Look at the runs until every one has finished or the deadline has passed, and return them
     as last seen. `read_runs()` reads them all at once (one request per look), in the same order;
     the sleeps between looks follow `polling.Poll` and never pass the deadline. A run's progress
     line is said each time it changes; `on_finished` is called once with each run as it is first
-    seen finished (so its comparison need not wait for the slowest run)."""
+    seen finished (so its comparison need not wait for the slowest run); `stop(runs)` true ends
+    the wait early."""
     current, poll = list(runs), Poll()
     said: dict[int, str] = {}
     handed: set[int] = set()
@@ -624,6 +674,8 @@ def wait_for_runs(
                 on_finished(run)
         now = clock()
         if all(run.is_terminal for run in current) or now >= deadline:
+            return current
+        if stop is not None and stop(current):
             return current
         poll = poll.after(now, current)
         sleep(min(poll.delay, deadline - now))

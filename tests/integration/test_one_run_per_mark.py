@@ -13,7 +13,9 @@ from tests.integration.helpers import gate_step
 
 
 def posts(emulated, pattern):
-    return [r for r in emulated.emulator.requests if r.method == "POST" and re.search(pattern, r.path)]
+    return [
+        r for r in emulated.emulator.requests if r.method == "POST" and re.search(pattern, r.path)
+    ]
 
 
 def gate_runs(emulated):
@@ -98,3 +100,18 @@ def test_a_pending_run_whose_creator_vanished_is_started_after_the_grace(emulate
     (start,) = posts(emulated, r"/generate$")
     assert start.time - began >= PENDING_GRACE_SECONDS
     assert "Starting another job's run" in result.stdout
+
+
+def test_a_stuck_reused_run_is_not_waited_on_a_fresh_run_is_started(emulated, action_env):
+    # The engine can leave a run `running` for ever with no rows (a lost start job).
+    twin = pending_twin(emulated, action_env)
+    record = emulated.emulator._runs[twin]
+    record.status = "running"  # claimed, never generated: no rows, never settles
+    result = gate_step(emulated, action_env, **{"stale-minutes": "1", "timeout-minutes": "5"})
+    assert result.code == 1, result.stdout  # measured on the fresh run
+    fresh = int(result.outputs["run-id"])
+    assert fresh != twin
+    assert len(posts(emulated, r"/generate$")) == 1
+    assert f"Run {twin} has had no rows for 1 minute(s) (stale-minutes)" in result.summary_text
+    assert "a fresh run was started" in result.summary_text
+    assert emulated.emulator.get_run(fresh)["name"].endswith(f" fresh-{twin}")

@@ -182,7 +182,9 @@ def test_two_jobs_on_one_commit_pay_one_run_and_leave_one_comment(seed, tmp_path
         turns.pass_on(by_token[secret])
 
     fake.before = hold
-    steps = {name: job(emulated, tmp_path / str(i), turns, name, url, pr) for i, name in enumerate(JOBS)}
+    steps = {
+        name: job(emulated, tmp_path / str(i), turns, name, url, pr) for i, name in enumerate(JOBS)
+    }
     results = run_together(steps, turns)
 
     for name, result in results.items():
