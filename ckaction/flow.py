@@ -25,7 +25,6 @@ from ckaction.errors import (
     RunFailed,
     StaleBaseline,
     UncertainOutcome,
-    Unprocessable,
 )
 from ckaction.inputs import Settings
 from ckaction.models import Metric, Prompt, ResponseFacts, Run
@@ -431,7 +430,9 @@ class Gate:
     def start(self, run: Run) -> Run:
         """`POST /runs/:id/generate` on a run this job created. An answer that was lost is read
         back for a while (`read_back_start`) before the start is sent again: the engine fails a
-        run that is asked to start twice."""
+        run that is asked to start twice (`Run#start!` answers any state but pending or failed
+        with `fail_with_summary!`, app/models/completion_kit/run.rb), so a refused start is the
+        run's failure, with no recovery to attempt."""
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
             if run.status != "pending":
                 return run
@@ -446,11 +447,6 @@ class Gate:
                 run = self.read_back_start(run)
                 if attempt == MAX_WRITE_ATTEMPTS and run.status == "pending":
                     raise
-            except Unprocessable:
-                current = self.client.get_run(run.id)
-                if current.status in ("running", "completed"):
-                    return current
-                raise
         return run
 
     def read_back_start(self, run: Run) -> Run:

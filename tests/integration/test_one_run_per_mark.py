@@ -1,7 +1,9 @@
 """Writes whose answer is lost, and runs another job created: read back before any resend, and only
-a run's creator starts it (the engine fails a run asked to start twice:
-app/services/completion_kit/run_starter.rb via `fail_with_summary!`, as the emulator's
-`Lifecycle._start` does). In process, on the emulator's fake clock."""
+a run's creator starts it (the engine fails a run asked to start twice: `Run#start!` answers any
+state but pending or failed with `fail_with_summary!`, app/models/completion_kit/run.rb, as the
+emulator's `Lifecycle._start` does). A run the engine leaves `running` with no rows (a lost
+`StartRunJob`, shared/completionkit-api.md §15) is not waited on. In process, on the emulator's fake
+clock."""
 
 from __future__ import annotations
 
