@@ -20,6 +20,7 @@ import pytest
 
 from ckaction.cli import App
 from ckaction.emulator import Emulator, seed_demo
+from ckaction.emulator.seed import TEMPLATE_V1
 from ckaction.emulator.transport import EmulatorTransport
 from ckaction.inputs import raw_inputs_from_env
 from tests.conftest import RUN_SECONDS, TOKEN, ActionEnv, Emulated, FakeTime
@@ -32,6 +33,10 @@ PR = 12
 SHA = "c0ffee" * 6 + "abcd"
 TRIALS = 20
 JOBS = ("pull_request opened", "pull_request labeled")
+FILE_TRIALS = 8
+PROMPT_FILE = "prompts/support-reply.yml"
+LIVE = "Support reply"  # the seeded live prompt
+EDITED = TEMPLATE_V1 + " Thank them for writing."
 
 
 class Turns:
@@ -93,7 +98,13 @@ def github_token(name: str) -> str:
 
 
 def job(
-    emulated: Emulated, root: Path, turns: Turns, name: str, github_url: str, pr: int
+    emulated: Emulated,
+    root: Path,
+    turns: Turns,
+    name: str,
+    github_url: str,
+    pr: int,
+    **extra: str,
 ) -> Callable[[], Result]:
     env = ActionEnv(root)
     payload = {
@@ -108,8 +119,8 @@ def job(
     inputs = {
         **BASE_INPUTS,
         "api-url": emulated.url,
-        "prompt-id": str(emulated.ids.prompt_v2_id),
         "github-token": github_token(name),
+        **(extra or {"prompt-id": str(emulated.ids.prompt_v2_id)}),
     }
     environ = env.environ(
         inputs,
@@ -118,6 +129,11 @@ def job(
         GITHUB_SHA=SHA,
         GITHUB_API_URL=github_url,
         GITHUB_REPOSITORY=REPO,
+    )
+    prompt_file = env.workspace / PROMPT_FILE
+    prompt_file.parent.mkdir(parents=True, exist_ok=True)
+    prompt_file.write_text(
+        f"prompt: {LIVE}\nllm_model: gpt-4o-mini\ntemplate: |\n  {EDITED}\n", encoding="utf-8"
     )
 
     def step() -> Result:
@@ -166,9 +182,10 @@ def fresh_emulator() -> Emulated:
     return emulated
 
 
-@pytest.mark.parametrize("seed", range(TRIALS))
-def test_two_jobs_on_one_commit_pay_one_run_and_leave_one_comment(seed, tmp_path, github):
-    fake, url = github
+def both_jobs(
+    fake: FakeGitHub, url: str, tmp_path: Path, seed: int, **extra: str
+) -> tuple[Emulated, int, dict[str, Result]]:
+    """The two jobs on one pull request, interleaved by `seed`: (the emulator, the PR, results)."""
     pr = PR + seed
     fake.add_pull(REPO, pr)
     for name in JOBS:
@@ -183,10 +200,16 @@ def test_two_jobs_on_one_commit_pay_one_run_and_leave_one_comment(seed, tmp_path
 
     fake.before = hold
     steps = {
-        name: job(emulated, tmp_path / str(i), turns, name, url, pr) for i, name in enumerate(JOBS)
+        name: job(emulated, tmp_path / str(i), turns, name, url, pr, **extra)
+        for i, name in enumerate(JOBS)
     }
-    results = run_together(steps, turns)
+    return emulated, pr, run_together(steps, turns)
 
+
+@pytest.mark.parametrize("seed", range(TRIALS))
+def test_two_jobs_on_one_commit_pay_one_run_and_leave_one_comment(seed, tmp_path, github):
+    fake, url = github
+    emulated, pr, results = both_jobs(fake, url, tmp_path, seed)
     for name, result in results.items():
         assert result.code == 0, f"{name}: {result.stdout}"
     emu = emulated.emulator
@@ -201,3 +224,21 @@ def test_two_jobs_on_one_commit_pay_one_run_and_leave_one_comment(seed, tmp_path
     assert {result.outputs["comment-url"] for result in results.values()} == {
         f"https://github.com/{REPO}/pull/{pr}#issuecomment-{comments[0].id}"
     }
+
+
+@pytest.mark.parametrize("seed", range(FILE_TRIALS))
+def test_two_prompt_files_jobs_share_one_candidate_and_one_paid_run(seed, tmp_path, github):
+    fake, url = github
+    emulated, pr, results = both_jobs(
+        fake, url, tmp_path, seed, **{"prompt-files": "prompts/*.yml"}
+    )
+    for name, result in results.items():
+        assert result.code == 0, f"{name}: {result.stdout}"
+    emu = emulated.emulator
+    candidates = [p for p in emu.list_prompts({}).items if "ckaction candidate" in p["name"]]
+    assert len(candidates) == 1  # a losing duplicate, still without runs, was deleted
+    starts = [r for r in emu.requests if r.method == "POST" and r.path.endswith("/generate")]
+    assert [r.status for r in starts] == [202]
+    (run,) = [r for r in emu.list_runs().items if r["prompt_id"] == candidates[0]["id"]]
+    assert run["status"] == "completed"
+    assert len(fake.comments_on(REPO, pr)) == 1
