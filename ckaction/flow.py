@@ -550,12 +550,16 @@ class Gate:
             run, stuck = self.wait_unless_stuck(run)
             if stuck is None:
                 return run
-            said = f"{stuck}: not waited on; a fresh run was started."
-            self.log.warning(said, title="Stuck run")
-            self.learn(notes=(*self.facts.notes, said), reused_run=False)
-            claim = self.obtain_run(
-                spec, f"{run.name or run_mark(spec, self.commit)} fresh-{run.id}"
-            )
+            claim = self.replacement(run, stuck, spec)
+
+    def replacement(self, stuck_run: Run, why: str, spec: RunSpec) -> Claim:
+        """A fresh run instead of a stuck one, said in the report; its mark names the stuck run,
+        so every job that finds that run stuck claims the same fresh one."""
+        said = f"{why}: not waited on; a fresh run was started."
+        self.log.warning(said, title="Stuck run")
+        self.learn(notes=(*self.facts.notes, said), reused_run=False)
+        mark = stuck_run.name or run_mark(spec, self.commit)
+        return self.obtain_run(spec, f"{mark} fresh-{stuck_run.id}")
 
     def wait_unless_stuck(self, run: Run) -> tuple[Run, str | None]:
         """Wait for a run this job did not start: (the finished run, None), or (the run, why it

@@ -12,6 +12,8 @@ import re
 from ckaction.emulator import Fault
 from ckaction.flow import PENDING_GRACE_SECONDS
 from tests.integration.helpers import gate_step
+from tests.integration.test_prompt_files_gate import OTHER_SHA, PASSING, content_judge, write
+from tests.integration.test_prompt_files_gate import gate as files_gate
 
 
 def posts(emulated, pattern):
@@ -117,3 +119,20 @@ def test_a_stuck_reused_run_is_not_waited_on_a_fresh_run_is_started(emulated, ac
     assert f"Run {twin} has had no rows for 1 minute(s) (stale-minutes)" in result.summary_text
     assert "a fresh run was started" in result.summary_text
     assert emulated.emulator.get_run(fresh)["name"].endswith(f" fresh-{twin}")
+
+
+def test_a_stuck_reused_prompt_files_run_is_replaced_by_a_fresh_one(emulated, action_env):
+    emulated.emulator.judge = content_judge
+    write(action_env, "prompts/support-reply.yml", PASSING)
+    first = files_gate(emulated, action_env)
+    assert first.code == 0, first.stdout
+    (done,) = [r for r in gate_runs(emulated) if r["status"] == "completed"]
+    record = emulated.emulator._runs[done["id"]]
+    record.status, record.responses = "running", []  # its start job lost: no rows, for ever
+    emulated.emulator.requests.clear()
+    again = files_gate(emulated, action_env, inputs={"stale-minutes": "1"}, GITHUB_SHA=OTHER_SHA)
+    assert again.code == 0, again.stdout
+    assert len(posts(emulated, r"/generate$")) == 1
+    assert f"Run {done['id']} has had no rows for 1 minute(s)" in again.summary_text
+    fresh = [r for r in gate_runs(emulated) if r["name"].endswith(f" fresh-{done['id']}")]
+    assert [r["status"] for r in fresh] == ["completed"]
