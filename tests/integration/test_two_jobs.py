@@ -10,6 +10,7 @@ random generator: each seed is one interleaving of the two jobs' requests, the s
 from __future__ import annotations
 
 import io
+import json
 import random
 import threading
 from collections.abc import Callable
@@ -46,8 +47,11 @@ class Turns:
     def __init__(self, names: tuple[str, ...], seed: int) -> None:
         self.rng = random.Random(seed)
         self.active = list(names)
-        self.current = self.rng.choice(self.active)
+        self.current = self.draw()
         self.changed = threading.Condition()
+
+    def draw(self) -> str:
+        return self.rng.choice(self.active)
 
     def wait_for(self, name: str) -> None:
         with self.changed:
@@ -56,7 +60,7 @@ class Turns:
     def pass_on(self, name: str) -> None:
         """`name` is about to send a request: draw who goes next and wait for `name`'s turn."""
         with self.changed:
-            self.current = self.rng.choice(self.active)
+            self.current = self.draw()
             self.changed.notify_all()
         self.wait_for(name)
 
@@ -64,8 +68,22 @@ class Turns:
         with self.changed:
             self.active.remove(name)
             if self.active:
-                self.current = self.rng.choice(self.active)
+                self.current = self.draw()
             self.changed.notify_all()
+
+
+class Lockstep(Turns):
+    """The jobs take turns request by request: both read before either writes, so both create a
+    run and both post a comment, the race the rules must settle."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.order = list(names)
+        self.sent = 0
+        super().__init__(names, seed=0)
+
+    def draw(self) -> str:
+        self.sent += 1
+        return self.active[self.sent % len(self.active)] if self.active else self.order[0]
 
 
 class TurnTransport(EmulatorTransport):
@@ -183,15 +201,16 @@ def fresh_emulator() -> Emulated:
 
 
 def both_jobs(
-    fake: FakeGitHub, url: str, tmp_path: Path, seed: int, **extra: str
+    fake: FakeGitHub, url: str, tmp_path: Path, seed: int, turns: Turns | None = None, **extra: str
 ) -> tuple[Emulated, int, dict[str, Result]]:
-    """The two jobs on one pull request, interleaved by `seed`: (the emulator, the PR, results)."""
+    """The two jobs on one pull request, interleaved by `seed` (or by `turns`): (the emulator,
+    the PR, results)."""
     pr = PR + seed
     fake.add_pull(REPO, pr)
     for name in JOBS:
         fake.add_token(github_token(name), ACTIONS_BOT, installation=True)
     emulated = fresh_emulator()
-    turns = Turns(JOBS, seed)
+    turns = turns or Turns(JOBS, seed)
     by_token = {github_token(name): name for name in JOBS}
 
     def hold(headers: dict[str, str]) -> None:
@@ -242,3 +261,29 @@ def test_two_prompt_files_jobs_share_one_candidate_and_one_paid_run(seed, tmp_pa
     (run,) = [r for r in emu.list_runs().items if r["prompt_id"] == candidates[0]["id"]]
     assert run["status"] == "completed"
     assert len(fake.comments_on(REPO, pr)) == 1
+
+
+def test_in_lockstep_both_jobs_create_and_the_later_run_and_comment_are_deleted(tmp_path, github):
+    fake, url = github
+    emulated, pr, results = both_jobs(fake, url, tmp_path, 0, Lockstep(JOBS))
+    for name, result in results.items():
+        assert result.code == 0, f"{name}: {result.stdout}"
+    emu = emulated.emulator
+    created = [r for r in emu.requests if r.method == "POST" and r.path == "/runs"]
+    assert [r.status for r in created] == [201, 201]  # both created: the race happened
+    deleted = [r.path for r in emu.requests if r.method == "DELETE"]
+    (kept,) = [r for r in emu.list_runs().items if r["name"].startswith("ckaction gate ")]
+    assert deleted == [f"/runs/{kept['id'] + 1}"]  # the later one, never started
+    assert kept["status"] == "completed"
+    posted = [c for c in fake.calls() if c == f"POST /repos/{REPO}/issues/{pr}/comments"]
+    assert len(posted) == 2  # both posted: the race happened
+    first, second = (
+        json.loads(e.response_body)["id"]
+        for e in fake.exchanges
+        if e.method == "POST" and e.status == 201
+    )
+    deletes = [(e.path, e.status) for e in fake.exchanges if e.method == "DELETE"]
+    duplicate = f"/repos/{REPO}/issues/comments/{second}"
+    assert deletes == [(duplicate, 204), (duplicate, 404)]  # both jobs apply the rule; 404 is fine
+    (comment,) = fake.comments_on(REPO, pr)
+    assert comment.id == first
