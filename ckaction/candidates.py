@@ -52,13 +52,15 @@ def candidate_among(
 ) -> Prompt | None:
     """The candidate of `content` for the live prompt `live_name` among candidates already read,
     verified: its name is the content's candidate name and the content it carries is `content` (a
-    candidate edited by hand in the web UI is not this content's any more)."""
+    candidate edited by hand in the web UI is not this content's any more). Of two (two jobs
+    created one each), the lowest id: the rule every job applies, so they share one."""
     if content is None:
         return None
     name = candidate_name(live_name, content)
-    return next(
+    return min(
         (p for p in prompts if p.name == name and content_of_prompt(p) == content),
-        None,
+        key=lambda p: p.id,
+        default=None,
     )
 
 
@@ -72,7 +74,9 @@ def obtain_candidate(
     client: CompletionKitClient, live_name: str, content: Content, description: str | None
 ) -> tuple[Prompt, bool]:
     """(the candidate for this content, whether it was created now). An existing one is reused; a
-    create whose answer was lost is looked up before anything is sent again."""
+    create whose answer was lost is looked up before anything is sent again. After a create the
+    candidates are read again: when another job created one first (a lower id), ours, which has
+    no run yet, is deleted and theirs is used."""
     found = find_candidate(client, live_name, content)
     if found is not None:
         return found, False
@@ -89,6 +93,10 @@ def obtain_candidate(
         if found is None:
             raise
         return found, False
+    first = find_candidate(client, live_name, content)
+    if first is not None and first.id < created.id:
+        client.delete_prompt(created.id)
+        return first, False
     return created, True
 
 

@@ -51,6 +51,7 @@ from ckaction.report import (
     tolerances_of,
 )
 from ckaction.signoff import SignOffs
+from ckaction.stuck import ProgressWatch
 
 CONTENT_RUN_PREFIX = "ckaction gate cfg-"
 
@@ -106,6 +107,7 @@ class Started:
     baseline: Run | None  # None: a new prompt, scored on its own
     spec: RunSpec
     run: Run
+    created: bool  # this job created the run; one it reused or attached to is watched for stuck
 
 
 class FileGate:
@@ -153,12 +155,30 @@ class FileGate:
 
         def finished(run: Run) -> None:
             item = by_run[run.id]
+            if item.file.path in outcomes:  # handed again by a later wait
+                return
             with self.log.group(f"{item.file.path}: comparing and deciding"):
                 outcomes[item.file.path] = self.finish(item, run)
 
-        for item, run in zip(started, self.wait(started, finished), strict=True):
-            if item.file.path not in outcomes:  # still running at the deadline
-                outcomes[item.file.path] = self.finish(item, run)
+        waiting = started
+        while waiting:
+            last_seen, stuck = self.wait(waiting, finished)
+            still: list[Started] = []
+            for item, run in zip(waiting, last_seen, strict=True):
+                if item.file.path in outcomes:
+                    continue
+                if run.id in stuck:
+                    step = self.restart(item, run, stuck[run.id])
+                elif self.deadline.passed:  # still running at the deadline
+                    step = self.finish(item, run)
+                else:  # still running: another file's run was stuck
+                    step = replace(item, run=run)
+                if isinstance(step, Started):
+                    by_run[step.run.id] = step
+                    still.append(step)
+                else:
+                    outcomes[item.file.path] = step
+            waiting = still
         ordered = tuple(outcomes[file.path] for file in files)
         return Report(
             result=step_result(ordered),
@@ -209,12 +229,23 @@ class FileGate:
             if baseline is not None:
                 differences = like_for_like_differences(spec, baseline, metrics)
                 gate.learn(not_like_for_like=tuple(differences))
-            run = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
-            gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
-            run = gate.start(run)
+            claim = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
+            gate.learn(candidate=RunRef(claim.run.id, gate.run_url(claim.run.id), claim.run.name))
+            run = gate.begin(claim)
         except CkError as exc:
             return self.failed(file, gate.facts if gate else facts, exc)
-        return Started(file, gate, candidate, baseline, spec, run)
+        return Started(file, gate, candidate, baseline, spec, run, claim.created)
+
+    def restart(self, item: Started, stuck_run: Run, why: str) -> Started | FileOutcome:
+        """A fresh run for a file whose reused or attached run is stuck (`Gate.replacement`)."""
+        gate = item.gate
+        try:
+            claim = gate.replacement(stuck_run, why, item.spec)
+            gate.learn(candidate=RunRef(claim.run.id, gate.run_url(claim.run.id), claim.run.name))
+            run = gate.begin(claim)
+        except CkError as exc:
+            return self.failed(item.file, gate.facts, exc)
+        return replace(item, run=run, created=claim.created)
 
     def baseline_of(self, file: PromptFile, live: Prompt, settings: Settings) -> Run:
         baseline = find_baseline(self.client, live, settings.dataset_id, self.candidates)
@@ -279,20 +310,39 @@ class FileGate:
 
     # -- the wait: one listing per look ----------------------------------------------------------
 
-    def wait(self, started: list[Started], finished: Callable[[Run], None]) -> list[Run]:
-        """Every started run as last seen, finished unless the step's deadline passed; each is
-        handed to `finished` as soon as it is seen finished."""
-        if not started:
-            return []
+    def wait(
+        self, started: list[Started], finished: Callable[[Run], None]
+    ) -> tuple[list[Run], dict[int, str]]:
+        """Every started run as last seen, and why each stuck one is stuck (`stuck.ProgressWatch`,
+        only for runs this job did not create). The wait ends when every run has finished, the
+        step's deadline has passed or a run is stuck; each run is handed to `finished` as soon as
+        it is seen finished."""
         latest = [item.run for item in started]
+        stale_seconds = self.settings.stale_minutes * 60.0
+        watches = {
+            item.run.id: ProgressWatch.start(item.run, self.clock(), stale_seconds)
+            for item in started
+            if not item.created
+        }
+        stuck: dict[int, str] = {}
 
         def look() -> list[Run]:
             nonlocal latest
             latest = self.read_runs(latest)
+            for run in latest:
+                if run.id in watches:
+                    watches[run.id] = watches[run.id].seen(run, self.clock())
             return latest
 
+        def any_stuck(runs: list[Run]) -> bool:
+            for run in runs:
+                why = watches[run.id].stuck(run, self.clock()) if run.id in watches else None
+                if why is not None:
+                    stuck[run.id] = why
+            return bool(stuck)
+
         with self.log.group(f"Waiting for {len(latest)} run(s)"):
-            return wait_for_runs(
+            runs = wait_for_runs(
                 latest,
                 look,
                 clock=self.clock,
@@ -300,7 +350,9 @@ class FileGate:
                 deadline=self.deadline.at,
                 say=self.log.info,
                 on_finished=finished,
+                stop=any_stuck,
             )
+        return runs, stuck
 
     def read_runs(self, last_seen: list[Run]) -> list[Run]:
         """One look at the runs still running: the gate's tag, newest first, paged only until all

@@ -25,18 +25,23 @@ from ckaction.errors import (
     RunFailed,
     StaleBaseline,
     UncertainOutcome,
-    Unprocessable,
 )
 from ckaction.inputs import Settings
 from ckaction.models import Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
 from ckaction.report import Facts, Report, RunRef, tolerances_of
 from ckaction.signoff import SignOffs
+from ckaction.stuck import ProgressWatch
 
 GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
-LOOKUP_ATTEMPTS = 3
-LOOKUP_PAUSE_SECONDS = 2.0
+# An uncertain write (a lost answer) is read back this long, a pause apart, before it is resent.
+READ_BACK_SECONDS = 10.0
+READ_BACK_PAUSE_SECONDS = 2.0
+# A pending run another job created is left to that job this long after we first see it.
+PENDING_GRACE_SECONDS = 60.0
+PENDING_LOOK_SECONDS = 5.0
+LOCAL_MARK_PREFIX = "ckaction gate local-"
 
 
 class Log(Protocol):
@@ -83,8 +88,18 @@ class RunSpec:
 
 def run_mark(spec: RunSpec, commit: str | None) -> str:
     """The name every gate run carries: the commit and a hash of the run's configuration."""
-    source = commit[:12] if commit else f"local-{secrets.token_hex(4)}"
-    return f"ckaction gate {source} cfg-{spec.config_hash()}"
+    if commit is None:
+        return f"{LOCAL_MARK_PREFIX}{secrets.token_hex(4)} cfg-{spec.config_hash()}"
+    return f"ckaction gate {commit[:12]} cfg-{spec.config_hash()}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The run a gate will wait for, and whether this job created it: only its creator starts a
+    run (a second `generate` makes the engine fail it)."""
+
+    run: Run
+    created: bool
 
 
 def is_gate_run(run: Run) -> bool:
@@ -279,14 +294,16 @@ class Gate:
 
     # -- steps 3 and 4: create (or reuse) and start ------------------------------------------------
 
-    def find_marked(self, spec: RunSpec, name: str, *, reusable: bool = False) -> Run | None:
-        """The newest run carrying this gate's mark that has not failed and whose settings are
-        the plan's (a mark is a name: anyone can write it); with `reusable`, also not one that
-        completed without scores (re-running the job must be able to recover)."""
+    def marked_runs(self, spec: RunSpec, name: str) -> list[Run]:
+        """The runs carrying this gate's mark that another look may reuse or attach to, lowest id
+        (oldest) first: not failed, not completed without scores (re-running the job must be able
+        to recover), and with the plan's settings (a mark is a name: anyone can write it). Every
+        job on the commit applies this same rule, so they agree on the first one."""
+        found: list[Run] = []
         for run in self.client.list_runs(prompt_id=spec.prompt_id, **{"tag[]": GATE_TAG}):
             if run.name != name or run.status == "failed":
                 continue
-            if reusable and run.status == "completed" and not run.has_scores:
+            if run.status == "completed" and not run.has_scores:
                 continue
             differences = reuse_differences(run, spec)
             if differences:
@@ -296,57 +313,126 @@ class Gate:
                     title="Run not reused",
                 )
                 continue
-            return run
-        return None
+            found.append(run)
+        return sorted(found, key=lambda run: run.id)
 
-    def find_after_uncertain_create(self, spec: RunSpec, name: str) -> Run | None:
-        """Look for a create that may still be landing: now, then twice more a moment apart."""
-        for attempt in range(LOOKUP_ATTEMPTS):
-            if attempt:
-                self.sleep(LOOKUP_PAUSE_SECONDS)
+    def find_marked(self, spec: RunSpec, name: str) -> Run | None:
+        """The first (lowest id) run with this mark that may be reused (`marked_runs`)."""
+        return next(iter(self.marked_runs(spec, name)), None)
+
+    def read_back_create(self, spec: RunSpec, name: str) -> Run | None:
+        """A create whose answer was lost may still be landing: look for it now and then a
+        moment apart for `READ_BACK_SECONDS` (never past the deadline) before anything is sent
+        again."""
+        give_up = min(self.clock() + READ_BACK_SECONDS, self.deadline)
+        while True:
             found = self.find_marked(spec, name)
-            if found is not None:
+            now = self.clock()
+            if found is not None or now >= give_up:
                 return found
-        return None
+            self.sleep(min(READ_BACK_PAUSE_SECONDS, give_up - now))
 
     def obtain_run(
         self, spec: RunSpec, name: str | None = None, *, new_prompt: bool = False
-    ) -> Run:
+    ) -> Claim:
         """The candidate run: reused when one carries its mark, else created. The mark is the
         commit's (`run_mark`) unless `name` gives a content-addressed one, reusable from any
-        commit. A prompt created just now (`new_prompt`) has no run to look for."""
+        commit. A prompt created just now (`new_prompt`) has no run to look for. A mark that
+        other jobs may share is settled after the create (`settle`): one run per mark."""
         same = "same configuration" if name else "same commit and configuration"
-        content_addressed = name is not None
         name = name or run_mark(spec, self.commit)
-        if self.settings.reuse_runs and (self.commit or content_addressed) and not new_prompt:
-            existing = self.find_marked(spec, name, reusable=True)
+        shared = self.settings.reuse_runs and not name.startswith(LOCAL_MARK_PREFIX)
+        if shared and not new_prompt:
+            existing = self.find_marked(spec, name)
             if existing is not None:
                 self.learn(reused_run=True)
                 self.log.info(
                     f"Reusing run {existing.id} ({existing.status}): {same}, so no new "
                     "evaluation is paid for."
                 )
-                return existing
+                return Claim(existing, created=False)
+        claim = self.create(spec, name)
+        return self.settle(spec, name, claim) if shared else claim
+
+    def create(self, spec: RunSpec, name: str) -> Claim:
+        """`POST /runs`, sent again only after a read-back found no trace of the lost one. A run
+        found by the read-back may be another job's: it is not ours to start at once."""
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
             try:
                 run = self.client.create_run(spec.body(name))
                 self.log.info(f"Created run {run.id} ({name})")
-                return run
+                return Claim(run, created=True)
             except UncertainOutcome as exc:
                 self.log.warning(
-                    f"Creating the run may or may not have worked ({exc.message}); looking it up "
-                    "before trying again.",
+                    f"Creating the run may or may not have worked ({exc.message}); reading it "
+                    "back before trying again.",
                     title="Uncertain create",
                 )
-                found = self.find_after_uncertain_create(spec, name)
+                found = self.read_back_create(spec, name)
                 if found is not None:
                     self.log.info(f"Found run {found.id}: the create had reached CompletionKit.")
-                    return found
+                    return Claim(found, created=False)
                 if attempt == MAX_WRITE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def settle(self, spec: RunSpec, name: str, claim: Claim) -> Claim:
+        """Two jobs on one commit may both have created a run with this mark: re-list, and the
+        lowest id wins. Our run, if it lost, is deleted while still `pending` (never started, so
+        free) and we attach to the winner, which its creator starts."""
+        if not claim.created:
+            return claim
+        mine = claim.run
+        winner = next(iter(self.marked_runs(spec, name)), mine)
+        if winner.id >= mine.id:
+            return claim
+        self.client.delete_run(mine.id)
+        self.learn(reused_run=True)
+        self.log.info(
+            f"Run {winner.id} with the same mark was created first (by another job on this "
+            f"commit): deleted our run {mine.id} before it started, and attaching to run "
+            f"{winner.id}."
+        )
+        return Claim(winner, created=False)
+
+    def begin(self, claim: Claim) -> Run:
+        """The claimed run, started: by us when we created it, else by its creator (`await_start`)."""
+        return self.start(claim.run) if claim.created else self.await_start(claim.run)
+
+    def await_start(self, run: Run) -> Run:
+        """A `pending` run this job did not create is its creator's to start: wait for that. Only
+        when it is still pending `PENDING_GRACE_SECONDS` after we first saw it (so at least that
+        long after its `created_at`, whatever the clocks' skew) is its creator taken to be gone,
+        and we start it ourselves, from a fresh read (a second `generate` would fail the run)."""
+        if run.status != "pending":
+            return run
+        self.log.info(f"Run {run.id} is pending: waiting for the job that created it to start it.")
+        grace_ends = self.clock() + PENDING_GRACE_SECONDS
+        while True:
+            now = self.clock()
+            if now >= self.deadline:
+                raise self.timed_out([run])
+            if now >= grace_ends:
+                run = self.client.get_run(run.id)
+                if run.status != "pending":
+                    return run
+                self.log.warning(
+                    f"Run {run.id} is still pending {PENDING_GRACE_SECONDS:g} s after we first "
+                    "saw it: the job that created it is gone, so this job starts it.",
+                    title="Starting another job's run",
+                )
+                return self.start(run)
+            self.sleep(min(PENDING_LOOK_SECONDS, grace_ends - now, self.deadline - now))
+            run = self.client.get_run(run.id)
+            if run.status != "pending":
+                return run
+
     def start(self, run: Run) -> Run:
+        """`POST /runs/:id/generate` on a run this job created. An answer that was lost is read
+        back for a while (`read_back_start`) before the start is sent again: the engine fails a
+        run that is asked to start twice (`Run#start!` answers any state but pending or failed
+        with `fail_with_summary!`, app/models/completion_kit/run.rb), so a refused start is the
+        run's failure, with no recovery to attempt."""
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
             if run.status != "pending":
                 return run
@@ -355,18 +441,24 @@ class Gate:
             except UncertainOutcome as exc:
                 self.log.warning(
                     f"Starting run {run.id} may or may not have worked ({exc.message}); reading "
-                    "the run before sending it again.",
+                    "the run back before sending it again.",
                     title="Uncertain start",
                 )
-                run = self.client.get_run(run.id)
+                run = self.read_back_start(run)
                 if attempt == MAX_WRITE_ATTEMPTS and run.status == "pending":
                     raise
-            except Unprocessable:
-                current = self.client.get_run(run.id)
-                if current.status in ("running", "completed"):
-                    return current
-                raise
         return run
+
+    def read_back_start(self, run: Run) -> Run:
+        """The run, read until it leaves `pending` or `READ_BACK_SECONDS` have passed (never past
+        the deadline): a start answered 504 may still be processing."""
+        give_up = min(self.clock() + READ_BACK_SECONDS, self.deadline)
+        while True:
+            run = self.client.get_run(run.id)
+            now = self.clock()
+            if run.status != "pending" or now >= give_up:
+                return run
+            self.sleep(min(READ_BACK_PAUSE_SECONDS, give_up - now))
 
     # -- step 5: wait ------------------------------------------------------------------------------
 
@@ -374,9 +466,15 @@ class Gate:
         (finished,) = self.wait_all([run], lambda: [self.client.get_run(run.id)])
         return finished
 
-    def wait_all(self, runs: Sequence[Run], read_runs: Callable[[], list[Run]]) -> list[Run]:
-        """Wait for every run to finish (see `wait_for_runs`), or raise `GateTimeout` at the
-        step's deadline."""
+    def wait_all(
+        self,
+        runs: Sequence[Run],
+        read_runs: Callable[[], list[Run]],
+        *,
+        stop: Callable[[list[Run]], bool] | None = None,
+    ) -> list[Run]:
+        """Wait for every run to finish (see `wait_for_runs`) or `stop` to say enough, or raise
+        `GateTimeout` at the step's deadline."""
         ids = ", ".join(str(run.id) for run in runs)
         with self.log.group(f"Waiting for run{'s' if len(runs) > 1 else ''} {ids}"):
             runs = wait_for_runs(
@@ -386,9 +484,11 @@ class Gate:
                 sleep=self.sleep,
                 deadline=self.deadline,
                 say=self.log.info,
+                stop=stop,
             )
         unfinished = [run for run in runs if not run.is_terminal]
-        if unfinished:
+        stopped = stop is not None and stop(runs) and self.clock() < self.deadline
+        if unfinished and not stopped:
             raise self.timed_out(unfinished)
         return runs
 
@@ -430,12 +530,56 @@ class Gate:
                 judge_model=spec.judge_model,
                 not_like_for_like=tuple(like_for_like_differences(spec, baseline, metrics)),
             )
-        with self.log.group("Creating and starting the candidate run"):
-            run = self.obtain_run(spec)
-            self.learn(candidate=RunRef(run.id, self.run_url(run.id), run.name))
-            run = self.start(run)
-        run = self.wait(run)
+        with self.log.group("Creating or reusing the candidate run"):
+            claim = self.obtain_run(spec)
+        run = self.see_through(claim, spec)
         return self.conclude(run, baseline, spec)
+
+    def see_through(self, claim: Claim, spec: RunSpec) -> Run:
+        """The claimed run, started and waited for. A run this job did not start (reused or
+        attached to) that is stuck (`stuck.ProgressWatch`) is not waited on: a fresh run is
+        claimed under a mark that names the stuck one, so every job that finds it stuck agrees on
+        the same fresh run."""
+        while True:
+            run = claim.run
+            self.learn(candidate=RunRef(run.id, self.run_url(run.id), run.name))
+            with self.log.group("Starting the candidate run"):
+                run = self.begin(claim)
+            if claim.created:
+                return self.wait(run)
+            run, stuck = self.wait_unless_stuck(run)
+            if stuck is None:
+                return run
+            claim = self.replacement(run, stuck, spec)
+
+    def replacement(self, stuck_run: Run, why: str, spec: RunSpec) -> Claim:
+        """A fresh run instead of a stuck one, said in the report; its mark names the stuck run,
+        so every job that finds that run stuck claims the same fresh one."""
+        said = f"{why}: not waited on; a fresh run was started."
+        self.log.warning(said, title="Stuck run")
+        self.learn(notes=(*self.facts.notes, said), reused_run=False)
+        mark = stuck_run.name or run_mark(spec, self.commit)
+        return self.obtain_run(spec, f"{mark} fresh-{stuck_run.id}")
+
+    def wait_unless_stuck(self, run: Run) -> tuple[Run, str | None]:
+        """Wait for a run this job did not start: (the finished run, None), or (the run, why it
+        is stuck) as soon as it is; `GateTimeout` at the deadline."""
+        watch = ProgressWatch.start(run, self.clock(), self.settings.stale_minutes * 60.0)
+        stuck: str | None = None
+
+        def look() -> list[Run]:
+            nonlocal watch
+            current = self.client.get_run(run.id)
+            watch = watch.seen(current, self.clock())
+            return [current]
+
+        def is_stuck(runs: list[Run]) -> bool:
+            nonlocal stuck
+            stuck = watch.stuck(runs[0], self.clock())
+            return stuck is not None
+
+        (last,) = self.wait_all([run], look, stop=is_stuck)
+        return last, stuck
 
     def scored(self, run: Run) -> None:
         """Check the finished run (it did not fail, it has scores) and learn its notes."""
@@ -508,12 +652,14 @@ def wait_for_runs(
     deadline: float,
     say: Callable[[str], None],
     on_finished: Callable[[Run], None] | None = None,
+    stop: Callable[[list[Run]], bool] | None = None,
 ) -> list[Run]:
     """Look at the runs until every one has finished or the deadline has passed, and return them
     as last seen. `read_runs()` reads them all at once (one request per look), in the same order;
     the sleeps between looks follow `polling.Poll` and never pass the deadline. A run's progress
     line is said each time it changes; `on_finished` is called once with each run as it is first
-    seen finished (so its comparison need not wait for the slowest run)."""
+    seen finished (so its comparison need not wait for the slowest run); `stop(runs)` true ends
+    the wait early."""
     current, poll = list(runs), Poll()
     said: dict[int, str] = {}
     handed: set[int] = set()
@@ -528,6 +674,8 @@ def wait_for_runs(
                 on_finished(run)
         now = clock()
         if all(run.is_terminal for run in current) or now >= deadline:
+            return current
+        if stop is not None and stop(current):
             return current
         poll = poll.after(now, current)
         sleep(min(poll.delay, deadline - now))

@@ -16,7 +16,11 @@ How it is built, and why:
   the next run will post a new comment instead of editing this one.
 * Every page is read (comments are listed oldest first, 100 per request) until our comment is found.
   When older versions left several of ours with the same marker, the first (oldest) one is edited and
-  the rest are left alone: deleting comments is not worth the risk of deleting the wrong one.
+  the rest are left alone.
+* Two jobs on one pull request (a PR opened with a label fires two events) may both find no comment
+  and both create one. So after creating, the comments are read again: the oldest of ours with the
+  marker stays (with this job's body), and newer ones of ours with the marker are deleted, so every
+  job, applying the same rule, leaves one. Only comments `is_ours` accepts are ever deleted.
 * Posting never changes the verdict and never raises: every failure becomes one warning that says
   why and what to do. Messages carry GitHub's own `message` text and status only, never a formatted
   exception (which could carry request details).
@@ -106,10 +110,14 @@ class CommentsAPI(Protocol):
 
     def edit(self, comment: Comment, body: str) -> Comment: ...
 
+    def delete(self, comment: Comment) -> None:
+        """Delete the comment; one deleted already (by another job) is no error."""
+        ...
+
 
 @dataclass(frozen=True)
 class Outcome:
-    action: Literal["created", "updated", "unchanged"]
+    action: Literal["created", "updated", "unchanged", "merged"]
     comment: Comment
     identity: Identity
 
@@ -143,14 +151,30 @@ def find_ours(comments: Iterable[Comment], marker: str, identity: Identity) -> C
 
 
 def upsert(api: CommentsAPI, body: str, marker: str) -> Outcome:
-    """Edit our comment when it exists (unless the body is unchanged), otherwise create it."""
+    """Edit our comment when it exists (unless the body is unchanged), otherwise create it and
+    keep one (`keep_oldest`)."""
     identity = resolve_identity(api)
     existing = find_ours(api.comments(), marker, identity)
     if existing is None:
-        return Outcome("created", api.create(body), identity)
+        return keep_oldest(api, api.create(body), marker, identity)
     if same_body(existing.body, body):
         return Outcome("unchanged", existing, identity)
     return Outcome("updated", api.edit(existing, body), identity)
+
+
+def keep_oldest(api: CommentsAPI, created: Comment, marker: str, identity: Identity) -> Outcome:
+    """After creating `created`, read the comments again: another job may have created one too.
+    The oldest of ours stays and carries this job's body; every newer one of ours is deleted."""
+    ours = [c for c in api.comments() if is_ours(c, marker, identity)]
+    oldest = min(ours, key=lambda c: c.id, default=created)
+    for duplicate in ours:
+        if duplicate.id != oldest.id:
+            api.delete(duplicate)
+    if oldest.id == created.id:
+        return Outcome("created", created, identity)
+    if same_body(oldest.body, created.body):
+        return Outcome("merged", oldest, identity)
+    return Outcome("merged", api.edit(oldest, created.body), identity)
 
 
 # -- PyGithub adapter ---------------------------------------------------------------------------
@@ -271,6 +295,19 @@ class PyGithubComments:
             obj.edit(body)
         return _to_comment(obj)
 
+    def delete(self, comment: Comment) -> None:
+        """`DELETE …/issues/comments/{id}` on an object seen while listing; 404 (another job
+        deleted it first) is no error."""
+        from github import GithubException
+
+        obj = self._objects[comment.id]
+        with _translated():
+            try:
+                obj.delete()
+            except GithubException as exc:
+                if exc.status != 404:
+                    raise
+
 
 # -- the seam called from delivery ----------------------------------------------------------------
 
@@ -336,7 +373,12 @@ def explain(error: GitHubError, context: RunContext) -> str:
 
 def report(outcome: Outcome, runner: Runner) -> None:
     """Log what happened; warn when an assumed identity will not find this comment next time."""
-    verbs = {"created": "Posted", "updated": "Updated", "unchanged": "Unchanged:"}
+    verbs = {
+        "created": "Posted",
+        "updated": "Updated",
+        "unchanged": "Unchanged:",
+        "merged": "Another job posted at the same time; kept the older and updated",
+    }
     runner.info(f"{verbs[outcome.action]} the PR comment {outcome.comment.html_url}")
     if outcome.action == "created" and not outcome.identity.wrote(outcome.comment):
         runner.warning(

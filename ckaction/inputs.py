@@ -224,6 +224,7 @@ class Settings(BaseModel):
     timeout_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     fail_on_regression: bool = True
     reuse_runs: bool = True
+    stale_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
     comment: bool = True
     comment_id: str | None = None
     github_token: SecretStr | None = None
@@ -320,7 +321,7 @@ class Settings(BaseModel):
             raise ValueError(f"expected a git commit SHA, {low} to {high} hex digits")
         return value
 
-    @field_validator("temperature", "timeout_minutes", mode="before")
+    @field_validator("temperature", "timeout_minutes", "stale_minutes", mode="before")
     @classmethod
     def _finite_float(cls, value: Any) -> Any:
         return parse_finite_float(value)

@@ -209,6 +209,14 @@ INPUTS: tuple[Input, ...] = (
         metavar="true|false",
     ),
     Input(
+        "stale-minutes",
+        "A reused or attached run that has had no rows, or whose progress has not moved, for this "
+        "many minutes is not waited on: a fresh run is started and the report says why.",
+        GATE,
+        default="10",
+        metavar="MINUTES",
+    ),
+    Input(
         "comment",
         "Post or update one sticky comment on the pull request.",
         GATE,

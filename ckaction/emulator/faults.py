@@ -26,6 +26,9 @@ class Fault:
     * `tamper`: process the request and rewrite its JSON answer with the named rewrite of
       `compare.TAMPERINGS` (a compare answer whose delta, runs, rows or kinds were tampered with);
       use it with `status=None`.
+    * `lands_after`: answer `status` at once without processing, and process the request this many
+      seconds later on the emulator clock (when the first request at or after that time arrives):
+      a write still being processed when its gateway gave up (a 504 that lands late).
     * `times`: how many matching requests the fault applies to before it is used up.
     * `method`: HTTP method, or None / "*" for any.
 
@@ -43,6 +46,7 @@ class Fault:
     content_type: str | None = None
     echo: str | None = None
     tamper: str | None = None
+    lands_after: float | None = None
     hits: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:

@@ -1,6 +1,6 @@
 """One request, start to finish, whatever carries it (the HTTP server or the in-process transport).
 
-Order of concerns: injected fault (may short-circuit, or rewrite the answer) → rate limit (counts before auth, answers
+Order of concerns: late writes now due (`Fault.lands_after`) → injected fault (may short-circuit, or rewrite the answer) → rate limit (counts before auth, answers
 429 with no Retry-After) → API root prefix → bearer auth → route → state method → the fault's
 delay, if any → the request log.
 """
@@ -38,6 +38,7 @@ def handle(
     """Answer one request. `target` is the request line's path and query, still percent-encoded;
     `headers` keys are lower-case; `wait(seconds)` makes a fault's answer late (it may raise, e.g.
     a read timeout in process: the request is logged all the same)."""
+    emu.land_due()
     arrived = emu.now()
     split = urlsplit(target)
     full_path = split.path
@@ -46,7 +47,13 @@ def handle(
 
     fault = emu.take_fault(method, relative)
     overrides = fault is not None and (fault.malformed or fault.status is not None)
-    if fault is not None and overrides and not fault.after_processing:
+    if fault is not None and fault.lands_after is not None:
+        emu.land_later(
+            arrived + fault.lands_after,
+            lambda: dispatch(emu, method, full_path, query, raw_body, headers, client),
+        )
+        reply = fault_reply(fault, headers)
+    elif fault is not None and overrides and not fault.after_processing:
         reply = fault_reply(fault, headers)
     else:
         reply = dispatch(emu, method, full_path, query, raw_body, headers, client)

@@ -102,6 +102,7 @@ class Store:
         self.generator: Generator = default_generator
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
+        self.late_writes: list[tuple[float, Callable[[], object]]] = []  # Fault.lands_after
         self.errors: list[str] = []  # tracebacks of unexpected exceptions (500s, judge crashes)
         self.lock = threading.RLock()
         self._tags: dict[int, TagRec] = {}

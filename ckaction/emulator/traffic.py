@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 from ckaction.emulator.faults import Fault, RequestRecord
 from ckaction.emulator.records import ApiError
@@ -49,6 +50,20 @@ class Traffic(Store):
                         self.faults.remove(fault)
                     return fault
             return None
+
+    def land_later(self, at: float, write: Callable[[], object]) -> None:
+        """Process `write` once the emulator clock reaches `at` (`Fault.lands_after`)."""
+        with self.lock:
+            self.late_writes.append((at, write))
+
+    def land_due(self) -> None:
+        """Process the late writes whose time has come, in the order they were sent."""
+        with self.lock:
+            now = self.clock()
+            due = [write for at, write in self.late_writes if at <= now]
+            self.late_writes = [(at, write) for at, write in self.late_writes if at > now]
+            for write in due:
+                write()
 
     def record(self, request: RequestRecord) -> None:
         with self.lock:

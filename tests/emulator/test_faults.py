@@ -32,6 +32,21 @@ def test_status_fault_refuses_without_processing(
     assert emu.requests[0].fault is not None
 
 
+def test_a_write_that_lands_late_is_processed_at_the_first_request_after_its_time(
+    emu: Emulator, client: httpx.Client, basic: dict[str, Any], clock: Any
+) -> None:
+    # A gateway that gave up (504) while the engine was still processing the write.
+    emu.faults.append(Fault(method="POST", path=r"/runs$", status=504, lands_after=5.0))
+    assert client.post("runs", json=run_body(basic)).status_code == 504
+    assert client.get("runs").json() == []  # not landed yet
+    clock.advance(4.9)
+    assert client.get("runs").json() == []
+    clock.advance(0.1)
+    (landed,) = client.get("runs").json()  # landed before this read was answered
+    assert landed["status"] == "pending"
+    assert [r.status for r in emu.requests] == [504, 200, 200, 200]
+
+
 def test_fault_raw_body_times_and_method_matching(
     emu: Emulator, client: httpx.Client, basic: dict[str, Any]
 ) -> None:

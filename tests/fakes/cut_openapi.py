@@ -32,6 +32,7 @@ OPERATIONS = {
     ("/repos/{owner}/{repo}/issues/{issue_number}/comments", "get"): "issues/list-comments",
     ("/repos/{owner}/{repo}/issues/{issue_number}/comments", "post"): "issues/create-comment",
     ("/repos/{owner}/{repo}/issues/comments/{comment_id}", "patch"): "issues/update-comment",
+    ("/repos/{owner}/{repo}/issues/comments/{comment_id}", "delete"): "issues/delete-comment",
     ("/user", "get"): "users/get-authenticated",
     ("/repos/{owner}/{repo}/git/ref/{ref}", "get"): "git/get-ref",
 }

@@ -6,7 +6,8 @@ What it implements, as api.github.com does (https://docs.github.com/en/rest/issu
 * `GET /repos/{o}/{r}/issues/{n}/comments`: ascending by id, `per_page` (default 30, at most 100)
   and `page`, RFC 5988 `Link` headers in GitHub's order (prev, next, last, first) pointing at the
   `/repositories/{id}/…` alias GitHub itself uses in links (also served).
-* `POST /repos/{o}/{r}/issues/{n}/comments` → 201; `PATCH /repos/{o}/{r}/issues/comments/{id}` → 200.
+* `POST /repos/{o}/{r}/issues/{n}/comments` → 201; `PATCH /repos/{o}/{r}/issues/comments/{id}` → 200;
+  `DELETE /repos/{o}/{r}/issues/comments/{id}` → 204 (404 once gone).
 * `GET /repos/{o}/{r}/git/ref/heads/{branch}` → the branch's head commit (`set_branch`), 404 for
   a branch it does not know (https://docs.github.com/en/rest/git/refs#get-a-reference).
 * `GET /user` → 200 for a user's token, 403 "Resource not accessible by integration" for an
@@ -122,6 +123,11 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<cid>\d+)"),
         "issues/update-comment",
     ),
+    (
+        "DELETE",
+        re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<cid>\d+)"),
+        "issues/delete-comment",
+    ),
     ("GET", re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/git/ref/(?P<ref>.+)"), "git/get-ref"),
 )
 
@@ -146,6 +152,9 @@ class FakeGitHub:
         self.exchanges: list[Exchange] = []
         self.violations: list[str] = []
         self.checkers: list[Checker] = []
+        # Called with each request's headers before it is answered, outside the fake's lock: a
+        # test may hold a request back there to interleave two clients deterministically.
+        self.before: Callable[[dict[str, str]], None] | None = None
         self._next_id = 1_000_001
         self._clock = datetime(2025, 1, 1, tzinfo=UTC)
         self._lock = threading.Lock()
@@ -207,6 +216,8 @@ class FakeGitHub:
         self, method: str, target: str, headers: dict[str, str], body: bytes, origin: str
     ) -> Exchange:
         """Answer one request, log it and run the checkers on it."""
+        if self.before is not None:
+            self.before(headers)
         split = urlsplit(target)
         path = split.path.removeprefix(self.prefix) if self.prefix else split.path
         query = parse_qs(split.query)
@@ -302,6 +313,15 @@ class FakeGitHub:
         comment.body = text
         comment.updated_at = self._tick()
         return Answer(200, self._comment_json(comment, call.origin))
+
+    def _delete_comment(self, call: Call) -> Answer:
+        comment = self.comments.get(int(call.match["cid"]))
+        if comment is None or comment.repo != call.match["repo"]:
+            return _error(404, "Not Found", "issues/comments#delete-an-issue-comment")
+        if not call.token.can_write:
+            return _error(403, NOT_ACCESSIBLE, "issues/comments#delete-an-issue-comment")
+        del self.comments[comment.id]
+        return Answer(204, None)
 
     def _get_ref(self, call: Call) -> Answer:
         repo, ref = call.match["repo"], unquote(call.match["ref"])

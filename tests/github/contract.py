@@ -32,8 +32,13 @@ from tests.fakes.github_api import Exchange
 SPEC_PATH = Path(__file__).parents[1] / "fakes" / "github-issue-comments.openapi.json"
 SERVER = "https://api.github.com"  # the description's server; the fake's host does not matter here
 # A read-only token (fork PR) gets 403 "Resource not accessible by integration" on PATCH as well as
-# on POST; the description documents 403 for create-comment only.
-UNDOCUMENTED = {("issues/update-comment", 403)}
+# on POST; the description documents 403 for create-comment only. A comment deleted already (by
+# another job on the same pull request) answers 404 to DELETE; the description lists 204 only.
+UNDOCUMENTED = {
+    ("issues/update-comment", 403),
+    ("issues/delete-comment", 403),
+    ("issues/delete-comment", 404),
+}
 _ALIAS = re.compile(r"^/repositories/\d+/")
 _MULTI_SEGMENT_REF = re.compile(r"^(/repos/[^/]+/[^/]+/git/ref/)(.+)$")
 

@@ -40,7 +40,7 @@ def test_first_post_creates_the_comment(fake: FakeGitHub, context: RunContext, l
     (stored,) = fake.comments_on(REPO, PR)
     assert url == f"https://github.com/{REPO}/pull/{PR}#issuecomment-{stored.id}"
     assert stored.body == body("first") and stored.author == ACTIONS_BOT
-    assert fake.calls() == ["GET /user", LIST, CREATE]
+    assert fake.calls() == ["GET /user", LIST, CREATE, LIST]  # re-listed: one comment kept
     assert log.warnings() == []
     assert f"Posted the PR comment {url}" in log.text
 
@@ -179,7 +179,7 @@ def test_a_minimized_comment_of_ours_is_replaced(
     url = post("new", context, log)
     assert hidden.body == body("old") and len(fake.comments_on(REPO, PR)) == 2
     assert url is not None and not url.endswith(f"-{hidden.id}")
-    assert fake.calls() == ["GET /user", LIST, CREATE]  # no re-fetch of lazily listed comments
+    assert fake.calls() == ["GET /user", LIST, CREATE, LIST]  # no re-fetch of listed comments
 
 
 def test_rejected_token_warns(fake: FakeGitHub, context: RunContext, log: Log) -> None:

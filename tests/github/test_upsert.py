@@ -54,7 +54,10 @@ class FakeComments:
         self.pages_read = 0
         self.created: list[str] = []
         self.edited: list[tuple[int, str]] = []
+        self.deleted: list[int] = []
         self.fail: GitHubError | None = None
+        # Comments another job posts between our listing and our create (a race on one PR).
+        self.posted_meanwhile: list[Comment] = []
 
     def authenticated_user(self) -> Identity | None:
         return self.user
@@ -68,7 +71,9 @@ class FakeComments:
         if self.fail:
             raise self.fail
         self.created.append(body)
-        return comment(999, body)
+        made = comment(999, body)
+        self.pages[-1:] = [[*(self.pages[-1] if self.pages else []), *self.posted_meanwhile, made]]
+        return made
 
     def edit(self, existing: Comment, body: str) -> Comment:
         if self.fail:
@@ -76,13 +81,17 @@ class FakeComments:
         self.edited.append((existing.id, body))
         return replace(existing, body=body)
 
+    def delete(self, existing: Comment) -> None:
+        self.deleted.append(existing.id)
+        self.pages = [[c for c in page if c.id != existing.id] for page in self.pages]
+
 
 def test_creates_when_no_comment_is_ours() -> None:
     api = FakeComments([chatter(1, 30), chatter(31, 5)])
     outcome = upsert(api, f"{MARKER}\nnew", MARKER)
     assert outcome.action == "created"
     assert api.created == [f"{MARKER}\nnew"] and api.edited == []
-    assert api.pages_read == 2  # read every page before concluding there is none
+    assert api.pages_read == 4  # every page before concluding there is none, and again after
 
 
 def test_finds_ours_on_the_third_page_and_edits_it() -> None:
@@ -182,3 +191,30 @@ def test_github_errors_reach_the_caller_unchanged() -> None:
     with pytest.raises(GitHubError) as caught:
         upsert(api, f"{MARKER}\nnew", MARKER)
     assert caught.value.status == 403
+
+
+def test_two_jobs_creating_at_once_leave_the_oldest_comment_with_this_jobs_body() -> None:
+    api = FakeComments([chatter(1, 3)])
+    api.posted_meanwhile = [ours(500, "the other job's report")]
+    outcome = upsert(api, f"{MARKER}\nnew", MARKER)
+    assert api.created == [f"{MARKER}\nnew"]
+    assert api.deleted == [999]  # ours was the newer duplicate
+    assert api.edited == [(500, f"{MARKER}\nnew")]
+    assert outcome.action == "merged" and outcome.comment.id == 500
+    remaining = [c for page in api.pages for c in page if is_ours(c, MARKER, ACTIONS_BOT)]
+    assert [c.id for c in remaining] == [500]
+
+
+def test_the_job_whose_comment_is_oldest_deletes_the_newer_duplicate() -> None:
+    api = FakeComments([chatter(1, 3)])
+    api.posted_meanwhile = [ours(1500, "the other job's report")]
+    outcome = upsert(api, f"{MARKER}\nnew", MARKER)
+    assert outcome.action == "created" and outcome.comment.id == 999
+    assert api.deleted == [1500] and api.edited == []
+
+
+def test_a_duplicate_by_someone_else_is_never_deleted() -> None:
+    api = FakeComments([chatter(1, 3)])
+    api.posted_meanwhile = [ours(500, author=("alice", "User")), ours(501, minimized=True)]
+    outcome = upsert(api, f"{MARKER}\nnew", MARKER)
+    assert outcome.action == "created" and api.deleted == [] and api.edited == []
