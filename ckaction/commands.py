@@ -13,6 +13,7 @@ from urllib.parse import quote
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import BASELINE_TAG
 from ckaction.clock import Clock, Deadline, Sleep
+from ckaction.confirm import Confirmer
 from ckaction.context import RunContext
 from ckaction.errors import ConfigurationError, InputError, RunFailed
 from ckaction.flow import GATE_TAG, Gate, Log
@@ -94,6 +95,9 @@ def run_command(
         commit=settings.commit or context.sha,
         facts=facts,
         signoffs=signoffs,
+        confirmer=confirmer_for(
+            settings, client, log=runner, clock=clock, sleep=sleep, deadline=deadline
+        ),
     )
     try:
         if settings.command == "publish":
@@ -107,6 +111,29 @@ def run_command(
         return gate.run()
     except Exception as exc:
         raise Stopped(gate.facts) from exc
+
+
+def confirmer_for(
+    settings: Settings,
+    client: CompletionKitClient,
+    *,
+    log: Log,
+    clock: Clock,
+    sleep: Sleep,
+    deadline: Deadline,
+) -> Confirmer | None:
+    """The confirm of a gate's flagged rows when `confirm-runs` asks for one (None: off)."""
+    if settings.command != "gate" or settings.confirm_runs == 0:
+        return None
+    return Confirmer(
+        client,
+        runs=settings.confirm_runs,
+        max_rows=settings.confirm_max_rows,
+        log=log,
+        clock=clock,
+        sleep=sleep,
+        deadline=deadline,
+    )
 
 
 def gate_files(

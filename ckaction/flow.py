@@ -12,12 +12,12 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep
-from ckaction.decide import evaluate
+from ckaction.decide import Evaluation, evaluate
 from ckaction.errors import (
     ConfigurationError,
     GateTimeout,
@@ -31,7 +31,11 @@ from ckaction.inputs import Settings
 from ckaction.models import Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
 from ckaction.report import Facts, Report, RunRef, tolerances_of
+from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
+
+if TYPE_CHECKING:
+    from ckaction.confirm import Confirmer
 
 GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
@@ -160,8 +164,10 @@ class Gate:
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
         known_metrics: dict[int, Metric] | None = None,
+        confirmer: Confirmer | None = None,
     ) -> None:
         self.settings = settings
+        self.confirmer = confirmer
         self.client = client
         self.log = log
         self.clock = clock
@@ -213,7 +219,12 @@ class Gate:
             live = candidate
         self.learn(baseline_prompt_id=live.id)
         for run in self.client.list_runs(prompt_id=live.id, status="completed"):
-            if run.status == "completed" and run.has_scores and not is_gate_run(run):
+            if (
+                run.status == "completed"
+                and run.has_scores
+                and not is_gate_run(run)
+                and may_be_baseline(run)
+            ):
                 self.log.info(
                     f"Baseline: run {run.id} ({run.name}), the last green run of prompt {live.id}"
                 )
@@ -463,6 +474,9 @@ class Gate:
             with collector_paused():
                 comparison = self.client.compare(baseline.id, run.id)
                 baseline_responses = self.response_facts(baseline.id)
+                baseline_inputs = {
+                    rid: facts.input_data for rid, facts in baseline_responses.items()
+                }
                 candidate_responses = self.response_facts(run.id)
                 evaluation = evaluate(
                     comparison,
@@ -496,7 +510,30 @@ class Gate:
                 f"`ckaction rebaseline --baseline-run-id {baseline.id}` (or command: rebaseline), "
                 "then gate against it.",
             )
+        if self.confirmer is not None:
+            self.confirm(evaluation, baseline, run, baseline_inputs)
+            evaluation = self.facts.evaluation or evaluation
         return Report(result=evaluation.result, tolerances=self.tolerances, facts=self.facts)
+
+    def confirm(
+        self, evaluation: Evaluation, baseline: Run, run: Run, inputs: dict[int, str | None]
+    ) -> None:
+        """Confirm before failing (`confirm-runs`): re-test the flagged rows, learn the evaluation
+        with their verdicts and what the confirm did."""
+        assert self.confirmer is not None
+        label = self.signoffs.label.describe() if self.signoffs and self.signoffs.label else None
+        source = self.commit[:12] if self.commit else "local"
+        confirmed, done = self.confirmer.confirm(
+            evaluation,
+            baseline=baseline,
+            candidate=run,
+            inputs=inputs,
+            tolerances=self.tolerances,
+            label=label,
+            mark=f"{source} run {run.id}",
+        )
+        if done is not None:
+            self.learn(evaluation=confirmed, confirmation=done)
 
 
 def wait_for_runs(

@@ -290,6 +290,25 @@ INPUTS: tuple[Input, ...] = (
         metavar="SHARE",
     ),
     Input(
+        "confirm-runs",
+        "Confirm before failing: when the gate would fail on row regressions only, run the "
+        "flagged rows again this many times with the baseline's prompt and with the candidate's "
+        "(0 to 10; 0, the default, is off). Rows whose mean delta still crosses row-tolerance fail "
+        "(confirmed); rows that do not are listed as flaky and do not fail the gate. It costs "
+        "2 x N runs of the flagged rows.",
+        GATE,
+        default="0",
+        metavar="N",
+    ),
+    Input(
+        "confirm-max-rows",
+        "With confirm-runs, more flagged rows than this (across all prompt files of the step) is "
+        "a real regression: the gate fails without confirming.",
+        GATE,
+        default="20",
+        metavar="ROWS",
+    ),
+    Input(
         "calibration-runs",
         "How many identical reruns of the baseline measure the judge's noise (1 to 10).",
         ("calibrate",),
