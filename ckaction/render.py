@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from decimal import Decimal
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
