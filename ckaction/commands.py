@@ -22,6 +22,7 @@ from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
 from ckaction.promptfile import resolve_prompt_files, settings_for
 from ckaction.report import Facts, Report, RunRef
+from ckaction.runtags import retag_rerun
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 
 if TYPE_CHECKING:
@@ -261,7 +262,7 @@ def rebaseline(gate: Gate) -> Report:
         run = gate.start(run)
         how = f"a new run of the live prompt (id {live.id}) with the new settings"
     else:
-        run = client.rerun(old.id)
+        run = retag_rerun(client, client.rerun(old.id), BASELINE_TAG)
         gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
         how = f"a rerun of run {old.id} (same settings, today's metric versions)"
     return captured(gate, run, how, baseline_run_id=old.id)

@@ -33,7 +33,7 @@ from ckaction.flaky import (
 )
 from ckaction.flow import Log, wait_for_runs
 from ckaction.models import Run
-from ckaction.runtags import CONFIRM_TAG
+from ckaction.runtags import CONFIRM_NAME_PREFIX, CONFIRM_TAG
 
 SETTINGS_COPIED = (
     "judge_model",
@@ -128,7 +128,7 @@ class Confirmer:
             return verdicts, _with(facts, problem="no flagged row's input could be rebuilt")
         try:
             dataset = self.client.create_dataset(
-                f"ckaction confirm {mark}",
+                f"{CONFIRM_NAME_PREFIX}{mark}",
                 confirm_csv([data for _, data in tested]),
                 tag_names=[CONFIRM_TAG],
             )
@@ -163,7 +163,7 @@ class Confirmer:
         runs = []
         for number in range(1, self.runs + 1):
             body: dict[str, Any] = {
-                "name": f"ckaction confirm {mark} {side} {number}/{self.runs}",
+                "name": f"{CONFIRM_NAME_PREFIX}{mark} {side} {number}/{self.runs}",
                 "prompt_id": source.prompt_id,
                 "dataset_id": dataset_id,
                 "metric_ids": list(source.metric_ids),

@@ -14,6 +14,8 @@ from ckaction.models import Run
 
 CONFIRM_TAG = "ckaction-confirm"
 """Confirm datasets and the runs on them (`confirm-runs`): never a baseline, removed by cleanup."""
+CONFIRM_NAME_PREFIX = "ckaction confirm "
+"""How a confirm's dataset and runs are named: `ckaction confirm <commit> run <id> …`."""
 CALIBRATE_TAG = "ckaction-calibrate"
 """calibrate's reruns of the baseline: noise measurements, never a baseline."""
 NOT_BASELINE_TAGS = frozenset({CONFIRM_TAG, CALIBRATE_TAG})
