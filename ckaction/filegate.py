@@ -50,6 +50,7 @@ from ckaction.report import (
     step_result,
     tolerances_of,
 )
+from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 
 CONTENT_RUN_PREFIX = "ckaction gate cfg-"
@@ -85,6 +86,7 @@ def find_baseline(
             and run.status == "completed"
             and run.has_scores
             and not is_gate_run(run)
+            and may_be_baseline(run)
             and on_dataset(run)
         ),
         None,
