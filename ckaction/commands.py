@@ -164,6 +164,9 @@ def gate_files(
         deadline=deadline,
         facts=facts,
         signoffs=signoffs,
+        confirmer=confirmer_for(
+            settings, client, log=runner, clock=clock, sleep=sleep, deadline=deadline
+        ),
     )
     try:
         return gate.run(files)

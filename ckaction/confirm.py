@@ -82,18 +82,21 @@ class Confirmer:
         tolerances: Tolerances,
         label: str | None,
         mark: str,
+        flagged_in_step: int = 0,
     ) -> tuple[Evaluation, ConfirmFacts | None]:
         """The evaluation with its flagged rows re-tested, and what that did (None when there was
         nothing to confirm). `inputs` are the baseline's `input_data` by response id; `mark` names
-        what the confirm makes."""
+        what the confirm makes; `flagged_in_step` counts the flagged rows of every prompt file of
+        the step, which `confirm-max-rows` caps together."""
         flagged = flagged_rows(evaluation)
         if not self.enabled or not flagged:
             return evaluation, None
         facts = ConfirmFacts(self.runs, len(flagged), cost(len(flagged), self.runs))
         reason = skip_reason(evaluation)
-        if reason is None and len(flagged) > self.max_rows:
+        in_step = max(len(flagged), flagged_in_step)
+        if reason is None and in_step > self.max_rows:
             reason = (
-                f"{len(flagged)} rows were flagged, more than confirm-max-rows "
+                f"{in_step} rows were flagged, more than confirm-max-rows "
                 f"({self.max_rows}): that is a real regression, so the gate fails without "
                 "confirming"
             )

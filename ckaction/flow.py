@@ -9,7 +9,7 @@ import gc
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep
-from ckaction.decide import Evaluation, evaluate
+from ckaction.decide import evaluate
 from ckaction.errors import (
     ConfigurationError,
     GateTimeout,
@@ -511,19 +511,27 @@ class Gate:
                 "then gate against it.",
             )
         if self.confirmer is not None:
-            self.confirm(evaluation, baseline, run, baseline_inputs)
-            evaluation = self.facts.evaluation or evaluation
+            return self.confirm(self.confirmer, baseline, run, baseline_inputs)
         return Report(result=evaluation.result, tolerances=self.tolerances, facts=self.facts)
 
     def confirm(
-        self, evaluation: Evaluation, baseline: Run, run: Run, inputs: dict[int, str | None]
-    ) -> None:
-        """Confirm before failing (`confirm-runs`): re-test the flagged rows, learn the evaluation
-        with their verdicts and what the confirm did."""
-        assert self.confirmer is not None
+        self,
+        confirmer: Confirmer,
+        baseline: Run,
+        run: Run,
+        inputs: Mapping[int, str | None],
+        *,
+        flagged_in_step: int = 0,
+    ) -> Report:
+        """Confirm before failing (`confirm-runs`) the evaluation this gate learned: re-test its
+        flagged rows, learn the evaluation with their verdicts and what the confirm did, and
+        report. `inputs` are the baseline's `input_data` by response id; `flagged_in_step` the
+        flagged rows of the whole step (prompt files), for `confirm-max-rows`."""
+        evaluation = self.facts.evaluation
+        assert evaluation is not None
         label = self.signoffs.label.describe() if self.signoffs and self.signoffs.label else None
         source = self.commit[:12] if self.commit else "local"
-        confirmed, done = self.confirmer.confirm(
+        confirmed, done = confirmer.confirm(
             evaluation,
             baseline=baseline,
             candidate=run,
@@ -531,9 +539,11 @@ class Gate:
             tolerances=self.tolerances,
             label=label,
             mark=f"{source} run {run.id}",
+            flagged_in_step=flagged_in_step,
         )
         if done is not None:
             self.learn(evaluation=confirmed, confirmation=done)
+        return Report(result=confirmed.result, tolerances=self.tolerances, facts=self.facts)
 
 
 def wait_for_runs(

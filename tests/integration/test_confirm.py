@@ -6,12 +6,15 @@ nothing a confirm makes becomes a baseline."""
 
 from __future__ import annotations
 
+from ckaction.candidates import PASSED_TAG
 from ckaction.emulator import Fault
 from ckaction.emulator.judging import JudgeCall, NoisyJudge, ScriptedJudge, Verdict
 from ckaction.emulator.records import parse_csv
+from ckaction.emulator.seed import TEMPLATE_V2
 from ckaction.runtags import CONFIRM_TAG
 from tests.conftest import ActionEnv, Emulated
-from tests.integration.helpers import gate_step
+from tests.integration.helpers import gate_step, run_action
+from tests.integration.test_prompt_files_gate import PASSING, write
 
 FLIP_SEED = 1
 """A seed of `NoisyJudge(spread=2, probability=0.1)` under which the gate run of the unchanged
@@ -56,7 +59,7 @@ def confirm_made(emulated: Emulated) -> tuple[list[dict], list[dict]]:
 
 
 def by_row(result) -> dict[int, dict]:
-    return {row["row_index"]: row for row in result.report["rows"]}
+    return by_row_of(result.report)
 
 
 def test_the_flip_itself_fails_the_gate_without_confirm(emulated, action_env: ActionEnv) -> None:
@@ -163,3 +166,63 @@ def test_confirm_runs_never_become_baselines(emulated, action_env) -> None:
         emulated, action_env, **{"prompt-id": str(emulated.ids.prompt_v1_id)}, commit="f" * 40
     )
     assert again.outputs["baseline-run-id"] == str(emulated.ids.baseline_run_id)
+
+
+# -- with prompt files: the same confirm, and confirm-max-rows over all files of the step -----------
+
+
+def terse_drops(call: JudgeCall) -> Verdict:
+    """A real regression that follows the content: a terse template's answer to order 10533 scores
+    2 on Accuracy, in the gate run and in the confirm runs alike."""
+    terse = "terse" in str(call.prompt.get("template", ""))
+    if (
+        terse
+        and call.row.get("order_number") == DROPPED_ORDER
+        and call.metric.get("name") == "Accuracy"
+    ):
+        return Verdict(2, None, "Too terse to be accurate.")
+    return ScriptedJudge(default=4)(call)
+
+
+def files_step(emulated: Emulated, env: ActionEnv, **inputs: str):
+    return run_action(
+        emulated, env, {"api-url": emulated.url, "prompt-files": "prompts/*.yml", **inputs}
+    )
+
+
+def test_a_prompt_file_whose_only_regression_is_a_flip_passes_and_is_trusted(
+    emulated, action_env
+) -> None:
+    noisy(emulated)
+    write(action_env, "prompts/support-reply.yml", PASSING)
+    result = files_step(emulated, action_env, **{"confirm-runs": "3"})
+    assert result.code == 0, result.stdout
+    (file,) = result.report["files"]
+    assert file["result"] == "passed"
+    assert by_row_of(file["report"])[FLIPPED_ROW]["status"] == "flaky"
+    assert PASSED_TAG in [t["name"] for t in emulated.emulator.get_run(file["run-id"])["tags"]]
+    assert "Confirming 1 flagged row before failing" in result.summary_text
+
+
+def test_confirm_max_rows_caps_the_flagged_rows_of_all_files_together(emulated, action_env) -> None:
+    emulated.emulator.judge = terse_drops
+    write(action_env, "prompts/a.yml", TEMPLATE_V2)
+    write(action_env, "prompts/b.yml", TEMPLATE_V2 + " Be kind.")
+    capped = files_step(emulated, action_env, **{"confirm-runs": "2", "confirm-max-rows": "1"})
+    assert capped.code == 1, capped.stdout
+    skipped = [f["report"]["confirm"]["skipped"] for f in capped.report["files"]]
+    assert all(
+        reason.startswith("2 rows were flagged, more than confirm-max-rows (1)")
+        for reason in skipped
+    )
+    assert not [r for r in emulated.emulator.requests if r.path == "/datasets"]
+    both = files_step(emulated, action_env, **{"confirm-runs": "2", "confirm-max-rows": "2"})
+    assert both.code == 1, both.stdout
+    statuses = [
+        row["status"] for f in both.report["files"] for row in f["report"]["rows"] if row["confirm"]
+    ]
+    assert statuses == ["confirmed", "confirmed"]
+
+
+def by_row_of(report: dict) -> dict[int, dict]:
+    return {row["row_index"]: row for row in report["rows"]}
