@@ -27,7 +27,8 @@ COMMAND_HELP: dict[Command, str] = {
     "rebaseline": "capture a fresh baseline run of the live prompt",
     "calibrate": "rerun the baseline unchanged to measure the judge's noise floor",
     "drift": "check that each prompt file still equals its live prompt (exit 1 when one differs)",
-    "cleanup": "delete scratch candidates whose newest run is older than keep-days",
+    "cleanup": "delete scratch candidates whose newest run is older than keep-days, and older "
+    "confirm datasets with their runs",
 }
 PULL_HELP = "write prompt files from the live prompts (CLI only)"
 PULL_INPUTS = tuple(input_id(name) for name in CONNECTION_FIELDS)
@@ -324,7 +325,8 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "keep-days",
-        "`cleanup` deletes scratch candidates whose newest run is older than this many days.",
+        "`cleanup` deletes scratch candidates whose newest run is older than this many days, and "
+        "confirm datasets (`confirm-runs`) created longer ago, with their runs.",
         ("cleanup",),
         default="30",
         metavar="DAYS",
