@@ -10,10 +10,10 @@ from ckaction.candidates import PASSED_TAG
 from ckaction.emulator import Fault
 from ckaction.emulator.judging import JudgeCall, NoisyJudge, ScriptedJudge, Verdict
 from ckaction.emulator.records import parse_csv
-from ckaction.emulator.seed import TEMPLATE_V2
+from ckaction.emulator.seed import DEMO_ROWS, TEMPLATE_V2
 from ckaction.runtags import CONFIRM_TAG
 from tests.conftest import ActionEnv, Emulated
-from tests.integration.helpers import gate_step, run_action
+from tests.integration.helpers import api_root, gate_step, run_action
 from tests.integration.test_prompt_files_gate import PASSING, write
 
 FLIP_SEED = 1
@@ -226,3 +226,22 @@ def test_confirm_max_rows_caps_the_flagged_rows_of_all_files_together(emulated, 
 
 def by_row_of(report: dict) -> dict[int, dict]:
     return {row["row_index"]: row for row in report["rows"]}
+
+
+def test_a_confirm_over_real_http_posts_the_flagged_rows_and_confirms(emulated, action_env) -> None:
+    """The same confirm through the real HTTP transport to the emulator served on 127.0.0.1 (on the
+    fake clock: nothing waits for real)."""
+    drops_on(emulated, DROPPED_ORDER)
+    with api_root(emulated, over_http=True) as url:
+        result = gate_step(
+            emulated, action_env, over_http=True, **{"api-url": url, "confirm-runs": "2"}
+        )
+    assert result.code == 1, result.stdout
+    assert by_row(result)[emulated.ids.regressed_row_index]["status"] == "confirmed"
+    (posted,) = [
+        r for r in emulated.emulator.requests if r.method == "POST" and r.path == "/datasets"
+    ]
+    assert posted.status == 201
+    _, rows = parse_csv(posted.body["csv_data"])
+    assert rows == [DEMO_ROWS[emulated.ids.regressed_row_index]]  # every column, exactly
+    assert posted.body["tag_names"] == [CONFIRM_TAG]
