@@ -46,8 +46,9 @@ SETTINGS_COPIED = (
 
 
 class Confirmer:
-    """Re-tests a gate's flagged rows (see the module docstring) with the collaborators it is
-    given; built in `cli.App`'s command dispatch, used by `flow.Gate`."""
+    """Re-tests a gate's flagged rows N times a side (`runs`, at least 1; see the module
+    docstring) with the collaborators it is given; built by `commands.confirmer_for`, used by
+    `flow.Gate` and, for the whole step, `filegate.FileGate`."""
 
     def __init__(
         self,
@@ -68,10 +69,6 @@ class Confirmer:
         self.sleep = sleep
         self.deadline = deadline
 
-    @property
-    def enabled(self) -> bool:
-        return self.runs > 0
-
     def confirm(
         self,
         evaluation: Evaluation,
@@ -89,7 +86,7 @@ class Confirmer:
         what the confirm makes; `flagged_in_step` counts the flagged rows of every prompt file of
         the step, which `confirm-max-rows` caps together."""
         flagged = flagged_rows(evaluation)
-        if not self.enabled or not flagged:
+        if not flagged:
             return evaluation, None
         facts = ConfirmFacts(self.runs, len(flagged), cost(len(flagged), self.runs))
         reason = skip_reason(evaluation)
@@ -128,17 +125,17 @@ class Confirmer:
         rebuilt = [(row, row_of(inputs.get(_key(row)))) for row in flagged]
         tested = [(row, data) for row, data in rebuilt if data is not None]
         if not tested:
-            return verdicts, _with(facts, problem="no flagged row's input could be rebuilt")
+            return verdicts, replace(facts, problem="no flagged row's input could be rebuilt")
         try:
             dataset = self.client.create_dataset(
                 f"{CONFIRM_NAME_PREFIX}{mark}",
                 confirm_csv([data for _, data in tested]),
                 tag_names=[CONFIRM_TAG],
             )
-            facts = _with(facts, dataset_id=dataset.id)
+            facts = replace(facts, dataset_id=dataset.id)
             baseline = self._start_runs(sources[0], dataset.id, "baseline", mark)
             candidate = self._start_runs(sources[1], dataset.id, "candidate", mark)
-            facts = _with(facts, run_ids=tuple(run.id for run in (*baseline, *candidate)))
+            facts = replace(facts, run_ids=tuple(run.id for run in (*baseline, *candidate)))
             finished = self._wait([*baseline, *candidate], dataset.id)
             scores = [
                 self._scores(finished[: len(baseline)]),
@@ -150,7 +147,7 @@ class Confirmer:
                 "their verdict.",
                 title="Confirm failed",
             )
-            return verdicts, _with(facts, problem=exc.message)
+            return verdicts, replace(facts, problem=exc.message)
         for index, (row, _) in enumerate(tested):
             verdicts[_key(row)] = judge_row(
                 row,
@@ -222,7 +219,3 @@ class Confirmer:
 def _key(row: RowResult) -> int:
     assert row.baseline_response_id is not None  # flagged rows are the baseline's
     return row.baseline_response_id
-
-
-def _with(facts: ConfirmFacts, **changes: Any) -> ConfirmFacts:
-    return replace(facts, **changes)

@@ -474,9 +474,6 @@ class Gate:
             with collector_paused():
                 comparison = self.client.compare(baseline.id, run.id)
                 baseline_responses = self.response_facts(baseline.id)
-                baseline_inputs = {
-                    rid: facts.input_data for rid, facts in baseline_responses.items()
-                }
                 candidate_responses = self.response_facts(run.id)
                 evaluation = evaluate(
                     comparison,
@@ -511,7 +508,8 @@ class Gate:
                 "then gate against it.",
             )
         if self.confirmer is not None:
-            return self.confirm(self.confirmer, baseline, run, baseline_inputs)
+            inputs = {rid: facts.input_data for rid, facts in baseline_responses.items()}
+            return self.confirm(self.confirmer, baseline, run, inputs)
         return Report(result=evaluation.result, tolerances=self.tolerances, facts=self.facts)
 
     def confirm(
