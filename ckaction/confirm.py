@@ -137,6 +137,14 @@ class Confirmer:
             candidate = self._start_runs(sources[1], dataset.id, "candidate", mark)
             facts = replace(facts, run_ids=tuple(run.id for run in (*baseline, *candidate)))
             finished = self._wait([*baseline, *candidate], dataset.id)
+            incomplete = [
+                f"run {run.id} {run.status}" for run in finished if run.status != "completed"
+            ]
+            if incomplete:
+                facts = replace(
+                    facts,
+                    problem=f"not every confirm run completed ({', '.join(incomplete)})",
+                )
             scores = [
                 self._scores(finished[: len(baseline)]),
                 self._scores(finished[len(baseline) :]),

@@ -245,3 +245,21 @@ def test_a_confirm_over_real_http_posts_the_flagged_rows_and_confirms(emulated, 
     _, rows = parse_csv(posted.body["csv_data"])
     assert rows == [DEMO_ROWS[emulated.ids.regressed_row_index]]  # every column, exactly
     assert posted.body["tag_names"] == [CONFIRM_TAG]
+
+
+def test_confirm_runs_still_going_at_the_deadline_leave_the_row_unassessable(
+    emulated, action_env
+) -> None:
+    """Each run takes 70 s: the gate's own run fits in timeout-minutes (2), its confirm runs do not
+    (they would end past 140 s), so the row keeps its verdict and the gate stops on time."""
+    drops_on(emulated, DROPPED_ORDER)
+    emulated.emulator.run_duration = 70.0
+    started = emulated.time.now()
+    result = gate_step(emulated, action_env, **{"confirm-runs": "2", "timeout-minutes": "2"})
+    assert result.code == 1, result.stdout
+    assert by_row(result)[emulated.ids.regressed_row_index]["status"] == "unassessable"
+    assert emulated.time.now() - started <= 120
+    assert result.report["confirm"]["problem"].startswith("not every confirm run completed")
+    assert "the flagged rows keep their verdict" in result.summary_text
+    _, runs = confirm_made(emulated)
+    assert len(runs) == 4 and all(run["status"] == "running" for run in runs)
