@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
-from ckaction.candidates import BASELINE_TAG
+from ckaction.candidates import BASELINE_TAG, PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.confirm import Confirmer
 from ckaction.context import RunContext
@@ -22,7 +22,7 @@ from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
 from ckaction.promptfile import resolve_prompt_files, settings_for
 from ckaction.report import Facts, Report, RunRef
-from ckaction.runtags import retag_rerun
+from ckaction.runtags import NOT_BASELINE_TAGS, retag_rerun
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 
 if TYPE_CHECKING:
@@ -230,6 +230,11 @@ def publish(gate: Gate) -> Report:
     return Report(result="passed", tolerances=gate.tolerances, facts=facts)
 
 
+FLOW_TAGS = frozenset({GATE_TAG, PASSED_TAG, *NOT_BASELINE_TAGS})
+"""Tags that say which of this tool's flows made a run: a new baseline made from such a run never
+keeps them (a baseline tagged `ckaction-gate` would not be taken as one)."""
+
+
 def rebaseline(gate: Gate) -> Report:
     """A fresh baseline under today's conditions: rerun the baseline, or a new run of the live
     prompt when judge-model or temperature changes (rerun would copy the old settings). A live
@@ -251,7 +256,7 @@ def rebaseline(gate: Gate) -> Report:
             "dataset_id": settings.dataset_id or old.dataset_id,
             "metric_ids": list(settings.metric_ids or old.metric_ids),
             "judge_model": settings.judge_model or old.judge_model,
-            "tag_names": [t for t in old.tag_names if t != GATE_TAG] + [BASELINE_TAG],
+            "tag_names": [t for t in old.tag_names if t not in FLOW_TAGS] + [BASELINE_TAG],
         }
         temperature = settings.temperature if settings.temperature is not None else old.temperature
         if temperature is not None:

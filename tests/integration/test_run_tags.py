@@ -97,3 +97,23 @@ def test_cleanup_keeps_recent_confirm_datasets(emulated, action_env) -> None:
     result = command(emulated, action_env, "cleanup", **{"dry-run": "false"})  # keep-days 30
     assert result.code == 0, result.stdout
     assert made in dataset_ids(emulated)
+
+
+def test_a_new_baseline_run_from_a_passed_gate_run_keeps_no_flow_tag(emulated, action_env) -> None:
+    ids = emulated.ids
+    emu = emulated.emulator
+    gate_run = emu.add_completed_run(
+        ids.prompt_v1_id,
+        ids.dataset_id,
+        ids.metric_ids,
+        judge_model=ids.judge_model,
+        tag_names=["ckaction-gate", "ckaction-passed", "team-a"],
+    )
+    result = command(
+        emulated,
+        action_env,
+        "rebaseline",
+        **{"baseline-run-id": str(gate_run["id"]), "judge-model": "gpt-5-judge"},
+    )
+    assert result.code == 0, result.stdout
+    assert tags_of(emulated, int(result.outputs["run-id"])) == ["team-a", BASELINE_TAG]
