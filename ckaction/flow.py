@@ -528,7 +528,7 @@ class Gate:
         evaluation = self.facts.evaluation
         assert evaluation is not None
         label = self.signoffs.label.describe() if self.signoffs and self.signoffs.label else None
-        source = self.commit[:12] if self.commit else "local"
+        mark = f"{self.commit[:12]} run {run.id}" if self.commit else f"run {run.id}"
         confirmed, done = confirmer.confirm(
             evaluation,
             baseline=baseline,
@@ -536,7 +536,7 @@ class Gate:
             inputs=inputs,
             tolerances=self.tolerances,
             label=label,
-            mark=f"{source} run {run.id}",
+            mark=mark,
             flagged_in_step=flagged_in_step,
         )
         if done is not None:
