@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import content_of_prompt, is_candidate, passed_runs
+from ckaction.flaky import counted
 from ckaction.flow import Log
 from ckaction.inputs import Settings
 from ckaction.liveprompt import is_live
@@ -124,8 +125,8 @@ def cleanup(
         done.append(f"{verb} confirm dataset {dataset.id} `{dataset.name}` and its runs.")
     if confirms:
         summary += (
-            f" {verb} {len(confirms)} confirm dataset(s) older than {settings.keep_days} day(s), "
-            "with their runs."
+            f" {verb} {counted(len(confirms), 'confirm dataset')} older than "
+            f"{counted(settings.keep_days, 'day')}, with their runs."
         )
     if settings.dry_run and (stale or confirms):
         summary += " This was a dry run: set dry-run: false to delete them."

@@ -85,12 +85,16 @@ class ConfirmFacts:
 
     @property
     def cost_line(self) -> str:
-        rows = "1 flagged row" if self.flagged == 1 else f"{self.flagged} flagged rows"
         return (
-            f"Confirming {rows} before failing: {self.runs} run(s) each of the baseline's and the "
-            f"candidate's prompt, {self.cost} more row evaluation(s) (2 × {self.runs} × "
-            f"{self.flagged})."
+            f"Confirming {counted(self.flagged, 'flagged row')} before failing: "
+            f"{counted(self.runs, 'run')} each of the baseline's and the candidate's prompt, "
+            f"{counted(self.cost, 'more row evaluation')} (2 × {self.runs} × {self.flagged})."
         )
+
+
+def counted(number: int, noun: str) -> str:
+    """A count as a reader says it: "1 run", "3 runs"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 Scores = Mapping[int, Sequence[Decimal]]

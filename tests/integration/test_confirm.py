@@ -88,7 +88,10 @@ def test_a_one_row_judge_flip_is_flaky_and_the_build_green(emulated, action_env)
     assert result.report["confirm"]["cost"] == 6
     summary = result.summary_text
     assert "Confirming 1 flagged row before failing" in summary
-    assert "6 more row evaluation(s) (2 × 3 × 1)" in summary
+    assert (
+        "3 runs each of the baseline's and the candidate's prompt, 6 more row evaluations (2 × 3 × 1)"
+        in summary
+    )
     assert "flaky, not failing" in summary and "order_number: 10652" in summary
     # The cost is said before any confirm run is paid for.
     log = result.stdout

@@ -87,7 +87,7 @@ def test_cleanup_removes_old_confirm_datasets_and_their_runs(emulated, action_en
     runs = emulated.emulator.list_runs({"limit": ["100"]}).items
     assert not [run for run in runs if run["dataset_id"] == made]
     assert (
-        "Deleted 1 confirm dataset(s) older than 0 day(s), with their runs."
+        "Deleted 1 confirm dataset older than 0 days, with their runs."
         in (result.report["done"][-1])
     )
 

@@ -68,7 +68,7 @@ def test_the_confirm_section_is_well_formed_and_hostile_text_stays_text(render) 
     markdown = render(report)
     assert_well_formed(markdown, report, comment=render is render_comment)
     assert "Confirming 3 flagged rows before failing" in markdown
-    assert "18 more row evaluation(s) (2 × 3 × 3)" in markdown
+    assert "18 more row evaluations (2 × 3 × 3)" in markdown
     assert "1 confirmed, 1 flaky (listed, not failing), 1 unassessable (verdict kept)." in markdown
     confirm = next(t for t in tables(markdown) if "Mean delta over the reruns" in t.header)
     verdicts = [cells[3] for cells in confirm.rows]
