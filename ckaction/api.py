@@ -46,7 +46,7 @@ from ckaction.errors import (
     Unprocessable,
     UntrustedComparison,
 )
-from ckaction.models import Comparison, Metric, Prompt, Response, Run
+from ckaction.models import Comparison, Dataset, Metric, Prompt, Response, Run
 from ckaction.redact import Redactor
 
 USER_AGENT = f"ckaction/{__version__} (+https://github.com/marketplace/actions/ckaction)"
@@ -262,6 +262,30 @@ class CompletionKitClient:
         return self._parse(
             Metric, self._call("GET", f"metrics/{metric_id}", what=f"metric {metric_id}")
         )
+
+    # -- datasets --------------------------------------------------------------------------------
+
+    def create_dataset(self, name: str, csv_data: str, tag_names: Sequence[str] = ()) -> Dataset:
+        """`POST /datasets` with `csv_data`. Not idempotent: a resend would make a second one."""
+        body: dict[str, Any] = {"name": name, "csv_data": csv_data}
+        if tag_names:
+            body["tag_names"] = list(tag_names)
+        data = self._call("POST", "datasets", json_body=body, idempotent=False, what="the dataset")
+        return self._parse(Dataset, data)
+
+    def list_datasets(self, **filters: Any) -> Iterator[Dataset]:
+        """Every dataset, newest first (`tag[]` filters)."""
+        yield from self._paginate("datasets", filters, Dataset, what="datasets")
+
+    def delete_dataset(self, dataset_id: int) -> None:
+        """Delete the dataset and, as the engine does (`has_many :runs, dependent: :destroy`,
+        `app/models/completion_kit/dataset.rb`), its runs. A 404 means it is gone already."""
+        try:
+            self._send(
+                "DELETE", f"datasets/{dataset_id}", idempotent=True, what=f"dataset {dataset_id}"
+            )
+        except NotFound:
+            return
 
     # -- plumbing --------------------------------------------------------------------------------
 

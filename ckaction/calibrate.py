@@ -1,5 +1,8 @@
 """`command: calibrate`: measure the judge's noise floor by rerunning the baseline unchanged.
 
+Each rerun is tagged `ckaction-calibrate` in place of the tags it copied from the baseline, so it
+never becomes a baseline itself (`runtags`).
+
 Each rerun scores the same prompt on the same dataset with the same settings, so every delta
 against the baseline is noise. From those deltas the command recommends tolerances an unchanged
 prompt passes, with a margin, and lists the flaky rows: those whose score moved most.
@@ -16,6 +19,7 @@ from ckaction.errors import ConfigurationError, RunFailed
 from ckaction.flow import Gate
 from ckaction.models import Comparison, Run
 from ckaction.report import Report, RunRef
+from ckaction.runtags import CALIBRATE_TAG, retag_rerun
 from ckaction.stats import mean_interval
 
 ROW_MARGIN = Decimal("0.5")
@@ -111,7 +115,10 @@ def calibrate(gate: Gate) -> Report:
     with gate.log.group(
         f"Rerunning baseline run {baseline.id} {settings.calibration_runs} time(s)"
     ):
-        started: list[Run] = [client.rerun(baseline.id) for _ in range(settings.calibration_runs)]
+        started: list[Run] = [
+            retag_rerun(client, client.rerun(baseline.id), CALIBRATE_TAG)
+            for _ in range(settings.calibration_runs)
+        ]
         for run in started:
             gate.log.info(f"Rerun {run.id} started")
     finished = gate.wait_all(started, lambda: read_runs(client, started))

@@ -5,6 +5,10 @@ only those whose newest run is older than `keep-days` (a candidate without runs 
 was created or last changed). Two kinds are always kept: a candidate whose content is live (its passed
 run is the live version's baseline) and one whose content passed a gate but is not live yet (a
 long-lived pull request still needs it). `dry-run` (the default) only lists what would go.
+
+Confirm datasets (`confirm-runs`: tag `ckaction-confirm` **and** a `ckaction confirm ` name) created
+more than `keep-days` ago go too, and their runs with them (the engine deletes a dataset's runs with
+it: `has_many :runs, dependent: :destroy`, `app/models/completion_kit/dataset.rb`).
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from dataclasses import dataclass, replace
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import content_of_prompt, is_candidate, passed_runs
+from ckaction.flaky import counted
 from ckaction.flow import Log
 from ckaction.inputs import Settings
 from ckaction.liveprompt import is_live
-from ckaction.models import Prompt
+from ckaction.models import Dataset, Prompt
 from ckaction.promptfile import Content
 from ckaction.report import Facts, Report, tolerances_of
+from ckaction.runtags import CONFIRM_NAME_PREFIX, CONFIRM_TAG
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,22 @@ def survey(client: CompletionKitClient) -> list[Candidate]:
     return found
 
 
+def is_confirm_dataset(dataset: Dataset) -> bool:
+    """A dataset a confirm made: the tag and the name, both."""
+    return CONFIRM_TAG in dataset.tag_names and dataset.name.startswith(CONFIRM_NAME_PREFIX)
+
+
+def stale_confirm_datasets(client: CompletionKitClient, cutoff: dt.datetime) -> list[Dataset]:
+    """Confirm datasets created before `cutoff` (one of unknown age is kept)."""
+    return [
+        dataset
+        for dataset in client.list_datasets(**{"tag[]": CONFIRM_TAG})
+        if is_confirm_dataset(dataset)
+        and (created := parse_time(dataset.created_at)) is not None
+        and created < cutoff
+    ]
+
+
 def cleanup(
     settings: Settings, client: CompletionKitClient, facts: Facts, *, log: Log, now: dt.datetime
 ) -> Report:
@@ -96,7 +118,17 @@ def cleanup(
         f"{settings.keep_days} day(s); kept {kept} (recent, live content, or passed and not live "
         "yet)."
     )
-    if settings.dry_run and stale:
+    confirms = stale_confirm_datasets(client, cutoff)
+    for dataset in confirms:
+        if not settings.dry_run:
+            client.delete_dataset(dataset.id)
+        done.append(f"{verb} confirm dataset {dataset.id} `{dataset.name}` and its runs.")
+    if confirms:
+        summary += (
+            f" {verb} {counted(len(confirms), 'confirm dataset')} older than "
+            f"{counted(settings.keep_days, 'day')}, with their runs."
+        )
+    if settings.dry_run and (stale or confirms):
         summary += " This was a dry run: set dry-run: false to delete them."
     for sentence in (*done, summary):
         log.info(sentence)

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
-from ckaction.candidates import BASELINE_TAG
+from ckaction.candidates import BASELINE_TAG, PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep
+from ckaction.confirm import Confirmer
 from ckaction.context import RunContext
 from ckaction.errors import ConfigurationError, InputError, RunFailed
 from ckaction.flow import GATE_TAG, Gate, Log
@@ -21,6 +22,7 @@ from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
 from ckaction.promptfile import resolve_prompt_files, settings_for
 from ckaction.report import Facts, Report, RunRef
+from ckaction.runtags import NOT_BASELINE_TAGS, retag_rerun
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 
 if TYPE_CHECKING:
@@ -94,6 +96,9 @@ def run_command(
         commit=settings.commit or context.sha,
         facts=facts,
         signoffs=signoffs,
+        confirmer=confirmer_for(
+            settings, client, log=runner, clock=clock, sleep=sleep, deadline=deadline
+        ),
     )
     try:
         if settings.command == "publish":
@@ -107,6 +112,29 @@ def run_command(
         return gate.run()
     except Exception as exc:
         raise Stopped(gate.facts) from exc
+
+
+def confirmer_for(
+    settings: Settings,
+    client: CompletionKitClient,
+    *,
+    log: Log,
+    clock: Clock,
+    sleep: Sleep,
+    deadline: Deadline,
+) -> Confirmer | None:
+    """The confirm of a gate's flagged rows when `confirm-runs` asks for one (None: off)."""
+    if settings.command != "gate" or settings.confirm_runs == 0:
+        return None
+    return Confirmer(
+        client,
+        runs=settings.confirm_runs,
+        max_rows=settings.confirm_max_rows,
+        log=log,
+        clock=clock,
+        sleep=sleep,
+        deadline=deadline,
+    )
 
 
 def gate_files(
@@ -136,6 +164,9 @@ def gate_files(
         deadline=deadline,
         facts=facts,
         signoffs=signoffs,
+        confirmer=confirmer_for(
+            settings, client, log=runner, clock=clock, sleep=sleep, deadline=deadline
+        ),
     )
     try:
         return gate.run(files)
@@ -199,6 +230,11 @@ def publish(gate: Gate) -> Report:
     return Report(result="passed", tolerances=gate.tolerances, facts=facts)
 
 
+FLOW_TAGS = frozenset({GATE_TAG, PASSED_TAG, *NOT_BASELINE_TAGS})
+"""Tags that say which of this tool's flows made a run: a new baseline made from such a run never
+keeps them (a baseline tagged `ckaction-gate` would not be taken as one)."""
+
+
 def rebaseline(gate: Gate) -> Report:
     """A fresh baseline under today's conditions: rerun the baseline, or a new run of the live
     prompt when judge-model or temperature changes (rerun would copy the old settings). A live
@@ -220,7 +256,7 @@ def rebaseline(gate: Gate) -> Report:
             "dataset_id": settings.dataset_id or old.dataset_id,
             "metric_ids": list(settings.metric_ids or old.metric_ids),
             "judge_model": settings.judge_model or old.judge_model,
-            "tag_names": [t for t in old.tag_names if t != GATE_TAG] + [BASELINE_TAG],
+            "tag_names": [t for t in old.tag_names if t not in FLOW_TAGS] + [BASELINE_TAG],
         }
         temperature = settings.temperature if settings.temperature is not None else old.temperature
         if temperature is not None:
@@ -234,7 +270,7 @@ def rebaseline(gate: Gate) -> Report:
         run = gate.start(run)
         how = f"a new run of the live prompt (id {live.id}) with the new settings"
     else:
-        run = client.rerun(old.id)
+        run = retag_rerun(client, client.rerun(old.id), BASELINE_TAG)
         gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
         how = f"a rerun of run {old.id} (same settings, today's metric versions)"
     return captured(gate, run, how, baseline_run_id=old.id)

@@ -20,14 +20,30 @@ import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ckaction.errors import NothingMeasured, UntrustedComparison
 from ckaction.models import CompareRow, Comparison, MetricCompare, ResponseFacts
 from ckaction.signoff import SignOffs
 from ckaction.stats import Interval, mean_interval, underpowered
 
-RowStatus = Literal["regressed", "signed_off", "improved", "unchanged", "missing", "unscored"]
+if TYPE_CHECKING:
+    from ckaction.flaky import RowConfirmation
+
+RowStatus = Literal[
+    "regressed",
+    "confirmed",
+    "flaky",
+    "unassessable",
+    "signed_off",
+    "improved",
+    "unchanged",
+    "missing",
+    "unscored",
+]
+FAILING_ROW: frozenset[str] = frozenset({"regressed", "confirmed", "unassessable"})
+"""Row statuses that fail the gate: a regression, one confirmed by reruns (`confirm-runs`), and
+one whose confirm runs failed (its original verdict kept). A `flaky` row does not fail it."""
 AvgGate = Literal["band", "significant"]
 Result = Literal["passed", "regressed", "error"]
 _HIDDEN_COLUMNS = ("expected_output", "actual_output")
@@ -94,6 +110,11 @@ class RowResult:
     input: str
     status: RowStatus
     cells: tuple[Cell, ...]
+    confirmation: RowConfirmation | None = None  # set when confirm-runs re-tested the row
+
+    @property
+    def failing(self) -> bool:
+        return self.status in FAILING_ROW
 
     @property
     def regressed_cells(self) -> tuple[Cell, ...]:
@@ -137,6 +158,7 @@ class Counts:
     unscored: int = 0
     new_cases: int = 0
     signed_off: int = 0
+    flaky: int = 0
 
 
 @dataclass(frozen=True)
@@ -154,8 +176,8 @@ class Evaluation:
 
     @property
     def regressed_rows(self) -> list[RowResult]:
-        """Regressed rows, worst delta first."""
-        rows = [row for row in self.rows if row.status == "regressed"]
+        """Rows that fail the gate (regressed, confirmed or unassessable), worst delta first."""
+        rows = [row for row in self.rows if row.failing]
         return sorted(rows, key=lambda row: (row.severity, row.row_index or 0))
 
 
@@ -330,11 +352,14 @@ def summarize_metrics(
 ) -> list[MetricResult]:
     """Per-metric means and verdicts; a sign-off label also accepts an average regression."""
     grouped: dict[int, list[Cell]] = {}
+    failing: dict[int, int] = {}  # unsigned regressions per metric on rows that fail the gate
     for row in rows:
         if row.status in ("missing",):
             continue
         for cell in row.cells:
             grouped.setdefault(cell.metric_id, []).append(cell)
+            if cell.unsigned_regression and row.status != "flaky":
+                failing[cell.metric_id] = failing.get(cell.metric_id, 0) + 1
     results: list[MetricResult] = []
     for metric_id, cells in grouped.items():
         first = cells[0]
@@ -344,7 +369,7 @@ def summarize_metrics(
             and c.baseline_version != c.new_version
             for c in cells
         )
-        rows_regressed = sum(1 for c in cells if c.unsigned_regression)
+        rows_regressed = failing.get(metric_id, 0)
         if first.is_check:
             paired = [
                 c for c in cells if c.baseline_passed is not None and c.new_passed is not None
@@ -398,7 +423,7 @@ def summarize_metrics(
                 mean_delta=mean_delta,
                 tolerance=tolerances.avg,
                 regressed=regressed,
-                rows_regressed=sum(1 for c in cells if c.unsigned_regression),
+                rows_regressed=rows_regressed,
                 version_changed=versions_differ,
                 interval=interval,
                 underpowered=underpowered(interval, tolerances.avg),
@@ -494,15 +519,8 @@ def evaluate(
 
     label = signoffs.label.describe() if signoffs and signoffs.label else None
     metrics = summarize_metrics(rows, tolerances, label=label)
-    counts = Counts(
-        compared=sum(1 for r in rows if r.status not in ("missing", "unscored")),
-        signed_off=sum(1 for r in rows if r.status == "signed_off"),
-        regressed=sum(1 for r in rows if r.status == "regressed"),
-        improved=sum(1 for r in rows if r.status == "improved"),
-        unchanged=sum(1 for r in rows if r.status == "unchanged"),
-        missing=sum(1 for r in rows if r.status == "missing"),
-        unscored=sum(1 for r in rows if r.status == "unscored"),
-        new_cases=count_new_cases(baseline_responses.values(), candidate_responses.values()),
+    counts = count_rows(
+        rows, new_cases=count_new_cases(baseline_responses.values(), candidate_responses.values())
     )
     if counts.compared == 0:
         raise NothingMeasured(
@@ -523,6 +541,32 @@ def evaluate(
             "gate; raise max-unscored only if some failing rows are expected.",
         )
     unmeasured_metric(metrics, required_metrics, paired, tolerances.max_unscored)
+    return concluded(tuple(rows), tuple(metrics), counts, tolerances)
+
+
+def count_rows(rows: Iterable[RowResult], *, new_cases: int) -> Counts:
+    """How many rows have each status (`regressed` counts every row that fails the gate)."""
+    statuses = [row.status for row in rows]
+    return Counts(
+        compared=sum(1 for s in statuses if s not in ("missing", "unscored")),
+        signed_off=statuses.count("signed_off"),
+        regressed=sum(1 for s in statuses if s in FAILING_ROW),
+        improved=statuses.count("improved"),
+        unchanged=statuses.count("unchanged"),
+        missing=statuses.count("missing"),
+        unscored=statuses.count("unscored"),
+        new_cases=new_cases,
+        flaky=statuses.count("flaky"),
+    )
+
+
+def concluded(
+    rows: tuple[RowResult, ...],
+    metrics: tuple[MetricResult, ...],
+    counts: Counts,
+    tolerances: Tolerances,
+) -> Evaluation:
+    """The verdict and its reasons from measured rows and metrics."""
     reasons: list[str] = []
     for metric in metrics:
         if metric.kind != "check" and metric.regressed and metric.gated_mean_delta is not None:
@@ -543,7 +587,7 @@ def evaluate(
     return Evaluation(
         result="regressed" if reasons else "passed",
         reasons=tuple(reasons),
-        rows=tuple(rows),
-        metrics=tuple(metrics),
+        rows=rows,
+        metrics=metrics,
         counts=counts,
     )

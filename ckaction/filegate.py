@@ -27,7 +27,9 @@ from ckaction.candidates import (
     passed_runs,
 )
 from ckaction.clock import Clock, Deadline, Sleep
+from ckaction.confirm import Confirmer
 from ckaction.errors import CkError, ConfigurationError
+from ckaction.flaky import flagged_rows
 from ckaction.flow import (
     GATE_TAG,
     Gate,
@@ -50,6 +52,7 @@ from ckaction.report import (
     step_result,
     tolerances_of,
 )
+from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
 
@@ -86,6 +89,7 @@ def find_baseline(
             and run.status == "completed"
             and run.has_scores
             and not is_gate_run(run)
+            and may_be_baseline(run)
             and on_dataset(run)
         ),
         None,
@@ -124,8 +128,10 @@ class FileGate:
         deadline: Deadline,
         facts: Facts,
         signoffs: SignOffs,
+        confirmer: Confirmer | None = None,
     ) -> None:
         self.settings = settings
+        self.confirmer = confirmer
         self.client = client
         self.log = log
         self.clock = clock
@@ -180,6 +186,8 @@ class FileGate:
                     outcomes[item.file.path] = step
             waiting = still
         ordered = tuple(outcomes[file.path] for file in files)
+        if self.confirmer is not None:
+            ordered = self.confirmed(self.confirmer, ordered, started)
         return Report(
             result=step_result(ordered),
             tolerances=tolerances_of(self.settings),
@@ -381,13 +389,52 @@ class FileGate:
                 report = self.score_new(item, run)
             else:
                 report = gate.conclude(run, item.baseline, item.spec)
-            if report.passed and PASSED_TAG not in run.tag_names:
-                self.client.set_run_tags(run.id, [*run.tag_names, PASSED_TAG])
-                self.log.info(f"Tagged run {run.id} `{PASSED_TAG}`: publish trusts it.")
+            if report.passed:
+                self.mark_passed(run)
         except CkError as exc:
             return self.failed(file, gate.facts, exc)
         result = "new" if item.baseline is None and report.passed else report.result
         return FileOutcome(file.path, file.prompt, result, report, item.candidate.id)
+
+    def mark_passed(self, run: Run) -> None:
+        if PASSED_TAG not in run.tag_names:
+            self.client.set_run_tags(run.id, [*run.tag_names, PASSED_TAG])
+            self.log.info(f"Tagged run {run.id} `{PASSED_TAG}`: publish trusts it.")
+
+    def confirmed(
+        self, confirmer: Confirmer, outcomes: tuple[FileOutcome, ...], started: list[Started]
+    ) -> tuple[FileOutcome, ...]:
+        """Confirm before failing (`confirm-runs`) over the whole step: each regressed file's
+        flagged rows re-tested, once every file is compared, so that `confirm-max-rows` caps the
+        flagged rows of all files together. A file whose rows all prove flaky passes (and its run
+        is tagged `ckaction-passed`)."""
+        items = {item.file.path: item for item in started if item.baseline is not None}
+        regressed = [
+            (outcome, items[outcome.path], outcome.report.evaluation)
+            for outcome in outcomes
+            if outcome.result == "regressed" and outcome.path in items
+        ]
+        in_step = sum(len(flagged_rows(evaluation)) for _, _, evaluation in regressed if evaluation)
+        changed: dict[str, FileOutcome] = {}
+        for outcome, item, evaluation in regressed:
+            if evaluation is None or item.baseline is None:
+                continue
+            with self.log.group(f"{outcome.path}: confirming the flagged rows"):
+                try:
+                    inputs = {r.id: r.input_data for r in self.client.responses(item.baseline.id)}
+                    report = item.gate.confirm(
+                        confirmer, item.baseline, item.run, inputs, flagged_in_step=in_step
+                    )
+                    if report.passed:
+                        self.mark_passed(item.run)
+                except CkError as exc:
+                    self.log.warning(
+                        f"{outcome.path}: not confirmed ({exc.message}); its verdict stands.",
+                        title="Confirm failed",
+                    )
+                    continue
+            changed[outcome.path] = replace(outcome, result=report.result, report=report)
+        return tuple(changed.get(outcome.path, outcome) for outcome in outcomes)
 
     def score_new(self, item: Started, run: Run) -> Report:
         """A new prompt has nothing to compare with: its absolute scores, passed unless a check

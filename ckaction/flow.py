@@ -9,10 +9,10 @@ import gc
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import PASSED_TAG
@@ -30,8 +30,12 @@ from ckaction.inputs import Settings
 from ckaction.models import Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
 from ckaction.report import Facts, Report, RunRef, tolerances_of
+from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
+
+if TYPE_CHECKING:
+    from ckaction.confirm import Confirmer
 
 GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
@@ -175,8 +179,10 @@ class Gate:
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
         known_metrics: dict[int, Metric] | None = None,
+        confirmer: Confirmer | None = None,
     ) -> None:
         self.settings = settings
+        self.confirmer = confirmer
         self.client = client
         self.log = log
         self.clock = clock
@@ -228,7 +234,12 @@ class Gate:
             live = candidate
         self.learn(baseline_prompt_id=live.id)
         for run in self.client.list_runs(prompt_id=live.id, status="completed"):
-            if run.status == "completed" and run.has_scores and not is_gate_run(run):
+            if (
+                run.status == "completed"
+                and run.has_scores
+                and not is_gate_run(run)
+                and may_be_baseline(run)
+            ):
                 self.log.info(
                     f"Baseline: run {run.id} ({run.name}), the last green run of prompt {live.id}"
                 )
@@ -640,7 +651,41 @@ class Gate:
                 f"`ckaction rebaseline --baseline-run-id {baseline.id}` (or command: rebaseline), "
                 "then gate against it.",
             )
+        if self.confirmer is not None:
+            inputs = {rid: facts.input_data for rid, facts in baseline_responses.items()}
+            return self.confirm(self.confirmer, baseline, run, inputs)
         return Report(result=evaluation.result, tolerances=self.tolerances, facts=self.facts)
+
+    def confirm(
+        self,
+        confirmer: Confirmer,
+        baseline: Run,
+        run: Run,
+        inputs: Mapping[int, str | None],
+        *,
+        flagged_in_step: int = 0,
+    ) -> Report:
+        """Confirm before failing (`confirm-runs`) the evaluation this gate learned: re-test its
+        flagged rows, learn the evaluation with their verdicts and what the confirm did, and
+        report. `inputs` are the baseline's `input_data` by response id; `flagged_in_step` the
+        flagged rows of the whole step (prompt files), for `confirm-max-rows`."""
+        evaluation = self.facts.evaluation
+        assert evaluation is not None
+        label = self.signoffs.label.describe() if self.signoffs and self.signoffs.label else None
+        mark = f"{self.commit[:12]} run {run.id}" if self.commit else f"run {run.id}"
+        confirmed, done = confirmer.confirm(
+            evaluation,
+            baseline=baseline,
+            candidate=run,
+            inputs=inputs,
+            tolerances=self.tolerances,
+            label=label,
+            mark=mark,
+            flagged_in_step=flagged_in_step,
+        )
+        if done is not None:
+            self.learn(evaluation=confirmed, confirmation=done)
+        return Report(result=confirmed.result, tolerances=self.tolerances, facts=self.facts)
 
 
 def wait_for_runs(

@@ -41,6 +41,10 @@ _SHA = re.compile(rf"^[0-9a-fA-F]{{{SHA_DIGITS[0]},{SHA_DIGITS[1]}}}$")
 _SECRET_FIELDS = {"api_token", "github_token"}
 TOKEN_ISSUERS = {"api_token": "CompletionKit", "github_token": "GitHub"}
 # Values a misconfigured secret or a template slip leaves in a token (compared case-insensitively).
+MAX_CONFIRM_RUNS = 10
+"""confirm-runs: each is two runs of the flagged rows, so ten is already 20 runs."""
+MAX_CONFIRM_ROWS = 500
+"""confirm-max-rows: a confirm dataset of more rows than this is a new evaluation, not a recheck."""
 PLACEHOLDER_WORDS = frozenset({"true", "false", "null", "none", "yes", "no", "on", "off"})
 # Scores run 1-5, so no drop can be larger than 4; a positive tolerance is a sign typo.
 TOLERANCE_FLOOR = Decimal(-5)
@@ -236,6 +240,8 @@ class Settings(BaseModel):
     avg_gate: Literal["band", "significant"] = "band"
     on_stale_baseline: Literal["warn", "fail"] = "warn"
     calibration_runs: int = Field(default=2, ge=1, le=10)
+    confirm_runs: int = Field(default=0, ge=0, le=MAX_CONFIRM_RUNS)
+    confirm_max_rows: int = Field(default=20, ge=1, le=MAX_CONFIRM_ROWS)
     prompt_files: str | None = None
     max_unscored: Decimal = Field(default=Decimal("0.1"), ge=0, le=1)
     require_passed_gate: bool = True

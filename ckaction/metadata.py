@@ -27,7 +27,8 @@ COMMAND_HELP: dict[Command, str] = {
     "rebaseline": "capture a fresh baseline run of the live prompt",
     "calibrate": "rerun the baseline unchanged to measure the judge's noise floor",
     "drift": "check that each prompt file still equals its live prompt (exit 1 when one differs)",
-    "cleanup": "delete scratch candidates whose newest run is older than keep-days",
+    "cleanup": "delete scratch candidates whose newest run is older than keep-days, and older "
+    "confirm datasets with their runs",
 }
 PULL_HELP = "write prompt files from the live prompts (CLI only)"
 PULL_INPUTS = tuple(input_id(name) for name in CONNECTION_FIELDS)
@@ -298,6 +299,25 @@ INPUTS: tuple[Input, ...] = (
         metavar="SHARE",
     ),
     Input(
+        "confirm-runs",
+        "Confirm before failing: when the gate would fail on row regressions only, run the "
+        "flagged rows again this many times with the baseline's prompt and with the candidate's "
+        "(0 to 10; 0, the default, is off). Rows whose mean delta still crosses row-tolerance fail "
+        "(confirmed); rows that do not are listed as flaky and do not fail the gate. It costs "
+        "2 x N runs of the flagged rows.",
+        GATE,
+        default="0",
+        metavar="N",
+    ),
+    Input(
+        "confirm-max-rows",
+        "With confirm-runs, more flagged rows than this (across all prompt files of the step) is "
+        "a real regression: the gate fails without confirming.",
+        GATE,
+        default="20",
+        metavar="ROWS",
+    ),
+    Input(
         "calibration-runs",
         "How many identical reruns of the baseline measure the judge's noise (1 to 10).",
         ("calibrate",),
@@ -313,7 +333,8 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "keep-days",
-        "`cleanup` deletes scratch candidates whose newest run is older than this many days.",
+        "`cleanup` deletes scratch candidates whose newest run is older than this many days, and "
+        "confirm datasets (`confirm-runs`) created longer ago, with their runs.",
         ("cleanup",),
         default="30",
         metavar="DAYS",

@@ -129,6 +129,17 @@ class Prompt(ApiModel):
         return [tag.name for tag in self.tags]
 
 
+class Dataset(ApiModel):
+    id: int
+    name: str = ""
+    tags: list[Tag] = Field(default_factory=list)
+    created_at: str | None = None
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [tag.name for tag in self.tags]
+
+
 class Metric(ApiModel):
     id: int
     name: str = ""

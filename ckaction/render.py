@@ -24,6 +24,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +112,9 @@ class Section:
         return len(self.items)
 
 
+CONFIRM_STATUSES = ("confirmed", "flaky", "unassessable")
+"""Row statuses a confirm (`confirm-runs`) gives: its own table lists them (the failing ones are
+among the regressed rows too)."""
 FOLDED = (  # status, the macro that renders one row, its table's header: in priority order
     ("signed_off", "signed_off_row", "SIGNED_HEADER"),
     ("improved", "improved_row", "BRIEF_HEADER"),
@@ -173,6 +177,11 @@ def row_label(row: RowResult) -> str:
     return "—" if row.row_index is None else str(row.row_index)
 
 
+def scores(values: Sequence[Decimal]) -> str:
+    """A confirm's scores of one side, in run order."""
+    return ", ".join(fmt_score(value, 0) for value in values) or "—"
+
+
 def interval(value: Interval | None) -> str:
     return "—" if value is None else f"{value.low:+.2f} to {value.high:+.2f}"
 
@@ -212,6 +221,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "worst_first": worst_first,
     "label": row_label,
     "interval": interval,
+    "scores": scores,
     "listed": listed,
     "fields": fields,
     "workflow_link": workflow_link,
@@ -232,7 +242,9 @@ def _environment() -> jinja2.Environment:
         extensions=["jinja2.ext.do"],
     )
     environment.filters.update(FILTERS)
-    environment.globals.update(version=__version__, MAX_LISTED=MAX_LISTED)
+    environment.globals.update(
+        version=__version__, MAX_LISTED=MAX_LISTED, LISTED_CHARS=LISTED_CHARS
+    )
     return environment
 
 
@@ -280,7 +292,7 @@ def _sections(report: Report) -> dict[str, Any]:
     by_status: dict[str, list[RowResult]] = {}
     for row in evaluation.rows if evaluation else ():
         by_status.setdefault(row.status, []).append(row)
-    known = {"regressed", *(status for status, _, _ in FOLDED)}
+    known = {"regressed", *CONFIRM_STATUSES, *(status for status, _, _ in FOLDED)}
     unknown = [(status, "brief_row", "BRIEF_HEADER") for status in by_status if status not in known]
     return {
         "metrics": Section(
@@ -290,6 +302,10 @@ def _sections(report: Report) -> dict[str, Any]:
         "regressed": Section(
             "regressed", "regressed row(s)", "regressed_row", "ROW_HEADER",
             evaluation.regressed_rows if evaluation else (),
+        ),
+        "confirm": Section(
+            "confirm", "re-tested row(s)", "confirm_row", "CONFIRM_HEADER",
+            [row for row in evaluation.rows if row.confirmation] if evaluation else (),
         ),
         "folded": [
             Section(status, "row(s)", row, header, by_status.get(status, []))
@@ -309,7 +325,12 @@ def render(report: Report, layout: Layout) -> str:
     # The page with its tables still empty: what the fixed parts cost, and the row macros.
     page = template.make_module(context)
     remaining = [layout.budget - size(str(page))]
-    for section in (sections["metrics"], sections["regressed"], *sections["folded"]):
+    for section in (
+        sections["metrics"],
+        sections["regressed"],
+        sections["confirm"],
+        *sections["folded"],
+    ):
         _fill(section, page, remaining)
     return _within(template.render(context), layout)
 

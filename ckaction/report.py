@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ckaction import __version__
 from ckaction.decide import Cell, Counts, Evaluation, MetricResult, Result, RowResult, Tolerances
+from ckaction.flaky import ConfirmFacts, RowConfirmation
 
 if TYPE_CHECKING:
     from ckaction.inputs import Settings
@@ -107,6 +108,7 @@ class Facts:
     calibration: Mapping[str, Any] | None = None
     drift: tuple[Drift, ...] = ()
     files: tuple[FileOutcome, ...] = ()
+    confirmation: ConfirmFacts | None = None
     evaluation: Evaluation | None = None
 
 
@@ -245,6 +247,7 @@ class Report:
             "calibration": None if facts.calibration is None else dict(facts.calibration),
             "drift": [_plain({**d.__dict__, "differs": list(d.differs)}) for d in facts.drift],
             "files": [_file(f) for f in facts.files],
+            "confirm": _confirm(facts.confirmation),
             "outputs": dict(outputs),
             "delivered": dict(delivered or {}),
             "workflow_run_url": facts.workflow_run_url,
@@ -332,4 +335,38 @@ def _row(row: RowResult) -> dict[str, Any]:
         "baseline_response_id": row.baseline_response_id,
         "candidate_response_id": row.candidate_response_id,
         "metrics": [_cell(c) for c in row.cells],
+        "confirm": _row_confirmation(row.confirmation),
+    }
+
+
+def _confirm(facts: ConfirmFacts | None) -> dict[str, Any] | None:
+    """What `confirm-runs` did: its cost, what it made, or why it did not run."""
+    if facts is None:
+        return None
+    return {
+        "runs": facts.runs,
+        "flagged_rows": facts.flagged,
+        "cost": facts.cost,
+        "skipped": facts.skipped,
+        "dataset_id": facts.dataset_id,
+        "run_ids": list(facts.run_ids),
+        "problem": facts.problem,
+    }
+
+
+def _row_confirmation(confirmation: RowConfirmation | None) -> dict[str, Any] | None:
+    if confirmation is None:
+        return None
+    return {
+        "status": confirmation.status,
+        "metrics": [
+            {
+                "metric_id": recheck.metric_id,
+                "metric": recheck.metric_name,
+                "baseline_scores": [float(score) for score in recheck.baseline_scores],
+                "candidate_scores": [float(score) for score in recheck.candidate_scores],
+                "mean_delta": _num(recheck.mean_delta),
+            }
+            for recheck in confirmation.metrics
+        ],
     }

@@ -260,7 +260,8 @@ class Lifecycle(Runs):
 
     def rerun(self, ident: int | str) -> JsonDict:
         """Clone the settings into a new run and start it. If it cannot start: 422 and the new
-        run stays behind as failed."""
+        run stays behind as failed. The tags are copied too, as the engine's `Run#rerun!` does
+        (`tag_names: tag_names`, `app/models/completion_kit/run.rb`)."""
         with self.lock:
             now = self.clock()
             source = self._run(ident)

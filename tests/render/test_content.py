@@ -75,10 +75,19 @@ def test_the_first_screen_has_runs_prompt_dataset_judge_tolerances_and_counts(re
 
 
 def test_every_count_field_becomes_a_column() -> None:
+    """Every count but `flaky`, which shows only when a confirm (`confirm-runs`) found a row."""
     report = SCENARIOS["passed"]()
     counts = tables(render_summary(report))[0]
-    assert len(counts.header) == len(dataclasses.fields(report.counts))
-    assert counts.rows[0] == [str(v) for v in dataclasses.astuple(report.counts)]
+    shown = [f.name for f in dataclasses.fields(report.counts) if f.name != "flaky"]
+    assert len(counts.header) == len(shown)
+    assert counts.rows[0] == [str(getattr(report.counts, name)) for name in shown]
+    flaky = dataclasses.replace(report.counts, flaky=1)
+    evaluation = dataclasses.replace(report.evaluation, counts=flaky)
+    with_flaky = dataclasses.replace(
+        report, facts=dataclasses.replace(report.facts, evaluation=evaluation)
+    )
+    counts = tables(render_summary(with_flaky))[0]
+    assert counts.header[-1] == "Flaky" and counts.rows[0][-1] == "1"
 
 
 @BOTH

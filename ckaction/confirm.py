@@ -1,0 +1,229 @@
+"""Confirm before failing (`confirm-runs`): the I/O. A dataset of just the flagged rows, N runs of
+the baseline's prompt and N of the candidate's on it (each with its own run's settings), one wait
+for all of them, their scores read back; the verdicts are `flaky.py`'s.
+
+Everything it makes is tagged `ckaction-confirm` and named `ckaction confirm …`, so baseline
+resolution skips it and `cleanup` removes it after `keep-days`. Whatever goes wrong on the way (a
+refused write, a failed run, the step's deadline) leaves the flagged rows `unassessable`: they keep
+their verdict, and the gate fails on them as it would have without confirming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from ckaction.api import CompletionKitClient
+from ckaction.clock import Clock, Deadline, Sleep
+from ckaction.decide import Evaluation, RowResult, Tolerances
+from ckaction.errors import CkError
+from ckaction.flaky import (
+    UNASSESSABLE,
+    ConfirmFacts,
+    RowConfirmation,
+    confirm_csv,
+    cost,
+    flagged_rows,
+    judge_row,
+    row_of,
+    skip_reason,
+    with_confirmations,
+)
+from ckaction.flow import Log, wait_for_runs
+from ckaction.models import Run
+from ckaction.runtags import CONFIRM_NAME_PREFIX, CONFIRM_TAG
+
+SETTINGS_COPIED = (
+    "judge_model",
+    "temperature",
+    "judge_temperature",
+    "max_tokens",
+    "expected_column",
+)
+"""What a confirm run takes from the run it re-tests, besides its prompt and metrics."""
+
+
+class Confirmer:
+    """Re-tests a gate's flagged rows N times a side (`runs`, at least 1; see the module
+    docstring) with the collaborators it is given; built by `commands.confirmer_for`, used by
+    `flow.Gate` and, for the whole step, `filegate.FileGate`."""
+
+    def __init__(
+        self,
+        client: CompletionKitClient,
+        *,
+        runs: int,
+        max_rows: int,
+        log: Log,
+        clock: Clock,
+        sleep: Sleep,
+        deadline: Deadline,
+    ) -> None:
+        self.client = client
+        self.runs = runs
+        self.max_rows = max_rows
+        self.log = log
+        self.clock = clock
+        self.sleep = sleep
+        self.deadline = deadline
+
+    def confirm(
+        self,
+        evaluation: Evaluation,
+        *,
+        baseline: Run,
+        candidate: Run,
+        inputs: Mapping[int, str | None],
+        tolerances: Tolerances,
+        label: str | None,
+        mark: str,
+        flagged_in_step: int = 0,
+    ) -> tuple[Evaluation, ConfirmFacts | None]:
+        """The evaluation with its flagged rows re-tested, and what that did (None when there was
+        nothing to confirm). `inputs` are the baseline's `input_data` by response id; `mark` names
+        what the confirm makes; `flagged_in_step` counts the flagged rows of every prompt file of
+        the step, which `confirm-max-rows` caps together."""
+        flagged = flagged_rows(evaluation)
+        if not flagged:
+            return evaluation, None
+        facts = ConfirmFacts(self.runs, len(flagged), cost(len(flagged), self.runs))
+        reason = skip_reason(evaluation)
+        in_step = max(len(flagged), flagged_in_step)
+        if reason is None and in_step > self.max_rows:
+            reason = (
+                f"{in_step} rows were flagged, more than confirm-max-rows "
+                f"({self.max_rows}): that is a real regression, so the gate fails without "
+                "confirming"
+            )
+        if reason is not None:
+            self.log.info(f"Not confirming the flagged rows: {reason}.")
+            return evaluation, ConfirmFacts(facts.runs, facts.flagged, 0, skipped=reason)
+        with self.log.group("Confirming the flagged rows"):
+            self.log.info(facts.cost_line)
+            confirmations, facts = self._measure(
+                flagged, (baseline, candidate), inputs, facts, mark, tolerances.row
+            )
+            for row in flagged:
+                status = confirmations[_key(row)].status
+                self.log.info(f"row {row.row_index}: {status}")
+        return with_confirmations(evaluation, confirmations, tolerances, label=label), facts
+
+    def _measure(
+        self,
+        flagged: Sequence[RowResult],
+        sources: tuple[Run, Run],
+        inputs: Mapping[int, str | None],
+        facts: ConfirmFacts,
+        mark: str,
+        tolerance: Decimal,
+    ) -> tuple[dict[int, RowConfirmation], ConfirmFacts]:
+        """Each flagged row's verdict; a row whose input cannot be rebuilt, and every row when the
+        confirm runs cannot be made or read, is unassessable."""
+        verdicts = {_key(row): UNASSESSABLE for row in flagged}
+        rebuilt = [(row, row_of(inputs.get(_key(row)))) for row in flagged]
+        tested = [(row, data) for row, data in rebuilt if data is not None]
+        if not tested:
+            return verdicts, replace(facts, problem="no flagged row's input could be rebuilt")
+        try:
+            dataset = self.client.create_dataset(
+                f"{CONFIRM_NAME_PREFIX}{mark}",
+                confirm_csv([data for _, data in tested]),
+                tag_names=[CONFIRM_TAG],
+            )
+            facts = replace(facts, dataset_id=dataset.id)
+            baseline = self._start_runs(sources[0], dataset.id, "baseline", mark)
+            candidate = self._start_runs(sources[1], dataset.id, "candidate", mark)
+            facts = replace(facts, run_ids=tuple(run.id for run in (*baseline, *candidate)))
+            finished = self._wait([*baseline, *candidate], dataset.id)
+            incomplete = [
+                f"run {run.id} {run.status}" for run in finished if run.status != "completed"
+            ]
+            if incomplete:
+                facts = replace(
+                    facts,
+                    problem=f"not every confirm run completed ({', '.join(incomplete)})",
+                )
+            scores = [
+                self._scores(finished[: len(baseline)]),
+                self._scores(finished[len(baseline) :]),
+            ]
+        except CkError as exc:
+            self.log.warning(
+                f"The confirm runs could not be completed ({exc.message}); the flagged rows keep "
+                "their verdict.",
+                title="Confirm failed",
+            )
+            return verdicts, replace(facts, problem=exc.message)
+        for index, (row, _) in enumerate(tested):
+            verdicts[_key(row)] = judge_row(
+                row,
+                scores[0].get(index, {}),
+                scores[1].get(index, {}),
+                runs=self.runs,
+                tolerance=tolerance,
+            )
+        return verdicts, facts
+
+    def _start_runs(self, source: Run, dataset_id: int, side: str, mark: str) -> list[Run]:
+        """N runs of `source`'s prompt and settings on the confirm dataset, each started."""
+        runs = []
+        for number in range(1, self.runs + 1):
+            body: dict[str, Any] = {
+                "name": f"{CONFIRM_NAME_PREFIX}{mark} {side} {number}/{self.runs}",
+                "prompt_id": source.prompt_id,
+                "dataset_id": dataset_id,
+                "metric_ids": list(source.metric_ids),
+                "tag_names": [CONFIRM_TAG],
+            }
+            body.update(
+                {key: getattr(source, key) for key in SETTINGS_COPIED if getattr(source, key)}
+            )
+            run = self.client.create_run(body)
+            runs.append(self.client.generate(run.id))
+        return runs
+
+    def _wait(self, runs: list[Run], dataset_id: int) -> list[Run]:
+        """Every confirm run as last seen, finished or at the deadline (one listing of the
+        dataset's runs a look); one that failed or did not finish leaves its side's scores
+        incomplete."""
+        wanted = {run.id for run in runs}
+
+        def read() -> list[Run]:
+            found = {
+                run.id: run
+                for run in self.client.list_runs(dataset_id=dataset_id, **{"tag[]": CONFIRM_TAG})
+                if run.id in wanted
+            }
+            return [found.get(run.id) or self.client.get_run(run.id) for run in runs]
+
+        return wait_for_runs(
+            runs,
+            read,
+            clock=self.clock,
+            sleep=self.sleep,
+            deadline=self.deadline.at,
+            say=self.log.info,
+        )
+
+    def _scores(self, runs: Sequence[Run]) -> dict[int, dict[int, list[Decimal]]]:
+        """By confirm-dataset row, by metric: one score per run of this side that scored it."""
+        scores: dict[int, dict[int, list[Decimal]]] = {}
+        for run in runs:
+            if run.status != "completed":
+                continue
+            for response in self.client.responses(run.id):
+                if response.row_index is None:
+                    continue
+                for review in response.reviews:
+                    if review.metric_id is None or review.ai_score is None:
+                        continue
+                    row = scores.setdefault(response.row_index, {})
+                    row.setdefault(review.metric_id, []).append(review.ai_score)
+        return scores
+
+
+def _key(row: RowResult) -> int:
+    assert row.baseline_response_id is not None  # flagged rows are the baseline's
+    return row.baseline_response_id

@@ -1,0 +1,119 @@
+"""Which runs may be baselines, by their tags, in process through `cli.App` and the emulator's
+transport: a rerun copies its source's tags (the engine's `rerun!`), so rebaseline's and calibrate's
+reruns get theirs replaced (`ckaction-baseline`, `ckaction-calibrate`); calibrate's and a confirm's
+runs never become a gate's baseline; cleanup removes confirm datasets (and their runs) after
+`keep-days`."""
+
+from __future__ import annotations
+
+from ckaction.candidates import BASELINE_TAG
+from ckaction.emulator.judging import NoisyJudge, ScriptedJudge
+from ckaction.runtags import CALIBRATE_TAG, CONFIRM_TAG
+from tests.conftest import ActionEnv, Emulated
+from tests.integration.helpers import gate_step, run_action
+
+
+def tags_of(emulated: Emulated, run_id: int) -> list[str]:
+    return [tag["name"] for tag in emulated.emulator.get_run(run_id)["tags"]]
+
+
+def command(emulated: Emulated, env: ActionEnv, name: str, **inputs: str):
+    base = {"api-url": emulated.url, "command": name, "prompt-id": str(emulated.ids.prompt_v1_id)}
+    return run_action(emulated, env, {**base, **inputs})
+
+
+def test_a_rebaseline_rerun_carries_only_the_baseline_tag(emulated, action_env) -> None:
+    ids = emulated.ids
+    assert tags_of(emulated, ids.baseline_run_id) == ["baseline"]  # the seed's own tag
+    result = command(emulated, action_env, "rebaseline")
+    assert result.code == 0, result.stdout
+    assert tags_of(emulated, int(result.outputs["run-id"])) == [BASELINE_TAG]
+
+
+def test_a_rerun_of_a_gate_run_loses_the_gate_tags(emulated, action_env) -> None:
+    gate = gate_step(emulated, action_env, **{"prompt-id": str(emulated.ids.prompt_v1_id)})
+    gate_run = int(gate.outputs["run-id"])
+    assert "ckaction-gate" in tags_of(emulated, gate_run)
+    result = command(emulated, action_env, "rebaseline", **{"baseline-run-id": str(gate_run)})
+    assert result.code == 0, result.stdout
+    assert tags_of(emulated, int(result.outputs["run-id"])) == [BASELINE_TAG]
+
+
+def test_calibrate_reruns_are_tagged_and_never_become_baselines(emulated, action_env) -> None:
+    emulated.emulator.judge = NoisyJudge(ScriptedJudge(default=4), spread=1, seed=3)
+    result = command(emulated, action_env, "calibrate", **{"calibration-runs": "2"})
+    assert result.code == 0, result.stdout
+    reruns = result.report["calibration"]["reruns"]
+    assert len(reruns) == 2
+    assert all(tags_of(emulated, run_id) == [CALIBRATE_TAG] for run_id in reruns)
+    # Both reruns are newer, completed and scored runs of the live prompt; the gate skips them.
+    gate = gate_step(emulated, action_env)
+    assert gate.outputs["baseline-run-id"] == str(emulated.ids.baseline_run_id)
+
+
+def confirm_dataset(emulated: Emulated, name: str, *, tagged: bool = True) -> int:
+    emu, ids = emulated.emulator, emulated.ids
+    dataset = emu.add_dataset(
+        name,
+        [{"customer_message": "Hello", "order_number": "1"}],
+        tag_names=[CONFIRM_TAG] if tagged else [],
+    )
+    emu.add_completed_run(
+        ids.prompt_v1_id,
+        dataset["id"],
+        ids.metric_ids,
+        judge_model=ids.judge_model,
+        tag_names=[CONFIRM_TAG],
+        name=f"{name} baseline 1/1",
+    )
+    return int(dataset["id"])
+
+
+def dataset_ids(emulated: Emulated) -> set[int]:
+    return {d["id"] for d in emulated.emulator.list_datasets({"limit": ["100"]}).items}
+
+
+def test_cleanup_removes_old_confirm_datasets_and_their_runs(emulated, action_env) -> None:
+    made = confirm_dataset(emulated, "ckaction confirm 0123456789ab run 7")
+    lookalike = confirm_dataset(emulated, "my dataset")  # the tag, not the name
+    untagged = confirm_dataset(emulated, "ckaction confirm by hand", tagged=False)
+    dry = command(emulated, action_env, "cleanup", **{"keep-days": "0"})
+    assert dry.code == 0, dry.stdout
+    assert made in dataset_ids(emulated)
+    assert f"Would delete confirm dataset {made} " in dry.summary_text
+    result = command(emulated, action_env, "cleanup", **{"keep-days": "0", "dry-run": "false"})
+    assert result.code == 0, result.stdout
+    assert dataset_ids(emulated) == {emulated.ids.dataset_id, lookalike, untagged}
+    runs = emulated.emulator.list_runs({"limit": ["100"]}).items
+    assert not [run for run in runs if run["dataset_id"] == made]
+    assert (
+        "Deleted 1 confirm dataset older than 0 days, with their runs."
+        in (result.report["done"][-1])
+    )
+
+
+def test_cleanup_keeps_recent_confirm_datasets(emulated, action_env) -> None:
+    made = confirm_dataset(emulated, "ckaction confirm 0123456789ab run 7")
+    result = command(emulated, action_env, "cleanup", **{"dry-run": "false"})  # keep-days 30
+    assert result.code == 0, result.stdout
+    assert made in dataset_ids(emulated)
+
+
+def test_a_new_baseline_run_from_a_passed_gate_run_keeps_no_flow_tag(emulated, action_env) -> None:
+    ids = emulated.ids
+    emu = emulated.emulator
+    gate_run = emu.add_completed_run(
+        ids.prompt_v1_id,
+        ids.dataset_id,
+        ids.metric_ids,
+        judge_model=ids.judge_model,
+        tag_names=["ckaction-gate", "ckaction-passed", "team-a"],
+    )
+    result = command(
+        emulated,
+        action_env,
+        "rebaseline",
+        **{"baseline-run-id": str(gate_run["id"]), "judge-model": "gpt-5-judge"},
+    )
+    assert result.code == 0, result.stdout
+    assert tags_of(emulated, int(result.outputs["run-id"])) == ["team-a", BASELINE_TAG]
