@@ -173,8 +173,14 @@ class CompletionKitClient:
             )
         return comparison
 
-    def responses(self, run_id: int) -> Iterator[Response]:
-        yield from self._paginate(f"runs/{run_id}/responses", {}, Response, what=f"run {run_id}")
+    def responses(self, run_id: int, fields: Sequence[str] = ()) -> Iterator[Response]:
+        """The run's responses, ordered by id. `fields` (engine 0.28.25+, CHANGELOG #160) asks
+        for only those keys (`id` always; `reviews.<key>` trims each review); an older engine
+        ignores it and sends whole responses, which read the same."""
+        filters = {"fields": ",".join(fields)} if fields else {}
+        yield from self._paginate(
+            f"runs/{run_id}/responses", filters, Response, what=f"run {run_id}"
+        )
 
     def set_run_tags(self, run_id: int, tag_names: Sequence[str]) -> Run:
         """Replace the run's tags (`PATCH /runs/:id` with `tag_names`). Sending the same tags

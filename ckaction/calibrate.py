@@ -21,6 +21,8 @@ from ckaction.stats import mean_interval
 ROW_MARGIN = Decimal("0.5")
 AVG_MARGIN = Decimal("0.05")
 FLAKY_ROWS_SHOWN = 10
+INPUT_FIELDS = ("id", "input_data")
+"""All that calibrate reads of the baseline's responses: the flaky rows are named by input."""
 
 
 @dataclass
@@ -126,7 +128,7 @@ def calibrate(gate: Gate) -> Report:
         rerun_ids.append(run.id)
         collect(client.compare(baseline.id, run.id), noise, moved)
     row_tol, avg_tol = recommend(noise)
-    inputs = {r.id: display_input(r.input_data) for r in client.responses(baseline.id)}
+    inputs = {r.id: display_input(r.input_data) for r in client.responses(baseline.id, INPUT_FIELDS)}
     flaky = sorted(((delta, rid) for rid, delta in moved.items() if delta > 0), reverse=True)
     calibration = {
         "reruns": rerun_ids,

@@ -8,7 +8,6 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import BASELINE_TAG
@@ -174,7 +173,7 @@ def publish(gate: Gate) -> Report:
     settings, client = gate.settings, gate.client
     assert settings.prompt_id is not None
     gate.learn(prompt_id=settings.prompt_id)
-    prompt = client.get_prompt(settings.prompt_id)
+    prompt = gate.prompt(settings.prompt_id)
     if prompt.current:
         done = (
             f"Prompt {prompt.id} (version {prompt.version_number}) is already the current "
@@ -206,7 +205,7 @@ def rebaseline(gate: Gate) -> Report:
     settings, client = gate.settings, gate.client
     if settings.baseline_run_id is None:
         assert settings.prompt_id is not None
-        live = live_version(client, settings.prompt_id)
+        live = gate.live_version(gate.prompt(settings.prompt_id))
         if not any(run.prompt_id == live.id for run in client.list_runs(prompt_id=live.id)):
             return first_baseline(gate, live)
     old = gate.chosen_baseline()
@@ -214,7 +213,7 @@ def rebaseline(gate: Gate) -> Report:
     if settings.judge_model or settings.temperature is not None:
         if old.prompt_id is None:
             raise ConfigurationError(f"Run {old.id} has no prompt to re-run with new settings.")
-        live = live_version(client, old.prompt_id)
+        live = gate.live_version(gate.prompt(old.prompt_id))
         body: dict[str, Any] = {
             "prompt_id": live.id,
             "dataset_id": settings.dataset_id or old.dataset_id,
@@ -258,12 +257,6 @@ def for_prompt_file(settings: Settings, client: CompletionKitClient, workspace: 
             hint="Publish the prompt first, or fix `prompt:` in the file.",
         )
     return settings_for(settings, file).model_copy(update={"prompt_id": live.id})
-
-
-def live_version(client: CompletionKitClient, prompt_id: int) -> Prompt:
-    """The current version of prompt_id's family."""
-    prompt = client.get_prompt(prompt_id)
-    return client.get_prompt(quote(prompt.family_key, safe="")) if prompt.family_key else prompt
 
 
 def first_baseline(gate: Gate, live: Prompt) -> Report:

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep
-from ckaction.decide import evaluate
+from ckaction.decide import evaluate, regressed_responses
 from ckaction.errors import (
     ConfigurationError,
     GateTimeout,
@@ -28,7 +29,7 @@ from ckaction.errors import (
     Unprocessable,
 )
 from ckaction.inputs import Settings
-from ckaction.models import Metric, Prompt, ResponseFacts, Run
+from ckaction.models import Comparison, Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
 from ckaction.report import Facts, Report, RunRef, tolerances_of
 from ckaction.signoff import SignOffs
@@ -79,6 +80,16 @@ class RunSpec:
         }
         body.update({key: value for key, value in optional.items() if value is not None})
         return body
+
+
+VERDICT_FIELDS = ("id", "input_data", "reviews.metric_id", "reviews.ai_feedback")
+"""What the verdict reads of each response: rows pair by id and input; rationales per metric."""
+OUTPUT_FIELD = "response_text"
+
+
+def response_fields(*, with_output: bool) -> tuple[str, ...]:
+    """The `fields` to download responses with: the verdict's, and the output when asked."""
+    return (*VERDICT_FIELDS, OUTPUT_FIELD) if with_output else VERDICT_FIELDS
 
 
 def run_mark(spec: RunSpec, commit: str | None) -> str:
@@ -173,6 +184,9 @@ class Gate:
         self.facts = facts or Facts(command=settings.command)
         # Metrics read so far, by id: a cache that the gates of one step's prompt files share.
         self.known_metrics = {} if known_metrics is None else known_metrics
+        # Prompts read so far, by the identifier asked for: each `GET /prompts/:id` counts as a
+        # production serve (engine 0.28.31), so a gate reads each prompt once.
+        self.known_prompts: dict[str, Prompt] = {}
 
     def learn(self, **facts: Any) -> Facts:
         """Record facts as the gate learns them: a new immutable value each time."""
@@ -183,6 +197,21 @@ class Gate:
         if metric_id not in self.known_metrics:
             self.known_metrics[metric_id] = self.client.get_metric(metric_id)
         return self.known_metrics[metric_id]
+
+    def prompt(self, ident: int | str) -> Prompt:
+        """`GET /prompts/:ident` once per gate: a numeric id is that version row, a family key
+        the family's current version."""
+        key = str(ident)
+        if key not in self.known_prompts:
+            self.known_prompts[key] = self.client.get_prompt(quote(key, safe=""))
+        return self.known_prompts[key]
+
+    def live_version(self, prompt: Prompt) -> Prompt:
+        """The current version of `prompt`'s family: `prompt` itself when it is current (no
+        request), else one read of the family key."""
+        if prompt.current or not prompt.family_key:
+            return prompt
+        return self.prompt(prompt.family_key)
 
     def run_url(self, run_id: int) -> str:
         return f"{self.settings.web_root}/runs/{run_id}"
@@ -206,11 +235,9 @@ class Gate:
                 )
             return baseline
         if settings.baseline_prompt_id is not None:
-            live = self.client.get_prompt(settings.baseline_prompt_id)
-        elif candidate.family_key:
-            live = self.client.get_prompt(candidate.family_key)
+            live = self.prompt(settings.baseline_prompt_id)
         else:
-            live = candidate
+            live = self.live_version(candidate)
         self.learn(baseline_prompt_id=live.id)
         for run in self.client.list_runs(prompt_id=live.id, status="completed"):
             if run.status == "completed" and run.has_scores and not is_gate_run(run):
@@ -231,7 +258,7 @@ class Gate:
         if self.settings.baseline_run_id is not None:
             return self.client.get_run(self.settings.baseline_run_id)
         assert self.settings.prompt_id is not None
-        return self.resolve_baseline(self.client.get_prompt(self.settings.prompt_id))
+        return self.resolve_baseline(self.prompt(self.settings.prompt_id))
 
     # -- step 2: what to run -----------------------------------------------------------------------
 
@@ -410,8 +437,27 @@ class Gate:
             "The run goes on; a re-run of this job with reuse-runs attaches to it.",
         )
 
-    def response_facts(self, run_id: int) -> dict[int, ResponseFacts]:
-        return {r.id: ResponseFacts.of(r) for r in self.client.responses(run_id)}
+    def response_facts(
+        self, run_id: int, fields: Sequence[str], keep_output: frozenset[int] = frozenset()
+    ) -> dict[int, ResponseFacts]:
+        """The run's responses as `ResponseFacts`, downloading only `fields`; the output is kept
+        for the responses in `keep_output`."""
+        return {
+            r.id: ResponseFacts.of(r, keep_output=r.id in keep_output)
+            for r in self.client.responses(run_id, fields)
+        }
+
+    def compared_responses(
+        self, comparison: Comparison
+    ) -> tuple[dict[int, ResponseFacts], dict[int, ResponseFacts]]:
+        """Both runs' responses, downloaded after the compare with the fields the verdict needs:
+        ids, input and the reviews' rationale, plus `response_text` only when some row regressed
+        (the report shows those rows' outputs on both sides)."""
+        regressed = regressed_responses(comparison, self.tolerances)
+        fields = response_fields(with_output=bool(regressed))
+        baseline = self.response_facts(comparison.left_run_id, fields, regressed.baseline)
+        candidate = self.response_facts(comparison.right_run_id, fields, regressed.candidate)
+        return baseline, candidate
 
     # -- the whole gate ----------------------------------------------------------------------------
 
@@ -420,7 +466,7 @@ class Gate:
         assert settings.prompt_id is not None
         self.learn(prompt_id=settings.prompt_id)
         with self.log.group("Resolving the baseline"):
-            candidate_prompt = self.client.get_prompt(settings.prompt_id)
+            candidate_prompt = self.prompt(settings.prompt_id)
             self.learn(prompt_label=_prompt_label(candidate_prompt))
             baseline = self.resolve_baseline(candidate_prompt)
             self.learn(baseline=RunRef(baseline.id, self.run_url(baseline.id), baseline.name))
@@ -462,8 +508,7 @@ class Gate:
             # pausing the cyclic collector keeps the cost linear in the number of rows.
             with collector_paused():
                 comparison = self.client.compare(baseline.id, run.id)
-                baseline_responses = self.response_facts(baseline.id)
-                candidate_responses = self.response_facts(run.id)
+                baseline_responses, candidate_responses = self.compared_responses(comparison)
                 evaluation = evaluate(
                     comparison,
                     self.tolerances,
