@@ -128,7 +128,9 @@ def calibrate(gate: Gate) -> Report:
         rerun_ids.append(run.id)
         collect(client.compare(baseline.id, run.id), noise, moved)
     row_tol, avg_tol = recommend(noise)
-    inputs = {r.id: display_input(r.input_data) for r in client.responses(baseline.id, INPUT_FIELDS)}
+    inputs = {
+        r.id: display_input(r.input_data) for r in client.responses(baseline.id, INPUT_FIELDS)
+    }
     flaky = sorted(((delta, rid) for rid, delta in moved.items() if delta > 0), reverse=True)
     calibration = {
         "reruns": rerun_ids,

@@ -282,9 +282,7 @@ def _cell(
 ) -> Cell:
     delta = None if entry.is_check else _delta(entry)
     regressed = _regresses(entry, tolerances)
-    improved = (
-        entry.result_change == "fixed" if entry.is_check else delta is not None and delta > 0
-    )
+    improved = entry.result_change == "fixed" if entry.is_check else delta is not None and delta > 0
     name = entry.metric_name or f"metric {entry.metric_id}"
     signed_off = None
     if regressed and signoffs is not None:
