@@ -4,7 +4,8 @@ Retry policy (the API has no idempotency keys and sends no Retry-After):
 * reads (GET) retry on 429, 502, 503, 504, timeouts and connection errors, with jittered exponential
   backoff, honouring Retry-After when a server does send one;
 * writes that are idempotent (a run's tags, deleting a run) retry like reads;
-* writes that are not idempotent (create run or prompt, generate, rerun, update a prompt, publish)
+* writes that are not idempotent (create run or prompt, generate, rerun, regrade, retry_failures,
+  update a prompt, publish)
   retry only when the request certainly was not applied: a 429 refusal or a failure to connect. Any
   other fault after the request may have reached the server raises `UncertainOutcome`, and the
   caller looks before it sends again.
@@ -149,6 +150,22 @@ class CompletionKitClient:
 
     def rerun(self, run_id: int) -> Run:
         data = self._call("POST", f"runs/{run_id}/rerun", idempotent=False, what=f"run {run_id}")
+        return self._parse(Run, data)
+
+    def regrade(self, run_id: int) -> Run:
+        """`POST /runs/:id/regrade`: re-judge the run's succeeded responses in place under the
+        metrics' current versions, without generating again (the run is `running` meanwhile).
+        Not retried after it may have landed: the caller reads the run first."""
+        data = self._call("POST", f"runs/{run_id}/regrade", idempotent=False, what=f"run {run_id}")
+        return self._parse(Run, data)
+
+    def retry_failures(self, run_id: int) -> Run:
+        """`POST /runs/:id/retry_failures`: queue the run's failed rows again, in place (409 when
+        a metric's version moved since the run was judged). Not retried after it may have
+        landed: the caller reads the run first."""
+        data = self._call(
+            "POST", f"runs/{run_id}/retry_failures", idempotent=False, what=f"run {run_id}"
+        )
         return self._parse(Run, data)
 
     def compare(self, baseline_run_id: int, candidate_run_id: int) -> Comparison:

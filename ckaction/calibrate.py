@@ -16,6 +16,7 @@ from ckaction.errors import ConfigurationError, RunFailed
 from ckaction.flow import Gate
 from ckaction.models import Comparison, Run
 from ckaction.report import Report, RunRef
+from ckaction.rerun import Reruns
 from ckaction.stats import mean_interval
 
 ROW_MARGIN = Decimal("0.5")
@@ -113,7 +114,10 @@ def calibrate(gate: Gate) -> Report:
     with gate.log.group(
         f"Rerunning baseline run {baseline.id} {settings.calibration_runs} time(s)"
     ):
-        started: list[Run] = [client.rerun(baseline.id) for _ in range(settings.calibration_runs)]
+        reruns = Reruns.of(gate)
+        started: list[Run] = []
+        for _ in range(settings.calibration_runs):
+            started.append(reruns.rerun(baseline, taken=[run.id for run in started]))
         for run in started:
             gate.log.info(f"Rerun {run.id} started")
     finished = gate.wait_all(started, lambda: read_runs(client, started))

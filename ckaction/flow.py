@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import PASSED_TAG
-from ckaction.clock import Clock, Deadline, Sleep
+from ckaction.clock import Clock, Deadline, Sleep, WallClock, utc_now
 from ckaction.decide import evaluate, regressed_responses
 from ckaction.errors import (
     ConfigurationError,
@@ -171,12 +171,14 @@ class Gate:
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
         known_metrics: dict[int, Metric] | None = None,
+        wall_clock: WallClock = utc_now,
     ) -> None:
         self.settings = settings
         self.client = client
         self.log = log
         self.clock = clock
         self.sleep = sleep
+        self.wall_clock = wall_clock
         self.commit = commit
         self.deadline = deadline.at
         self.tolerances = tolerances_of(settings)

@@ -290,6 +290,16 @@ INPUTS: tuple[Input, ...] = (
         metavar="SHARE",
     ),
     Input(
+        "rebaseline-method",
+        "How `rebaseline` captures the baseline: `rerun` (the same settings, today's metric "
+        "versions, generated again), `regrade` (re-judge the baseline's own outputs in place "
+        "under today's metric versions, no generation cost; only a run ckaction made as a "
+        "baseline) or `new-run` (a run of the live prompt). Default: `rerun`, or `new-run` when "
+        "judge-model or temperature differs from the baseline's.",
+        ("rebaseline",),
+        metavar="rerun|regrade|new-run",
+    ),
+    Input(
         "calibration-runs",
         "How many identical reruns of the baseline measure the judge's noise (1 to 10).",
         ("calibrate",),
@@ -357,6 +367,11 @@ OUTPUTS: tuple[Output, ...] = (
         "signed-off",
         "Number of regressed rows that a label or a sign-off file entry accepted.",
         GATE,
+    ),
+    Output(
+        "rebaseline-method",
+        "How the baseline was captured: `rerun`, `regrade` or `new-run`.",
+        ("rebaseline",),
     ),
     Output(
         "recommended-row-tolerance",
