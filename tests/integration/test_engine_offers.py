@@ -12,11 +12,12 @@ import pytest
 
 from ckaction.api import CompletionKitClient, build_http_client
 from ckaction.clock import Deadline
+from ckaction.emulator.faults import Fault
 from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate
 from ckaction.inputs import Settings
 from ckaction.report import Facts
 from tests.conftest import TOKEN, ActionEnv, Emulated
-from tests.integration.helpers import api_root, gate_step
+from tests.integration.helpers import Result, api_root, gate_step
 
 VERDICT_QUERY = ",".join(VERDICT_FIELDS)
 WITH_OUTPUT_QUERY = ",".join((*VERDICT_FIELDS, OUTPUT_FIELD))
@@ -167,3 +168,208 @@ def test_rebaseline_reads_the_prompt_once(emulated: Emulated, action_env: Action
     )
     assert result.code == 0, result.summary
     assert prompt_reads(emulated) == [f"/prompts/{emulated.ids.prompt_v1_id}"]
+
+
+# -- rebaseline-method ---------------------------------------------------------------------------
+
+
+def requests_to(emulated: Emulated, method: str, pattern: str) -> list[str]:
+    return [
+        r.path
+        for r in emulated.emulator.requests
+        if r.method == method and re.search(pattern, r.path)
+    ]
+
+
+def run_count(emulated: Emulated) -> int:
+    return emulated.emulator.list_runs({}).total
+
+
+def rebaseline_step(emulated: Emulated, env: ActionEnv, **inputs: str) -> Result:
+    base = {"command": "rebaseline", "baseline-run-id": str(emulated.ids.baseline_run_id)}
+    return gate_step(emulated, env, **{**base, **inputs})
+
+
+def ckaction_baseline(emulated: Emulated) -> int:
+    """A completed run of the live prompt that a rebaseline made (tagged `ckaction-baseline`)."""
+    ids = emulated.ids
+    run = emulated.emulator.add_completed_run(
+        ids.prompt_v1_id,
+        ids.dataset_id,
+        ids.metric_ids,
+        judge_model=ids.judge_model,
+        tag_names=("ckaction-baseline",),
+    )
+    return int(run["id"])
+
+
+def test_an_unchanged_judge_model_means_a_rerun(emulated: Emulated, action_env: ActionEnv) -> None:
+    before = run_count(emulated)
+    result = rebaseline_step(emulated, action_env, **{"judge-model": emulated.ids.judge_model})
+    assert result.code == 0, result.summary
+    assert result.outputs["rebaseline-method"] == "rerun"
+    assert requests_to(emulated, "POST", r"/rerun$") == [
+        f"/runs/{emulated.ids.baseline_run_id}/rerun"
+    ]
+    assert requests_to(emulated, "POST", r"^/runs$") == []
+    assert run_count(emulated) == before + 1
+    assert "Captured a fresh baseline (rerun)" in result.summary_text
+
+
+def test_a_new_judge_model_means_a_new_run(emulated: Emulated, action_env: ActionEnv) -> None:
+    result = rebaseline_step(emulated, action_env, **{"judge-model": "gpt-4.1"})
+    assert result.code == 0, result.summary
+    assert result.outputs["rebaseline-method"] == "new-run"
+    assert requests_to(emulated, "POST", r"/rerun$") == []
+    assert len(requests_to(emulated, "POST", r"^/runs$")) == 1
+    new_run = emulated.emulator.get_run(result.outputs["run-id"])
+    assert new_run["judge_model"] == "gpt-4.1"
+
+
+@pytest.mark.parametrize("over_http", [False, True])
+def test_regrade_rejudges_a_ckaction_baseline_in_place(
+    emulated: Emulated, action_env: ActionEnv, over_http: bool
+) -> None:
+    """After a metric's rubric changed, regrade re-judges the baseline's own outputs under the
+    new version: the same run, the same responses and texts, nothing generated or created."""
+    baseline = ckaction_baseline(emulated)
+    emulator = emulated.emulator
+    texts = {r["id"]: r["response_text"] for r in emulator.list_responses(baseline).items}
+    helpfulness = emulated.ids.metric_ids[0]
+    new_version = emulator.bump_metric_version(helpfulness)
+    runs_before = run_count(emulated)
+    with api_root(emulated, over_http=over_http) as root:
+        result = rebaseline_step(
+            emulated,
+            action_env,
+            over_http=over_http,
+            **{
+                "api-url": root,
+                "baseline-run-id": str(baseline),
+                "rebaseline-method": "regrade",
+            },
+        )
+    assert result.code == 0, result.summary
+    assert result.outputs["rebaseline-method"] == "regrade"
+    assert result.outputs["run-id"] == result.outputs["baseline-run-id"] == str(baseline)
+    assert requests_to(emulated, "POST", r"/regrade$") == [f"/runs/{baseline}/regrade"]
+    assert requests_to(emulated, "POST", r"/(rerun|generate)$|^/runs$") == []
+    assert run_count(emulated) == runs_before
+    responses = emulator.list_responses(baseline).items
+    assert {r["id"]: r["response_text"] for r in responses} == texts
+    versions = {
+        review["metric_version_id"]
+        for r in responses
+        for review in r["reviews"]
+        if review["metric_id"] == helpfulness
+    }
+    assert versions == {new_version}
+
+
+def test_regrade_is_refused_on_a_run_ckaction_did_not_make_as_a_baseline(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    result = rebaseline_step(emulated, action_env, **{"rebaseline-method": "regrade"})
+    assert result.code == 2
+    assert "regrades only runs it made as baselines" in result.summary_text
+    assert requests_to(emulated, "POST", r"/regrade$|/rerun$|^/runs$") == []
+
+
+def test_regrade_is_refused_on_a_gate_run(emulated: Emulated, action_env: ActionEnv) -> None:
+    gated = gate_step(emulated, action_env)
+    assert gated.code == 1, gated.summary
+    emulated.emulator.update_run(
+        gated.outputs["run-id"], {"tag_names": ["ckaction-gate", "ckaction-baseline"]}
+    )
+    result = rebaseline_step(
+        emulated,
+        action_env,
+        **{"baseline-run-id": gated.outputs["run-id"], "rebaseline-method": "regrade"},
+    )
+    assert result.code == 2
+    assert "never a gate run" in result.summary_text
+    assert requests_to(emulated, "POST", r"/regrade$") == []
+
+
+def test_regrade_with_a_new_judge_model_is_refused(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    baseline = ckaction_baseline(emulated)
+    result = rebaseline_step(
+        emulated,
+        action_env,
+        **{
+            "baseline-run-id": str(baseline),
+            "rebaseline-method": "regrade",
+            "judge-model": "gpt-4.1",
+        },
+    )
+    assert result.code == 2
+    assert "keeps run" in result.summary_text and "gpt-4.1" in result.summary_text
+    assert requests_to(emulated, "POST", r"/regrade$") == []
+
+
+def test_a_regrade_whose_answer_was_lost_is_not_sent_again(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    baseline = ckaction_baseline(emulated)
+    emulated.emulator.faults.append(Fault("POST", r"/regrade$", status=504, after_processing=True))
+    result = rebaseline_step(
+        emulated,
+        action_env,
+        **{"baseline-run-id": str(baseline), "rebaseline-method": "regrade"},
+    )
+    assert result.code == 0, result.summary
+    assert requests_to(emulated, "POST", r"/regrade$") == [f"/runs/{baseline}/regrade"]
+
+
+# -- a rerun whose answer was lost ---------------------------------------------------------------
+
+
+def test_a_rerun_whose_answer_was_lost_is_read_back_not_sent_again(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    before = run_count(emulated)
+    emulated.emulator.faults.append(Fault("POST", r"/rerun$", status=504, after_processing=True))
+    result = rebaseline_step(emulated, action_env)
+    assert result.code == 0, result.summary
+    assert len(requests_to(emulated, "POST", r"/rerun$")) == 1
+    assert run_count(emulated) == before + 1
+    newest = emulated.emulator.list_runs({}).items[0]
+    assert result.outputs["run-id"] == str(newest["id"])
+    assert "Uncertain rerun" in result.stdout
+
+
+def test_a_rerun_that_did_not_land_is_sent_again_once(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    before = run_count(emulated)
+    emulated.emulator.faults.append(Fault("POST", r"/rerun$", status=504))
+    result = rebaseline_step(emulated, action_env)
+    assert result.code == 0, result.summary
+    assert len(requests_to(emulated, "POST", r"/rerun$")) == 2
+    assert run_count(emulated) == before + 1
+
+
+def test_an_older_copy_is_not_read_back_as_the_lost_rerun(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """Calibrate's second rerun is lost and did not land: the first rerun (same settings, just
+    made) is not taken for it, so a second copy is made and both are compared."""
+    before = run_count(emulated)
+    emulated.emulator.faults.append(Fault("POST", r"/rerun$", status=504, times=1))
+    first_ok = Fault("POST", r"/rerun$", status=None, times=1)
+    emulated.emulator.faults.insert(0, first_ok)
+    result = gate_step(
+        emulated,
+        action_env,
+        command="calibrate",
+        **{"baseline-run-id": str(emulated.ids.baseline_run_id), "calibration-runs": "2"},
+    )
+    assert result.code == 0, result.summary
+    assert first_ok.hits == 1
+    assert len(requests_to(emulated, "POST", r"/rerun$")) == 3
+    assert run_count(emulated) == before + 2
+    assert result.report is not None
+    reruns = result.report["calibration"]["reruns"]
+    assert len(set(reruns)) == 2
