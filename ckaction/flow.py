@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ from ckaction.candidates import PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep, WallClock, utc_now
 from ckaction.decide import evaluate, regressed_responses
 from ckaction.errors import (
+    ApiError,
     ConfigurationError,
     GateTimeout,
     NothingMeasured,
@@ -38,6 +40,8 @@ GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
 LOOKUP_ATTEMPTS = 3
 LOOKUP_PAUSE_SECONDS = 2.0
+RETRY_MIN_SECONDS = 30.0
+"""`retry_failures` is sent only with at least this long left before the step's deadline."""
 
 
 class Log(Protocol):
@@ -502,8 +506,56 @@ class Gate:
             )
         self.learn(notes=(*self.facts.notes, *_run_notes(run)))
 
+    def salvage(self, run: Run) -> Run:
+        """Give the finished run's failed rows (failed to generate or to be judged) one more
+        chance before they are declared unscored: `POST /runs/:id/retry_failures` once, when at
+        least `RETRY_MIN_SECONDS` are left, then wait for the run again within the deadline (a run
+        the retry leaves `running` times out like any other). What was retried, and what came
+        of it, is a note of the report."""
+        failed = failed_rows(run)
+        if not failed or not run.is_terminal:
+            return run
+        left = self.deadline - self.clock()
+        if left < RETRY_MIN_SECONDS:
+            self.note(
+                f"{failed} failed row(s) of run {run.id} were not retried: {left:.0f} s of "
+                "timeout-minutes were left."
+            )
+            return run
+        try:
+            retried = self.client.retry_failures(run.id)
+        except UncertainOutcome as exc:
+            self.log.warning(
+                f"Retrying the failed rows of run {run.id} may or may not have worked "
+                f"({exc.message}); reading the run instead of sending it again.",
+                title="Uncertain retry",
+            )
+            retried = self.client.get_run(run.id)
+        except ApiError as exc:
+            if exc.status != HTTPStatus.CONFLICT:
+                raise
+            self.note(
+                f"{failed} failed row(s) of run {run.id} were not retried: a metric changed "
+                "since the run was judged (CompletionKit refuses to mix versions in one run)."
+            )
+            return run
+        self.log.info(f"Retrying {failed} failed row(s) of run {run.id} once")
+        finished = self.wait(retried)
+        still = failed_rows(finished)
+        self.note(
+            f"Retried {failed} failed row(s) of run {run.id} once (retry_failures): "
+            f"{max(failed - still, 0)} recovered, {still} still failed."
+        )
+        return finished
+
+    def note(self, text: str) -> None:
+        self.log.info(text)
+        self.learn(notes=(*self.facts.notes, text))
+
     def conclude(self, run: Run, baseline: Run, spec: RunSpec) -> Report:
-        """Steps after the wait: check the finished run, compare it with the baseline, decide."""
+        """Steps after the wait: salvage failed rows once, check the finished run, compare it with
+        the baseline, decide."""
+        run = self.salvage(run)
         self.scored(run)
         with self.log.group("Comparing with the baseline"):
             # Only acyclic objects are built here, tens of thousands of them on a large dataset:
@@ -608,6 +660,13 @@ def _progress_line(run: Run) -> str:
         f"run {run.id}: {run.status}, generated {gen.done}/{gen.total}, "
         f"judged {judged.done}/{judged.total}{failed}"
     )
+
+
+def failed_rows(run: Run) -> int:
+    """Rows of the run that failed to generate or to be judged (0 without progress)."""
+    if run.progress is None:
+        return len(run.failed_response_ids)
+    return run.progress.generated.failed + run.progress.judged.failed
 
 
 def _run_notes(run: Run) -> Iterator[str]:

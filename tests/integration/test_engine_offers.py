@@ -13,6 +13,7 @@ import pytest
 from ckaction.api import CompletionKitClient, build_http_client
 from ckaction.clock import Deadline
 from ckaction.emulator.faults import Fault
+from ckaction.emulator.judging import GenerationError, JsonDict, default_generator
 from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate
 from ckaction.inputs import Settings
 from ckaction.report import Facts
@@ -373,3 +374,67 @@ def test_an_older_copy_is_not_read_back_as_the_lost_rerun(
     assert result.report is not None
     reruns = result.report["calibration"]["reruns"]
     assert len(set(reruns)) == 2
+
+
+# -- retry_failures ------------------------------------------------------------------------------
+
+FLAKY_ORDER = "10611"  # row 5 of the seeded dataset; the seeded regression is on row 2
+
+
+class FlakyProvider:
+    """The emulator's generator, except that the rows of `order` fail `failures` times first
+    (a provider's transient 503)."""
+
+    def __init__(self, order: str, failures: int) -> None:
+        self.order = order
+        self.failures = failures
+
+    def __call__(self, prompt: JsonDict, row: dict[str, str]) -> str:
+        if row.get("order_number") == self.order and self.failures > 0:
+            self.failures -= 1
+            raise GenerationError("503 Service Unavailable", status=503)
+        return default_generator(prompt, row)
+
+
+def test_a_transient_row_failure_is_retried_once_and_compared(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    emulated.emulator.generator = FlakyProvider(FLAKY_ORDER, failures=1)
+    result = gate_step(emulated, action_env)
+    assert result.code == 1, result.summary
+    run_id = result.outputs["run-id"]
+    assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
+    assert f"Retried 1 failed row(s) of run {run_id} once" in result.summary_text
+    assert "1 recovered, 0 still failed" in result.summary_text
+    assert result.report is not None
+    counts = result.report["counts"]
+    assert counts["unscored"] == 0 and counts["compared"] == 10
+
+
+def test_a_row_that_fails_again_is_retried_only_once(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    emulated.emulator.generator = FlakyProvider(FLAKY_ORDER, failures=2)
+    result = gate_step(emulated, action_env)
+    assert result.code == 1, result.summary
+    assert len(requests_to(emulated, "POST", r"/retry_failures$")) == 1
+    assert "0 recovered, 1 still failed" in result.summary_text
+    assert result.report is not None
+    assert result.report["counts"]["unscored"] == 1
+
+
+def test_no_retry_without_the_time_for_it(emulated: Emulated, action_env: ActionEnv) -> None:
+    """A run that takes 100 s of a 120 s budget leaves too little time for a retry."""
+    emulated.emulator.run_duration = 100.0
+    emulated.emulator.generator = FlakyProvider(FLAKY_ORDER, failures=1)
+    result = gate_step(emulated, action_env, **{"timeout-minutes": "2"})
+    assert result.code == 1, result.summary
+    assert requests_to(emulated, "POST", r"/retry_failures$") == []
+    assert "1 failed row(s) of run" in result.summary_text
+    assert "were not retried" in result.summary_text
+
+
+def test_a_run_without_failures_is_not_retried(emulated: Emulated, action_env: ActionEnv) -> None:
+    result = gate_step(emulated, action_env)
+    assert result.code == 1, result.summary
+    assert requests_to(emulated, "POST", r"/retry_failures$") == []
