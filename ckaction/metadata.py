@@ -146,7 +146,8 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "dataset-id",
         "Dataset to score on. Empty: the baseline run's dataset. "
-        "Rebaseline reads it when `judge-model` or `temperature` changes, and for the first "
+        "Rebaseline reads it for a new run (`rebaseline-method: new-run`, the default when "
+        "`judge-model` or `temperature` changes), and for the first "
         "baseline of a live prompt without runs (then it is required).",
         RUN_SETTINGS_READERS,
         metavar="ID",
@@ -154,7 +155,8 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "metric-ids",
         "Metric ids as `1,2,3`, `1 2 3` or `[1, 2, 3]`. Empty: the baseline run's metrics. "
-        "Rebaseline reads them when `judge-model` or `temperature` changes, and for the first "
+        "Rebaseline reads them for a new run (`rebaseline-method: new-run`, the default when "
+        "`judge-model` or `temperature` changes), and for the first "
         "baseline of a live prompt without runs (then they are required).",
         RUN_SETTINGS_READERS,
         metavar="IDS",

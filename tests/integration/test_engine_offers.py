@@ -140,6 +140,20 @@ def test_outputs_are_kept_only_for_the_rows_that_regressed(emulated: Emulated) -
     assert all(facts.input_data for facts in (*baseline.values(), *candidate.values()))
 
 
+def test_the_emulator_answers_the_gates_fields_as_changelog_0_28_25_says(
+    emulated: Emulated,
+) -> None:
+    """`id` always; `reviews.<key>` trims each review to its id and those keys."""
+    run = emulated.ids.baseline_run_id
+    for fields, keys in ((VERDICT_QUERY, set()), (WITH_OUTPUT_QUERY, {"response_text"})):
+        items = emulated.emulator.list_responses(run, {"fields": [fields]}).items
+        assert len(items) == 10
+        assert all(set(item) == {"id", "input_data", "reviews", *keys} for item in items)
+        reviews = [review for item in items for review in item["reviews"]]
+        assert len(reviews) == 30
+        assert all(set(review) == {"id", "metric_id", "ai_feedback"} for review in reviews)
+
+
 # -- GET /prompts/:id ----------------------------------------------------------------------------
 
 
