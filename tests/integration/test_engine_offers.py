@@ -14,11 +14,12 @@ from ckaction.api import CompletionKitClient, build_http_client
 from ckaction.clock import Deadline
 from ckaction.emulator.faults import Fault
 from ckaction.emulator.judging import GenerationError, JsonDict, default_generator
+from ckaction.emulator.seed import DEMO_ROWS
 from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate
 from ckaction.inputs import Settings
 from ckaction.report import Facts
 from tests.conftest import TOKEN, ActionEnv, Emulated
-from tests.integration.helpers import Result, api_root, gate_step
+from tests.integration.helpers import Result, api_root, gate_step, statuses
 
 VERDICT_QUERY = ",".join(VERDICT_FIELDS)
 WITH_OUTPUT_QUERY = ",".join((*VERDICT_FIELDS, OUTPUT_FIELD))
@@ -433,6 +434,29 @@ def test_a_row_that_fails_again_is_retried_only_once(
     assert result.code == 1, result.summary
     assert len(requests_to(emulated, "POST", r"/retry_failures$")) == 1
     assert "0 recovered, 1 still failed" in result.summary_text
+    assert result.report is not None
+    assert result.report["counts"]["unscored"] == 1
+
+
+def test_a_retry_refused_for_a_changed_metric_leaves_the_rows_unscored(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """A rubric published while the run was judged: CompletionKit answers 409 rather than mix
+    versions in one run, and the gate says so instead of retrying."""
+    flaky = FlakyProvider(FLAKY_ORDER, failures=1)
+    emulator = emulated.emulator
+    last_order = DEMO_ROWS[-1]["order_number"]
+
+    def provider(prompt: JsonDict, row: dict[str, str]) -> str:
+        if row.get("order_number") == last_order and prompt["id"] == emulated.ids.prompt_v2_id:
+            emulator.bump_metric_version(emulated.ids.metric_ids[0])
+        return flaky(prompt, row)
+
+    emulator.generator = provider
+    result = gate_step(emulated, action_env)
+    assert result.code == 1, result.summary
+    assert statuses(emulator, "POST", r"/retry_failures$") == [409]
+    assert "were not retried: a metric changed" in result.summary_text
     assert result.report is not None
     assert result.report["counts"]["unscored"] == 1
 
