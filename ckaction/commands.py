@@ -65,8 +65,11 @@ def run_command(
             return release.run()
         except Exception as exc:
             raise Stopped(release.facts) from exc
+    # Prompts already read (each `GET /prompts/:id` counts as a serve): the gate reads no other.
+    known_prompts: dict[str, Prompt] = {}
     if settings.command == "rebaseline" and settings.prompt_files is not None:
-        settings = for_prompt_file(settings, client, context.workspace)
+        settings, live = for_prompt_file(settings, client, context.workspace)
+        known_prompts[str(live.id)] = live
     # Files are inputs too: a malformed sign-off file fails before any network call.
     signoffs = None
     if settings.command == "gate":
@@ -94,6 +97,7 @@ def run_command(
         commit=settings.commit or context.sha,
         facts=facts,
         signoffs=signoffs,
+        known_prompts=known_prompts,
     )
     try:
         if settings.command == "publish":
@@ -297,9 +301,11 @@ def regrade(gate: Gate, old: Run) -> Run:
         return gate.client.regrade(old.id)
 
 
-def for_prompt_file(settings: Settings, client: CompletionKitClient, workspace: Path) -> Settings:
-    """Rebaseline's settings for its one prompt file: the live prompt it names, and its `eval:`
-    where the step sets no input of its own."""
+def for_prompt_file(
+    settings: Settings, client: CompletionKitClient, workspace: Path
+) -> tuple[Settings, Prompt]:
+    """Rebaseline's settings for its one prompt file (the live prompt it names, and its `eval:`
+    where the step sets no input of its own), and that live prompt."""
     assert settings.prompt_files is not None
     files = resolve_prompt_files(settings.prompt_files, workspace)
     if len(files) != 1:
@@ -314,7 +320,7 @@ def for_prompt_file(settings: Settings, client: CompletionKitClient, workspace: 
             f"{file.path}: no live prompt is named `{file.prompt}`, so it has nothing to baseline.",
             hint="Publish the prompt first, or fix `prompt:` in the file.",
         )
-    return settings_for(settings, file).model_copy(update={"prompt_id": live.id})
+    return settings_for(settings, file).model_copy(update={"prompt_id": live.id}), live
 
 
 def first_baseline(gate: Gate, live: Prompt) -> Report:

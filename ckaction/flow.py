@@ -175,6 +175,7 @@ class Gate:
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
         known_metrics: dict[int, Metric] | None = None,
+        known_prompts: dict[str, Prompt] | None = None,
         wall_clock: WallClock = utc_now,
     ) -> None:
         self.settings = settings
@@ -192,7 +193,7 @@ class Gate:
         self.known_metrics = {} if known_metrics is None else known_metrics
         # Prompts read so far, by the identifier asked for: each `GET /prompts/:id` counts as a
         # production serve (engine 0.28.31), so a gate reads each prompt once.
-        self.known_prompts: dict[str, Prompt] = {}
+        self.known_prompts = {} if known_prompts is None else dict(known_prompts)
 
     def learn(self, **facts: Any) -> Facts:
         """Record facts as the gate learns them: a new immutable value each time."""

@@ -6,6 +6,7 @@ unscored, and a rerun whose answer was lost read back before any resend."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 
 import pytest
@@ -14,12 +15,12 @@ from ckaction.api import CompletionKitClient, build_http_client
 from ckaction.clock import Deadline
 from ckaction.emulator.faults import Fault
 from ckaction.emulator.judging import GenerationError, JsonDict, default_generator
-from ckaction.emulator.seed import DEMO_ROWS
+from ckaction.emulator.seed import DEMO_ROWS, TEMPLATE_V1
 from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate
 from ckaction.inputs import Settings
 from ckaction.report import Facts
 from tests.conftest import TOKEN, ActionEnv, Emulated
-from tests.integration.helpers import Result, api_root, gate_step, statuses
+from tests.integration.helpers import Result, api_root, gate_step, run_action, statuses
 
 VERDICT_QUERY = ",".join(VERDICT_FIELDS)
 WITH_OUTPUT_QUERY = ",".join((*VERDICT_FIELDS, OUTPUT_FIELD))
@@ -184,6 +185,22 @@ def test_rebaseline_reads_the_prompt_once(emulated: Emulated, action_env: Action
     )
     assert result.code == 0, result.summary
     assert prompt_reads(emulated) == [f"/prompts/{emulated.ids.prompt_v1_id}"]
+
+
+def test_rebaseline_of_a_prompt_file_reads_the_live_prompt_once(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """The live prompt the file names is read by name; the rebaseline reads it no more."""
+    prompts = action_env.workspace / "prompts"
+    prompts.mkdir(parents=True)
+    (prompts / "support.yml").write_text(
+        f"prompt: Support reply\nllm_model: gpt-4o-mini\ntemplate: {json.dumps(TEMPLATE_V1)}\n"
+    )
+    inputs = {"api-url": emulated.url, "command": "rebaseline", "prompt-files": "prompts/*"}
+    result = run_action(emulated, action_env, inputs)
+    assert result.code == 0, result.summary
+    assert result.outputs["rebaseline-method"] == "rerun"
+    assert prompt_reads(emulated) == ["/prompts/Support%20reply"]
 
 
 # -- rebaseline-method ---------------------------------------------------------------------------
