@@ -532,6 +532,12 @@ class Gate:
                 title="Uncertain retry",
             )
             retried = self.client.get_run(run.id)
+            if retried.status != "running":
+                self.note(
+                    f"{failed} failed row(s) of run {run.id} were not retried: the answer to "
+                    "retry_failures was lost and the run shows no retry."
+                )
+                return retried
         except ApiError as exc:
             if exc.status != HTTPStatus.CONFLICT:
                 raise
@@ -664,7 +670,8 @@ def _progress_line(run: Run) -> str:
 
 
 def failed_rows(run: Run) -> int:
-    """Rows of the run that failed to generate or to be judged (0 without progress)."""
+    """Rows of the run that failed to generate or to be judged (without `progress`, the failed
+    responses it lists)."""
     if run.progress is None:
         return len(run.failed_response_ids)
     return run.progress.generated.failed + run.progress.judged.failed

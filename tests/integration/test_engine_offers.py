@@ -478,6 +478,26 @@ def test_a_retry_refused_for_a_changed_metric_leaves_the_rows_unscored(
     assert result.report["counts"]["unscored"] == 1
 
 
+@pytest.mark.parametrize("landed", [True, False])
+def test_a_retry_whose_answer_was_lost_is_read_not_sent_again(
+    emulated: Emulated, action_env: ActionEnv, landed: bool
+) -> None:
+    emulated.emulator.generator = FlakyProvider(FLAKY_ORDER, failures=1)
+    emulated.emulator.faults.append(
+        Fault("POST", r"/retry_failures$", status=504, after_processing=landed)
+    )
+    result = gate_step(emulated, action_env)
+    assert result.code == 1, result.summary
+    assert len(requests_to(emulated, "POST", r"/retry_failures$")) == 1
+    assert result.report is not None
+    if landed:
+        assert "1 recovered, 0 still failed" in result.summary_text
+        assert result.report["counts"]["unscored"] == 0
+    else:
+        assert "the run shows no retry" in result.summary_text
+        assert result.report["counts"]["unscored"] == 1
+
+
 def test_no_retry_without_the_time_for_it(emulated: Emulated, action_env: ActionEnv) -> None:
     """A run that takes 100 s of a 120 s budget leaves too little time for a retry."""
     emulated.emulator.run_duration = 100.0
