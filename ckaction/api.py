@@ -4,7 +4,8 @@ Retry policy (the API has no idempotency keys and sends no Retry-After):
 * reads (GET) retry on 429, 502, 503, 504, timeouts and connection errors, with jittered exponential
   backoff, honouring Retry-After when a server does send one;
 * writes that are idempotent (a run's tags, deleting a run) retry like reads;
-* writes that are not idempotent (create run or prompt, generate, rerun, update a prompt, publish)
+* writes that are not idempotent (create run or prompt, generate, rerun, regrade, retry_failures,
+  update a prompt, publish)
   retry only when the request certainly was not applied: a 429 refusal or a failure to connect. Any
   other fault after the request may have reached the server raises `UncertainOutcome`, and the
   caller looks before it sends again.
@@ -151,6 +152,22 @@ class CompletionKitClient:
         data = self._call("POST", f"runs/{run_id}/rerun", idempotent=False, what=f"run {run_id}")
         return self._parse(Run, data)
 
+    def regrade(self, run_id: int) -> Run:
+        """`POST /runs/:id/regrade`: re-judge the run's succeeded responses in place under the
+        metrics' current versions, without generating again (the run is `running` meanwhile).
+        Not retried after it may have landed: the caller reads the run first."""
+        data = self._call("POST", f"runs/{run_id}/regrade", idempotent=False, what=f"run {run_id}")
+        return self._parse(Run, data)
+
+    def retry_failures(self, run_id: int) -> Run:
+        """`POST /runs/:id/retry_failures`: queue the run's failed rows again, in place (409 when
+        a metric's version moved since the run was judged). Not retried after it may have
+        landed: the caller reads the run first."""
+        data = self._call(
+            "POST", f"runs/{run_id}/retry_failures", idempotent=False, what=f"run {run_id}"
+        )
+        return self._parse(Run, data)
+
     def compare(self, baseline_run_id: int, candidate_run_id: int) -> Comparison:
         response = self._send(
             "GET",
@@ -173,8 +190,14 @@ class CompletionKitClient:
             )
         return comparison
 
-    def responses(self, run_id: int) -> Iterator[Response]:
-        yield from self._paginate(f"runs/{run_id}/responses", {}, Response, what=f"run {run_id}")
+    def responses(self, run_id: int, fields: Sequence[str] = ()) -> Iterator[Response]:
+        """The run's responses, ordered by id. `fields` (engine 0.28.25+, CHANGELOG #160) asks
+        for only those keys (`id` always; `reviews.<key>` trims each review); an older engine
+        ignores it and sends whole responses, which read the same."""
+        filters = {"fields": ",".join(fields)} if fields else {}
+        yield from self._paginate(
+            f"runs/{run_id}/responses", filters, Response, what=f"run {run_id}"
+        )
 
     def set_run_tags(self, run_id: int, tag_names: Sequence[str]) -> Run:
         """Replace the run's tags (`PATCH /runs/:id` with `tag_names`). Sending the same tags

@@ -19,12 +19,15 @@ from ckaction.errors import ConfigurationError, RunFailed
 from ckaction.flow import Gate
 from ckaction.models import Comparison, Run
 from ckaction.report import Report, RunRef
+from ckaction.rerun import Reruns
 from ckaction.runtags import CALIBRATE_TAG, retag_rerun
 from ckaction.stats import mean_interval
 
 ROW_MARGIN = Decimal("0.5")
 AVG_MARGIN = Decimal("0.05")
 FLAKY_ROWS_SHOWN = 10
+INPUT_FIELDS = ("id", "input_data")
+"""All that calibrate reads of the baseline's responses: the flaky rows are named by input."""
 
 
 @dataclass
@@ -115,10 +118,11 @@ def calibrate(gate: Gate) -> Report:
     with gate.log.group(
         f"Rerunning baseline run {baseline.id} {settings.calibration_runs} time(s)"
     ):
-        started: list[Run] = [
-            retag_rerun(client, client.rerun(baseline.id), CALIBRATE_TAG)
-            for _ in range(settings.calibration_runs)
-        ]
+        reruns = Reruns.of(gate)
+        started: list[Run] = []
+        for _ in range(settings.calibration_runs):
+            rerun = reruns.rerun(baseline, taken=[run.id for run in started])
+            started.append(retag_rerun(client, rerun, CALIBRATE_TAG))
         for run in started:
             gate.log.info(f"Rerun {run.id} started")
     finished = gate.wait_all(started, lambda: read_runs(client, started))
@@ -133,7 +137,9 @@ def calibrate(gate: Gate) -> Report:
         rerun_ids.append(run.id)
         collect(client.compare(baseline.id, run.id), noise, moved)
     row_tol, avg_tol = recommend(noise)
-    inputs = {r.id: display_input(r.input_data) for r in client.responses(baseline.id)}
+    inputs = {
+        r.id: display_input(r.input_data) for r in client.responses(baseline.id, INPUT_FIELDS)
+    }
     flaky = sorted(((delta, rid) for rid, delta in moved.items() if delta > 0), reverse=True)
     calibration = {
         "reruns": rerun_ids,

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+WallClock = Callable[[], datetime]
+"""The time of day in UTC, to compare with the `created_at` the API stamps on what it creates."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,20 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import BASELINE_TAG, PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.confirm import Confirmer
 from ckaction.context import RunContext
-from ckaction.errors import ConfigurationError, InputError, RunFailed
-from ckaction.flow import GATE_TAG, Gate, Log
-from ckaction.inputs import Settings
+from ckaction.errors import ConfigurationError, InputError, RunFailed, UncertainOutcome
+from ckaction.flow import GATE_TAG, Gate, Log, is_gate_run
+from ckaction.inputs import RebaselineMethod, Settings
 from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
 from ckaction.promptfile import resolve_prompt_files, settings_for
 from ckaction.report import Facts, Report, RunRef
+from ckaction.rerun import Reruns
 from ckaction.runtags import NOT_BASELINE_TAGS, retag_rerun
 from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
 
@@ -67,8 +67,11 @@ def run_command(
             return release.run()
         except Exception as exc:
             raise Stopped(release.facts) from exc
+    # Prompts already read (each `GET /prompts/:id` counts as a serve): the gate reads no other.
+    known_prompts: dict[str, Prompt] = {}
     if settings.command == "rebaseline" and settings.prompt_files is not None:
-        settings = for_prompt_file(settings, client, context.workspace)
+        settings, live = for_prompt_file(settings, client, context.workspace)
+        known_prompts[str(live.id)] = live
     # Files are inputs too: a malformed sign-off file fails before any network call.
     signoffs = None
     if settings.command == "gate":
@@ -99,6 +102,7 @@ def run_command(
         confirmer=confirmer_for(
             settings, client, log=runner, clock=clock, sleep=sleep, deadline=deadline
         ),
+        known_prompts=known_prompts,
     )
     try:
         if settings.command == "publish":
@@ -205,7 +209,7 @@ def publish(gate: Gate) -> Report:
     settings, client = gate.settings, gate.client
     assert settings.prompt_id is not None
     gate.learn(prompt_id=settings.prompt_id)
-    prompt = client.get_prompt(settings.prompt_id)
+    prompt = gate.prompt(settings.prompt_id)
     if prompt.current:
         done = (
             f"Prompt {prompt.id} (version {prompt.version_number}) is already the current "
@@ -235,22 +239,54 @@ FLOW_TAGS = frozenset({GATE_TAG, PASSED_TAG, *NOT_BASELINE_TAGS})
 keeps them (a baseline tagged `ckaction-gate` would not be taken as one)."""
 
 
+def rebaseline_method(settings: Settings, old: Run) -> RebaselineMethod:
+    """How rebaseline captures a fresh baseline from run `old`: `rebaseline-method` when it is
+    given and can honour the inputs, else `new-run` when judge-model or temperature differs from
+    the old run's (a rerun or a regrade keeps them) and `rerun` when nothing does. `regrade`
+    rewrites the run in place while others may read it, so only a run ckaction made as a
+    baseline is regraded, never a gate run."""
+    changed = []
+    if settings.judge_model and settings.judge_model != old.judge_model:
+        changed.append(f"judge-model `{settings.judge_model}` (run: `{old.judge_model or 'none'}`)")
+    if settings.temperature is not None and settings.temperature != old.temperature:
+        changed.append(f"temperature {settings.temperature:g} (run: {old.temperature})")
+    asked = settings.rebaseline_method
+    if asked is None:
+        return "new-run" if changed else "rerun"
+    if asked != "new-run" and changed:
+        raise ConfigurationError(
+            f"rebaseline-method: {asked} keeps run {old.id}'s settings, but the inputs ask for "
+            + " and ".join(changed)
+            + ".",
+            hint="Use rebaseline-method: new-run (or leave it empty) to change the settings.",
+        )
+    if asked == "regrade" and (BASELINE_TAG not in old.tag_names or is_gate_run(old)):
+        raise ConfigurationError(
+            f"rebaseline-method: regrade re-judges run {old.id} in place, and ckaction regrades "
+            f"only runs it made as baselines (tagged `{BASELINE_TAG}`, never a gate run).",
+            hint="Use rebaseline-method: rerun for this run, or pass the id of a baseline that "
+            "rebaseline captured as baseline-run-id.",
+        )
+    return asked
+
+
 def rebaseline(gate: Gate) -> Report:
-    """A fresh baseline under today's conditions: rerun the baseline, or a new run of the live
-    prompt when judge-model or temperature changes (rerun would copy the old settings). A live
+    """A fresh baseline under today's conditions, by the method `rebaseline_method` picks: a
+    rerun of the baseline, a regrade of it in place, or a new run of the live prompt. A live
     prompt with no runs at all gets its first baseline."""
     settings, client = gate.settings, gate.client
     if settings.baseline_run_id is None:
         assert settings.prompt_id is not None
-        live = live_version(client, settings.prompt_id)
+        live = gate.live_version(gate.prompt(settings.prompt_id))
         if not any(run.prompt_id == live.id for run in client.list_runs(prompt_id=live.id)):
             return first_baseline(gate, live)
     old = gate.chosen_baseline()
     gate.learn(baseline=RunRef(old.id, gate.run_url(old.id), old.name))
-    if settings.judge_model or settings.temperature is not None:
+    method = rebaseline_method(settings, old)
+    if method == "new-run":
         if old.prompt_id is None:
             raise ConfigurationError(f"Run {old.id} has no prompt to re-run with new settings.")
-        live = live_version(client, old.prompt_id)
+        live = gate.live_version(gate.prompt(old.prompt_id))
         body: dict[str, Any] = {
             "prompt_id": live.id,
             "dataset_id": settings.dataset_id or old.dataset_id,
@@ -269,16 +305,43 @@ def rebaseline(gate: Gate) -> Report:
         gate.log.info(f"Created run {run.id} of live prompt {live.id} with the new settings")
         run = gate.start(run)
         how = f"a new run of the live prompt (id {live.id}) with the new settings"
+    elif method == "regrade":
+        run = regrade(gate, old)
+        gate.log.info(f"Run {old.id} is being re-judged in place")
+        how = (
+            f"run {old.id} re-judged in place under today's metric versions (its outputs kept, "
+            "nothing generated again)"
+        )
     else:
-        run = retag_rerun(client, client.rerun(old.id), BASELINE_TAG)
+        run = retag_rerun(client, Reruns.of(gate).rerun(old), BASELINE_TAG)
         gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
         how = f"a rerun of run {old.id} (same settings, today's metric versions)"
-    return captured(gate, run, how, baseline_run_id=old.id)
+    return captured(gate, run, how, method, baseline_run_id=old.id)
 
 
-def for_prompt_file(settings: Settings, client: CompletionKitClient, workspace: Path) -> Settings:
-    """Rebaseline's settings for its one prompt file: the live prompt it names, and its `eval:`
-    where the step sets no input of its own."""
+def regrade(gate: Gate, old: Run) -> Run:
+    """`POST /runs/:id/regrade` on `old`; after a lost answer, the run is read first and the
+    regrade sent once more only if the run is not `running` (a regrade that landed holds it
+    `running` until the reviews are done)."""
+    try:
+        return gate.client.regrade(old.id)
+    except UncertainOutcome as exc:
+        gate.log.warning(
+            f"Regrading run {old.id} may or may not have worked ({exc.message}); reading the run "
+            "before sending it again.",
+            title="Uncertain regrade",
+        )
+        current = gate.client.get_run(old.id)
+        if current.status == "running":
+            return current
+        return gate.client.regrade(old.id)
+
+
+def for_prompt_file(
+    settings: Settings, client: CompletionKitClient, workspace: Path
+) -> tuple[Settings, Prompt]:
+    """Rebaseline's settings for its one prompt file (the live prompt it names, and its `eval:`
+    where the step sets no input of its own), and that live prompt."""
     assert settings.prompt_files is not None
     files = resolve_prompt_files(settings.prompt_files, workspace)
     if len(files) != 1:
@@ -293,13 +356,7 @@ def for_prompt_file(settings: Settings, client: CompletionKitClient, workspace: 
             f"{file.path}: no live prompt is named `{file.prompt}`, so it has nothing to baseline.",
             hint="Publish the prompt first, or fix `prompt:` in the file.",
         )
-    return settings_for(settings, file).model_copy(update={"prompt_id": live.id})
-
-
-def live_version(client: CompletionKitClient, prompt_id: int) -> Prompt:
-    """The current version of prompt_id's family."""
-    prompt = client.get_prompt(prompt_id)
-    return client.get_prompt(quote(prompt.family_key, safe="")) if prompt.family_key else prompt
+    return settings_for(settings, file).model_copy(update={"prompt_id": live.id}), live
 
 
 def first_baseline(gate: Gate, live: Prompt) -> Report:
@@ -343,12 +400,18 @@ def first_baseline(gate: Gate, live: Prompt) -> Report:
     run = client.create_run(body)
     gate.log.info(f"Created run {run.id}: the first baseline of live prompt {live.id}")
     run = gate.start(run)
-    return captured(gate, run, f"the first run of the live prompt (id {live.id})")
+    return captured(gate, run, f"the first run of the live prompt (id {live.id})", "new-run")
 
 
-def captured(gate: Gate, run: Run, how: str, baseline_run_id: int | None = None) -> Report:
-    """Wait for the new baseline run and say what it is; an error when it failed or has no
-    scores."""
+def captured(
+    gate: Gate,
+    run: Run,
+    how: str,
+    method: RebaselineMethod,
+    baseline_run_id: int | None = None,
+) -> Report:
+    """Wait for the new baseline run and say what it is and by which method it was captured; an
+    error when it failed or has no scores."""
     gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
     run = gate.wait(run)
     if run.status == "failed":
@@ -364,12 +427,13 @@ def captured(gate: Gate, run: Run, how: str, baseline_run_id: int | None = None)
     facts = gate.learn(
         avg_score=run.avg_score,
         done=(
-            f"Captured a fresh baseline: run {run.id}, {how}. Gates now compare with it when "
+            f"Captured a fresh baseline ({method}): run {run.id}, {how}. Gates now compare with it when "
             f"baseline-run-id is {run.id} (or when it is the newest green run of the live prompt).",
         ),
         outputs={
             "run-id": str(run.id),
             "baseline-run-id": "" if baseline_run_id is None else str(baseline_run_id),
+            "rebaseline-method": method,
         },
     )
     return Report(result="passed", tolerances=gate.tolerances, facts=facts)

@@ -260,6 +260,40 @@ def comparison_problems(
     return problems
 
 
+def _regresses(entry: MetricCompare, tolerances: Tolerances) -> bool:
+    """A check that broke, or a score that fell below the row tolerance (before sign-offs)."""
+    if entry.is_check:
+        return entry.result_change == "broke"
+    delta = _delta(entry)
+    return delta is not None and delta < tolerances.row
+
+
+@dataclass(frozen=True)
+class RegressedResponses:
+    """The responses of the rows that regressed (a score below the row tolerance or a broken
+    check, before sign-offs), on each side: the rows whose outputs the report shows."""
+
+    baseline: frozenset[int]
+    candidate: frozenset[int]
+
+    def __bool__(self) -> bool:
+        return bool(self.baseline or self.candidate)
+
+
+def regressed_responses(comparison: Comparison, tolerances: Tolerances) -> RegressedResponses:
+    """Which responses regressed, read from the compare answer alone: known before the responses
+    are downloaded, so only those rows' outputs need to be."""
+    baseline: set[int] = set()
+    candidate: set[int] = set()
+    for row in comparison.rows:
+        if any(_regresses(entry, tolerances) for entry in row.per_metric):
+            if row.left_response_id is not None:
+                baseline.add(row.left_response_id)
+            if row.right_response_id is not None:
+                candidate.add(row.right_response_id)
+    return RegressedResponses(frozenset(baseline), frozenset(candidate))
+
+
 def _cell(
     entry: MetricCompare,
     tolerances: Tolerances,
@@ -269,12 +303,8 @@ def _cell(
     signoffs: SignOffs | None,
 ) -> Cell:
     delta = None if entry.is_check else _delta(entry)
-    if entry.is_check:
-        regressed = entry.result_change == "broke"
-        improved = entry.result_change == "fixed"
-    else:
-        regressed = delta is not None and delta < tolerances.row
-        improved = delta is not None and delta > 0
+    regressed = _regresses(entry, tolerances)
+    improved = entry.result_change == "fixed" if entry.is_check else delta is not None and delta > 0
     name = entry.metric_name or f"metric {entry.metric_id}"
     signed_off = None
     if regressed and signoffs is not None:

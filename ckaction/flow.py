@@ -12,13 +12,16 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import PASSED_TAG
-from ckaction.clock import Clock, Deadline, Sleep
-from ckaction.decide import evaluate
+from ckaction.clock import Clock, Deadline, Sleep, WallClock, utc_now
+from ckaction.decide import evaluate, regressed_responses
 from ckaction.errors import (
+    ApiError,
     ConfigurationError,
     GateTimeout,
     NothingMeasured,
@@ -27,7 +30,7 @@ from ckaction.errors import (
     UncertainOutcome,
 )
 from ckaction.inputs import Settings
-from ckaction.models import Metric, Prompt, ResponseFacts, Run
+from ckaction.models import Comparison, Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
 from ckaction.report import Facts, Report, RunRef, tolerances_of
 from ckaction.runtags import may_be_baseline
@@ -46,6 +49,10 @@ READ_BACK_PAUSE_SECONDS = 2.0
 PENDING_GRACE_SECONDS = 60.0
 PENDING_LOOK_SECONDS = 5.0
 LOCAL_MARK_PREFIX = "ckaction gate local-"
+LOOKUP_ATTEMPTS = 3
+LOOKUP_PAUSE_SECONDS = 2.0
+RETRY_MIN_SECONDS = 30.0
+"""`retry_failures` is sent only with at least this long left before the step's deadline."""
 
 
 class Log(Protocol):
@@ -88,6 +95,16 @@ class RunSpec:
         }
         body.update({key: value for key, value in optional.items() if value is not None})
         return body
+
+
+VERDICT_FIELDS = ("id", "input_data", "reviews.metric_id", "reviews.ai_feedback")
+"""What the verdict reads of each response: rows pair by id and input; rationales per metric."""
+OUTPUT_FIELD = "response_text"
+
+
+def response_fields(*, with_output: bool) -> tuple[str, ...]:
+    """The `fields` to download responses with: the verdict's, and the output when asked."""
+    return (*VERDICT_FIELDS, OUTPUT_FIELD) if with_output else VERDICT_FIELDS
 
 
 def run_mark(spec: RunSpec, commit: str | None) -> str:
@@ -180,6 +197,8 @@ class Gate:
         signoffs: SignOffs | None = None,
         known_metrics: dict[int, Metric] | None = None,
         confirmer: Confirmer | None = None,
+        known_prompts: dict[str, Prompt] | None = None,
+        wall_clock: WallClock = utc_now,
     ) -> None:
         self.settings = settings
         self.confirmer = confirmer
@@ -187,6 +206,7 @@ class Gate:
         self.log = log
         self.clock = clock
         self.sleep = sleep
+        self.wall_clock = wall_clock
         self.commit = commit
         self.deadline = deadline.at
         self.tolerances = tolerances_of(settings)
@@ -194,6 +214,9 @@ class Gate:
         self.facts = facts or Facts(command=settings.command)
         # Metrics read so far, by id: a cache that the gates of one step's prompt files share.
         self.known_metrics = {} if known_metrics is None else known_metrics
+        # Prompts read so far, by the identifier asked for: each `GET /prompts/:id` counts as a
+        # production serve (engine 0.28.31), so a gate reads each prompt once.
+        self.known_prompts = {} if known_prompts is None else dict(known_prompts)
 
     def learn(self, **facts: Any) -> Facts:
         """Record facts as the gate learns them: a new immutable value each time."""
@@ -204,6 +227,21 @@ class Gate:
         if metric_id not in self.known_metrics:
             self.known_metrics[metric_id] = self.client.get_metric(metric_id)
         return self.known_metrics[metric_id]
+
+    def prompt(self, ident: int | str) -> Prompt:
+        """`GET /prompts/:ident` once per gate: a numeric id is that version row, a family key
+        the family's current version."""
+        key = str(ident)
+        if key not in self.known_prompts:
+            self.known_prompts[key] = self.client.get_prompt(quote(key, safe=""))
+        return self.known_prompts[key]
+
+    def live_version(self, prompt: Prompt) -> Prompt:
+        """The current version of `prompt`'s family: `prompt` itself when it is current (no
+        request), else one read of the family key."""
+        if prompt.current or not prompt.family_key:
+            return prompt
+        return self.prompt(prompt.family_key)
 
     def run_url(self, run_id: int) -> str:
         return f"{self.settings.web_root}/runs/{run_id}"
@@ -227,11 +265,9 @@ class Gate:
                 )
             return baseline
         if settings.baseline_prompt_id is not None:
-            live = self.client.get_prompt(settings.baseline_prompt_id)
-        elif candidate.family_key:
-            live = self.client.get_prompt(candidate.family_key)
+            live = self.prompt(settings.baseline_prompt_id)
         else:
-            live = candidate
+            live = self.live_version(candidate)
         self.learn(baseline_prompt_id=live.id)
         for run in self.client.list_runs(prompt_id=live.id, status="completed"):
             if (
@@ -257,7 +293,7 @@ class Gate:
         if self.settings.baseline_run_id is not None:
             return self.client.get_run(self.settings.baseline_run_id)
         assert self.settings.prompt_id is not None
-        return self.resolve_baseline(self.client.get_prompt(self.settings.prompt_id))
+        return self.resolve_baseline(self.prompt(self.settings.prompt_id))
 
     # -- step 2: what to run -----------------------------------------------------------------------
 
@@ -521,8 +557,27 @@ class Gate:
             "The run goes on; a re-run of this job with reuse-runs attaches to it.",
         )
 
-    def response_facts(self, run_id: int) -> dict[int, ResponseFacts]:
-        return {r.id: ResponseFacts.of(r) for r in self.client.responses(run_id)}
+    def response_facts(
+        self, run_id: int, fields: Sequence[str], keep_output: frozenset[int] = frozenset()
+    ) -> dict[int, ResponseFacts]:
+        """The run's responses as `ResponseFacts`, downloading only `fields`; the output is kept
+        for the responses in `keep_output`."""
+        return {
+            r.id: ResponseFacts.of(r, keep_output=r.id in keep_output)
+            for r in self.client.responses(run_id, fields)
+        }
+
+    def compared_responses(
+        self, comparison: Comparison
+    ) -> tuple[dict[int, ResponseFacts], dict[int, ResponseFacts]]:
+        """Both runs' responses, downloaded after the compare with the fields the verdict needs:
+        ids, input and the reviews' rationale, plus `response_text` only when some row regressed
+        (the report shows those rows' outputs on both sides)."""
+        regressed = regressed_responses(comparison, self.tolerances)
+        fields = response_fields(with_output=bool(regressed))
+        baseline = self.response_facts(comparison.left_run_id, fields, regressed.baseline)
+        candidate = self.response_facts(comparison.right_run_id, fields, regressed.candidate)
+        return baseline, candidate
 
     # -- the whole gate ----------------------------------------------------------------------------
 
@@ -531,7 +586,7 @@ class Gate:
         assert settings.prompt_id is not None
         self.learn(prompt_id=settings.prompt_id)
         with self.log.group("Resolving the baseline"):
-            candidate_prompt = self.client.get_prompt(settings.prompt_id)
+            candidate_prompt = self.prompt(settings.prompt_id)
             self.learn(prompt_label=_prompt_label(candidate_prompt))
             baseline = self.resolve_baseline(candidate_prompt)
             self.learn(baseline=RunRef(baseline.id, self.run_url(baseline.id), baseline.name))
@@ -609,16 +664,69 @@ class Gate:
             )
         self.learn(notes=(*self.facts.notes, *_run_notes(run)))
 
+    def salvage(self, run: Run) -> Run:
+        """Give the finished run's failed rows (failed to generate or to be judged) one more
+        chance before they are declared unscored: `POST /runs/:id/retry_failures` once, when at
+        least `RETRY_MIN_SECONDS` are left, then wait for the run again within the deadline (a run
+        the retry leaves `running` times out like any other). What was retried, and what came
+        of it, is a note of the report."""
+        failed = failed_rows(run)
+        if not failed or not run.is_terminal:
+            return run
+        left = self.deadline - self.clock()
+        if left < RETRY_MIN_SECONDS:
+            self.note(
+                f"{failed} failed row(s) of run {run.id} were not retried: {left:.0f} s of "
+                "timeout-minutes were left."
+            )
+            return run
+        try:
+            retried = self.client.retry_failures(run.id)
+        except UncertainOutcome as exc:
+            self.log.warning(
+                f"Retrying the failed rows of run {run.id} may or may not have worked "
+                f"({exc.message}); reading the run instead of sending it again.",
+                title="Uncertain retry",
+            )
+            retried = self.client.get_run(run.id)
+            if retried.status != "running":
+                self.note(
+                    f"{failed} failed row(s) of run {run.id} were not retried: the answer to "
+                    "retry_failures was lost and the run shows no retry."
+                )
+                return retried
+        except ApiError as exc:
+            if exc.status != HTTPStatus.CONFLICT:
+                raise
+            self.note(
+                f"{failed} failed row(s) of run {run.id} were not retried: a metric changed "
+                "since the run was judged (CompletionKit refuses to mix versions in one run)."
+            )
+            return run
+        self.log.info(f"Retrying {failed} failed row(s) of run {run.id} once")
+        finished = self.wait(retried)
+        still = failed_rows(finished)
+        self.note(
+            f"Retried {failed} failed row(s) of run {run.id} once (retry_failures): "
+            f"{max(failed - still, 0)} recovered, {still} still failed."
+        )
+        return finished
+
+    def note(self, text: str) -> None:
+        self.log.info(text)
+        self.learn(notes=(*self.facts.notes, text))
+
     def conclude(self, run: Run, baseline: Run, spec: RunSpec) -> Report:
-        """Steps after the wait: check the finished run, compare it with the baseline, decide."""
+        """Steps after the wait: salvage failed rows once, check the finished run, compare it with
+        the baseline, decide."""
+        run = self.salvage(run)
         self.scored(run)
         with self.log.group("Comparing with the baseline"):
             # Only acyclic objects are built here, tens of thousands of them on a large dataset:
             # pausing the cyclic collector keeps the cost linear in the number of rows.
             with collector_paused():
                 comparison = self.client.compare(baseline.id, run.id)
-                baseline_responses = self.response_facts(baseline.id)
-                candidate_responses = self.response_facts(run.id)
+                baseline_responses, candidate_responses = self.compared_responses(comparison)
                 evaluation = evaluate(
                     comparison,
                     self.tolerances,
@@ -754,6 +862,14 @@ def _progress_line(run: Run) -> str:
         f"run {run.id}: {run.status}, generated {gen.done}/{gen.total}, "
         f"judged {judged.done}/{judged.total}{failed}"
     )
+
+
+def failed_rows(run: Run) -> int:
+    """Rows of the run that failed to generate or to be judged (without `progress`, the failed
+    responses it lists)."""
+    if run.progress is None:
+        return len(run.failed_response_ids)
+    return run.progress.generated.failed + run.progress.judged.failed
 
 
 def _run_notes(run: Run) -> Iterator[str]:

@@ -33,6 +33,7 @@ from ckaction.redact import MIN_SECRET_LENGTH
 CLOUD_ROOT = "https://completionkit.com/orgs/{org}/api/v1"
 COMMANDS = ("gate", "publish", "rebaseline", "calibrate", "drift", "cleanup")
 Command = Literal["gate", "publish", "rebaseline", "calibrate", "drift", "cleanup"]
+RebaselineMethod = Literal["rerun", "regrade", "new-run"]
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -239,6 +240,7 @@ class Settings(BaseModel):
     signoffs_file: str | None = ".completionkit/signoffs.yml"
     avg_gate: Literal["band", "significant"] = "band"
     on_stale_baseline: Literal["warn", "fail"] = "warn"
+    rebaseline_method: RebaselineMethod | None = None
     calibration_runs: int = Field(default=2, ge=1, le=10)
     confirm_runs: int = Field(default=0, ge=0, le=MAX_CONFIRM_RUNS)
     confirm_max_rows: int = Field(default=20, ge=1, le=MAX_CONFIRM_ROWS)
@@ -273,7 +275,7 @@ class Settings(BaseModel):
     def _metric_ids(cls, value: Any) -> Any:
         return parse_metric_ids(value) if isinstance(value, str) else value
 
-    @field_validator("avg_gate", "on_stale_baseline", mode="before")
+    @field_validator("avg_gate", "on_stale_baseline", "rebaseline_method", mode="before")
     @classmethod
     def _choice(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -147,7 +147,8 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "dataset-id",
         "Dataset to score on. Empty: the baseline run's dataset. "
-        "Rebaseline reads it when `judge-model` or `temperature` changes, and for the first "
+        "Rebaseline reads it for a new run (`rebaseline-method: new-run`, the default when "
+        "`judge-model` or `temperature` changes), and for the first "
         "baseline of a live prompt without runs (then it is required).",
         RUN_SETTINGS_READERS,
         metavar="ID",
@@ -155,7 +156,8 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "metric-ids",
         "Metric ids as `1,2,3`, `1 2 3` or `[1, 2, 3]`. Empty: the baseline run's metrics. "
-        "Rebaseline reads them when `judge-model` or `temperature` changes, and for the first "
+        "Rebaseline reads them for a new run (`rebaseline-method: new-run`, the default when "
+        "`judge-model` or `temperature` changes), and for the first "
         "baseline of a live prompt without runs (then they are required).",
         RUN_SETTINGS_READERS,
         metavar="IDS",
@@ -318,6 +320,16 @@ INPUTS: tuple[Input, ...] = (
         metavar="ROWS",
     ),
     Input(
+        "rebaseline-method",
+        "How `rebaseline` captures the baseline: `rerun` (the same settings, today's metric "
+        "versions, generated again), `regrade` (re-judge the baseline's own outputs in place "
+        "under today's metric versions, no generation cost; only a run ckaction made as a "
+        "baseline) or `new-run` (a run of the live prompt). Default: `rerun`, or `new-run` when "
+        "judge-model or temperature differs from the baseline's.",
+        ("rebaseline",),
+        metavar="rerun|regrade|new-run",
+    ),
+    Input(
         "calibration-runs",
         "How many identical reruns of the baseline measure the judge's noise (1 to 10).",
         ("calibrate",),
@@ -386,6 +398,11 @@ OUTPUTS: tuple[Output, ...] = (
         "signed-off",
         "Number of regressed rows that a label or a sign-off file entry accepted.",
         GATE,
+    ),
+    Output(
+        "rebaseline-method",
+        "How the baseline was captured: `rerun`, `regrade` or `new-run`.",
+        ("rebaseline",),
     ),
     Output(
         "recommended-row-tolerance",

@@ -171,7 +171,8 @@ class Response(ApiModel):
 
 @dataclass(frozen=True, slots=True)
 class ResponseFacts:
-    """What the verdict needs of a response: its input and the judge's rationale per metric.
+    """What the verdict needs of a response: its input, the judge's rationale per metric and,
+    for a row that regressed, its output (`response_text`).
 
     Responses are fetched for every row of both runs; keeping only these facts (instead of the
     whole response with its text and reviews) keeps a 10,000-row gate's memory small.
@@ -179,9 +180,10 @@ class ResponseFacts:
 
     input_data: str | None
     rationales: dict[int, str | None]
+    output: str | None = None
 
     @classmethod
-    def of(cls, response: Response) -> ResponseFacts:
+    def of(cls, response: Response, *, keep_output: bool = False) -> ResponseFacts:
         return cls(
             input_data=response.input_data,
             rationales={
@@ -189,6 +191,7 @@ class ResponseFacts:
                 for review in response.reviews
                 if review.metric_id is not None
             },
+            output=response.response_text if keep_output else None,
         )
 
 

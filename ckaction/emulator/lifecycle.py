@@ -275,7 +275,13 @@ class Lifecycle(Runs):
 
     def retry_failures(self, ident: int | str, body: Mapping[str, Any] | None = None) -> JsonDict:
         """Re-queue failed responses and failed reviews in place (optionally only some response
-        ids). 409 when a metric has a newer version than the run's reviews."""
+        ids). 409 when a metric has a newer version than the run's reviews.
+
+        Engine: `api/v1/runs_controller.rb#retry_failures` (homemade-software-inc/completion-kit
+        @0129ac25: 409 "Judge has changed…" when `stale_review_summary.any?`, failed responses
+        (`only` narrows them) and their failed reviews reset, the run set `running`, 202 with
+        the run); CHANGELOG 0.28.39: failed reviews of succeeded responses are re-queued too, and
+        the status is left alone when nothing failed."""
         body = body or {}
         with self.lock:
             now = self.clock()
@@ -333,7 +339,11 @@ class Lifecycle(Runs):
             return self._run_json(run, now, settle=False)
 
     def regrade(self, ident: int | str) -> JsonDict:
-        """Re-judge succeeded responses with the current metric versions, without regenerating."""
+        """Re-judge succeeded responses with the current metric versions, without regenerating.
+
+        Engine: `api/v1/runs_controller.rb#regrade` (homemade-software-inc/completion-kit
+        @0129ac25): 202 with the same run (`running` while the reviews are redone) when
+        `Run#regrade!` accepts, else 422 "Nothing to re-grade. …"."""
         with self.lock:
             now = self.clock()
             run = self._run(ident)

@@ -280,7 +280,15 @@ class Runs(Catalog, Prompts, RunViews):
 
     def list_responses(self, ident: int | str, query: Query | None = None) -> Page:
         """Ordered by id; filters status, min_score/max_score; sort id|score_asc|score_desc;
-        `fields` trims keys (`id` always; `reviews.<key>` trims reviews)."""
+        `fields` trims keys (`id` always; `reviews.<key>` trims reviews).
+
+        Engine: `app/controllers/completion_kit/api/v1/responses_controller.rb#index` (
+        homemade-software-inc/completion-kit @65906c2f: `@run.responses.includes(:reviews)`,
+        `status` filter, `paginate(scope.order(:id))`); `fields`, `min_score`/`max_score` and
+        `sort` are CHANGELOG 0.28.25 (#160: "comma-separated response keys, `id` always
+        included, `reviews.`-prefixed keys trim each nested review"), whose controller is not
+        in the readable snapshots; the score order follows `concerns/response_ordering.rb`. An
+        engine before 0.28.25 ignores `fields` and sends whole responses."""
         query = query or {}
         with self.lock:
             now = self.clock()
