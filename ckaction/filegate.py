@@ -209,6 +209,8 @@ class FileGate:
             if baseline is not None:
                 differences = like_for_like_differences(spec, baseline, metrics)
                 gate.learn(not_like_for_like=tuple(differences))
+            if baseline is not None:
+                self.client.probe_engine(baseline.id)
             run = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
             gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
             run = gate.start(run)

@@ -26,6 +26,11 @@ class Fault:
     * `tamper`: process the request and rewrite its JSON answer with the named rewrite of
       `compare.TAMPERINGS` (a compare answer whose delta, runs, rows or kinds were tampered with);
       use it with `status=None`.
+    * `headers`: extra headers on the fault's answer (a `Retry-After` the engine never sends).
+    * `drip`: over real HTTP, send the answer's body one byte at a time, this many seconds apart
+      (a server that never stops answering: per-read timeouts never fire).
+    * `during`: (from, until) on the emulator's clock: the fault matches only in that window (with a
+      large `times`, an outage: every matching request in it is answered with the fault).
     * `times`: how many matching requests the fault applies to before it is used up.
     * `method`: HTTP method, or None / "*" for any.
 
@@ -43,10 +48,15 @@ class Fault:
     content_type: str | None = None
     echo: str | None = None
     tamper: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drip: float = 0.0
+    during: tuple[float, float] | None = None
     hits: int = field(default=0, init=False)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, now: float) -> bool:
         if self.times <= 0:
+            return False
+        if self.during is not None and not self.during[0] <= now < self.during[1]:
             return False
         if self.method not in (None, "*") and self.method.upper() != method.upper():
             return False
