@@ -480,6 +480,7 @@ class CompletionKitClient:
         to the time left, and the body is read through `_BoundedStream`, which gives up when the
         time is out however steadily the bytes trickle in."""
         limit = self._request_limit()
+        ends = clock() + limit
         configured = self._http.timeout
         timeout = httpx.Timeout(
             connect=_at_most(configured.connect, limit),
@@ -491,7 +492,7 @@ class CompletionKitClient:
             method, path, params=params, json=json_body, timeout=timeout
         )
         response = self._http.send(request, stream=True)
-        response.stream = _BoundedStream(response.stream, request, clock() + limit, limit, clock)
+        response.stream = _BoundedStream(response.stream, request, ends, limit, clock)
         try:
             response.read()
         finally:
