@@ -159,7 +159,7 @@ class _BoundedStream(httpx.SyncByteStream):
         for chunk in self._inner:
             if self._clock() > self._at:
                 raise httpx.ReadTimeout(
-                    f"the answer took more than {self._limit:.0f} s", request=self._request
+                    f"the answer took more than {self._limit:g} s", request=self._request
                 )
             yield chunk
 
@@ -522,7 +522,8 @@ class CompletionKitClient:
                 )
             ) from None
         except httpx.TimeoutException as exc:
-            error = TransportError(f"{label}: no answer in time ({exc})", path=path)
+            said = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = TransportError(f"{label}: no answer in time ({said})", path=path)
             if idempotent:
                 raise _Retryable(error) from None
             raise UncertainOutcome(str(error), path=path) from None

@@ -13,7 +13,8 @@ Three switches on the `Emulator`, all off by default (today's engine):
   every index is `Model.order(created_at: :desc)` whole (no paging, no filters, no headers), and
   `run_params` / `prompt_params` permit no `tag_names`, so tags sent are dropped silently. Compare,
   rerun, regrade and retry_failures came to the REST API in 0.7.0 with paging (CHANGELOG 0.7.0);
-  tags in 0.5.0.
+  tags in 0.5.0. It plays the absences a gate must notice, not every other difference of 0.3.0 (its
+  runs' JSON, say, had no `progress`).
 """
 
 from __future__ import annotations
