@@ -190,6 +190,8 @@ class FileGate:
                     return self.unchanged(file, live, settings, facts)
             # The baseline first: a file without one makes no candidate.
             baseline = None if live is None else self.baseline_of(file, live, settings)
+            if baseline is not None:  # before a scratch prompt is made or a run paid for
+                self.client.probe_engine(baseline.id)
             live_name = live.name if live is not None else file.prompt
             candidate = candidate_among(self.candidates, live_name, file.content)
             created = False
@@ -209,8 +211,6 @@ class FileGate:
             if baseline is not None:
                 differences = like_for_like_differences(spec, baseline, metrics)
                 gate.learn(not_like_for_like=tuple(differences))
-            if baseline is not None:
-                self.client.probe_engine(baseline.id)
             run = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
             gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
             run = gate.start(run)

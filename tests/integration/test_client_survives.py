@@ -25,7 +25,7 @@ from ckaction.errors import (
 )
 from ckaction.flow import GATE_TAG
 from tests.conftest import FAKE_EPOCH, TOKEN, Emulated
-from tests.integration.helpers import gate_step, statuses
+from tests.integration.helpers import gate_step, run_action, statuses
 
 STEP_SECONDS = 600.0
 DRIP_SECONDS = 0.05  # between two bytes of a dripping answer: a run's JSON takes a minute
@@ -144,6 +144,30 @@ def test_an_old_engine_stops_the_gate_before_it_pays_for_a_run(emulated, action_
     assert f"the gate needs {api.OLDEST_ENGINE} or newer" in result.summary_text
     assert statuses(emu, "HEAD", r"/compare$") == [404]
     assert statuses(emu, "POST", r"/runs$") == []  # nothing was created, nothing was paid
+
+
+def test_an_old_engine_stops_a_prompt_files_gate_before_it_writes_anything(
+    emulated, action_env, served
+):
+    emu = emulated.emulator
+    emu.old_engine = True
+    prompt_file = action_env.workspace / "prompts" / "support-reply.yml"
+    prompt_file.parent.mkdir(parents=True, exist_ok=True)
+    prompt_file.write_text(
+        "prompt: Support reply\nllm_model: gpt-4o-mini\ntemplate: |\n  Be terse: {{customer_message}}"
+        " {{order_number}}\n",
+        encoding="utf-8",
+    )
+    result = run_action(
+        emulated,
+        action_env,
+        {"api-url": served.url, "prompt-files": "prompts/*.yml", "comment": "false"},
+        over_http=True,
+    )
+    assert result.code == 2
+    assert "Prompt gate error: CompletionKit too old" in result.summary_text
+    assert f"needs {api.OLDEST_ENGINE} or newer" in result.summary_text
+    assert statuses(emu, "POST", r"/(runs|prompts)$") == []  # no scratch prompt, no run
 
 
 def test_a_rerun_answered_404_by_an_old_engine_names_the_version_needed(
