@@ -1,6 +1,6 @@
 """Which server the emulator plays: today's engine, a listing that misbehaves, or an old engine.
 
-Three switches on the `Emulator`, all off by default (today's engine):
+Four switches on the `Emulator`, all off by default (today's engine):
 
 * `ignores_offset`: index endpoints answer the first page whatever `offset` asks for, as a proxy
   or a server that drops the parameter would;
@@ -12,9 +12,9 @@ Three switches on the `Emulator`, all off by default (today's engine):
   `retry_failures` route (Rails answers an unrouted path 404 `{"status":404,"error":"Not Found"}`),
   every index is `Model.order(created_at: :desc)` whole (no paging, no filters, no headers), and
   `run_params` / `prompt_params` permit no `tag_names`, so tags sent are dropped silently. Compare,
-  rerun, regrade and retry_failures came to the REST API in 0.7.0 with paging (CHANGELOG 0.7.0);
-  tags in 0.5.0. It plays the absences a gate must notice, not every other difference of 0.3.0 (its
-  runs' JSON, say, had no `progress`).
+  rerun, regrade and retry_failures came to the REST API in 0.7.0 with paging and list filters
+  (CHANGELOG 0.7.0); tags in 0.5.0. It plays the absences a gate must notice, not every other
+  difference of 0.3.0 (its runs' JSON, say, had no `progress`).
 """
 
 from __future__ import annotations
