@@ -1,14 +1,24 @@
 """The CompletionKit REST client: typed calls, explicit timeouts, safe retries, errors that say what to fix.
 
 Retry policy (the API has no idempotency keys and sends no Retry-After):
-* reads (GET) retry on 429, 502, 503, 504, timeouts and connection errors, with jittered exponential
-  backoff, honouring Retry-After when a server does send one;
+* reads (GET) retry on 429, any 5xx, timeouts and connection errors, with exponential backoff plus
+  jitter (1, 2, 4, 8 ... s: six attempts outlast a ten-second outage), honouring Retry-After when a
+  server does send one;
 * writes that are idempotent (a run's tags, deleting a run) retry like reads;
 * writes that are not idempotent (create run or prompt, generate, rerun, regrade, retry_failures,
   update a prompt, publish)
   retry only when the request certainly was not applied: a 429 refusal or a failure to connect. Any
   other fault after the request may have reached the server raises `UncertainOutcome`, and the
   caller looks before it sends again.
+
+Time: every request, its answer's body included, ends within `RetryPolicy.request_seconds` and within
+the step's deadline (a body sent one byte at a time would never trip a per-read timeout); retries
+stop before a wait would reach the end of their budget (`stop_before_delay`, never one sleep past
+it), and no wait, not even a server's Retry-After, is longer than the time left.
+
+Listings page with `limit`/`offset` and stop at `X-Total-Count`; without it, at a short page, a page
+that repeats the previous one, or an offset the server did not advance; more than `MAX_PAGES` pages
+is an error naming the endpoint, never a silent cut.
 """
 
 from __future__ import annotations
@@ -17,7 +27,8 @@ import json
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 
@@ -28,19 +39,22 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
+    stop_before_delay,
+    wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from ckaction import __version__
-from ckaction.clock import Deadline, Sleep
+from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.errors import (
     ApiError,
+    EngineTooOld,
     Forbidden,
     MalformedResponse,
     NotFound,
     RateLimited,
     ServerError,
+    TooManyPages,
     TransportError,
     Unauthorized,
     UncertainOutcome,
@@ -53,6 +67,16 @@ from ckaction.redact import Redactor
 USER_AGENT = f"ckaction/{__version__} (+https://github.com/marketplace/actions/ckaction)"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 PAGE_LIMIT = 500
+# The oldest engine the gate supports: 0.7.0 brought compare, rerun, paging and filters to the REST
+# API (completion-kit CHANGELOG 0.7.0; tags came in 0.5.0). The README says so too.
+OLDEST_ENGINE = "0.7.0"
+# The engine's own 404 for an id it does not know (api/v1/base_controller.rb `not_found`); a path it
+# has no route for is answered by Rails' exceptions app instead, so its body differs.
+RECORD_NOT_FOUND = "Record not found"
+# A request sent as the step's deadline falls (the wait's last look at a run) may take this long;
+# any other ends within the deadline.
+LAST_LOOK_SECONDS = 10.0
+MAX_PAGES = 200  # 100,000 items: a listing that never ends is an error, not a hang
 # What the engine's PromptsController permits in a create or an update.
 PROMPT_FIELDS = frozenset({"name", "description", "template", "llm_model", "tag_names"})
 Model = TypeVar("Model", bound=BaseModel)
@@ -61,10 +85,29 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How long one call may take: `attempts` tries, waits growing from `first_wait` (doubling,
+    plus up to `jitter`, at most `max_wait`), all within `max_total` seconds; one request, its
+    answer's body included, within `request_seconds`."""
+
     attempts: int = 6
+    first_wait: float = 1.0
+    jitter: float = 1.0
     max_wait: float = 30.0
     max_total: float = 120.0
-    multiplier: float = 1.0
+    request_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class stop_before_deadline(stop_base):
+    """`stop_before_delay` on the injected clock: stop when the next wait would reach `at`.
+    (tenacity measures its delay on the real monotonic clock; the step's deadline is on `clock`,
+    the same one in production and a fake one in tests.)"""
+
+    at: float
+    clock: Clock = field(compare=False)
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.clock() + retry_state.upcoming_sleep >= self.at
 
 
 def default_timeout() -> httpx.Timeout:
@@ -92,6 +135,41 @@ def build_http_client(
         timeout=timeout or default_timeout(),
         transport=transport or httpx.HTTPTransport(retries=0),
     )
+
+
+class _BoundedStream(httpx.SyncByteStream):
+    """An answer's body that must have arrived by `at` (on `clock`): each chunk is checked, so a
+    server that drips its answer a byte at a time cannot hold the step."""
+
+    def __init__(
+        self,
+        inner: httpx.SyncByteStream | httpx.AsyncByteStream,
+        request: httpx.Request,
+        at: float,
+        limit: float,
+        clock: Clock,
+    ) -> None:
+        assert isinstance(inner, httpx.SyncByteStream)
+        self._inner = inner
+        self._request = request
+        self._at = at
+        self._limit = limit
+        self._clock = clock
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if self._clock() > self._at:
+                raise httpx.ReadTimeout(
+                    f"the answer took more than {self._limit:g} s", request=self._request
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _at_most(value: float | None, limit: float) -> float:
+    return limit if value is None else min(value, limit)
 
 
 class _Retryable(Exception):
@@ -131,6 +209,7 @@ class CompletionKitClient:
         self._sleep = sleep
         # The step's timeout-minutes: retries never outlast it.
         self._deadline = deadline
+        self._engine_probed = False
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -142,14 +221,16 @@ class CompletionKitClient:
 
     def create_run(self, body: Mapping[str, Any]) -> Run:
         data = self._call("POST", "runs", json_body=dict(body), idempotent=False, what="the run")
-        return self._parse(Run, data)
+        return _tags_kept(self._parse(Run, data), body.get("tag_names", ()))
 
     def generate(self, run_id: int) -> Run:
         data = self._call("POST", f"runs/{run_id}/generate", idempotent=False, what=f"run {run_id}")
         return self._parse(Run, data)
 
     def rerun(self, run_id: int) -> Run:
-        data = self._call("POST", f"runs/{run_id}/rerun", idempotent=False, what=f"run {run_id}")
+        path = f"runs/{run_id}/rerun"
+        with _unrouted_means_too_old("rerun"):
+            data = self._call("POST", path, idempotent=False, what=f"run {run_id}")
         return self._parse(Run, data)
 
     def regrade(self, run_id: int) -> Run:
@@ -168,14 +249,34 @@ class CompletionKitClient:
         )
         return self._parse(Run, data)
 
+    def probe_engine(self, run_id: int) -> None:
+        """Once per client, before the gate pays for a run: compare `run_id` with itself (free;
+        HEAD, which Rails routes as the GET, so no rows are downloaded). An engine without compare
+        answers 404 and raises `EngineTooOld` here, before anything was spent: the run was just
+        read, so the 404 is the route's, not the run's."""
+        if self._engine_probed:
+            return
+        try:
+            self._send(
+                "HEAD",
+                f"runs/{run_id}/compare",
+                params={"with": run_id},
+                idempotent=True,
+                what=f"run {run_id}",
+            )
+        except NotFound as exc:
+            raise _too_old("compare", exc) from None
+        self._engine_probed = True
+
     def compare(self, baseline_run_id: int, candidate_run_id: int) -> Comparison:
-        response = self._send(
-            "GET",
-            f"runs/{baseline_run_id}/compare",
-            params={"with": candidate_run_id},
-            idempotent=True,
-            what=f"run {baseline_run_id} or run {candidate_run_id}",
-        )
+        with _unrouted_means_too_old("compare"):
+            response = self._send(
+                "GET",
+                f"runs/{baseline_run_id}/compare",
+                params={"with": candidate_run_id},
+                idempotent=True,
+                what=f"run {baseline_run_id} or run {candidate_run_id}",
+            )
         comparison: Comparison = self._validated(
             page_adapter(Comparison, many=False), Comparison, response
         )
@@ -209,7 +310,7 @@ class CompletionKitClient:
             idempotent=True,
             what=f"run {run_id}",
         )
-        return self._parse(Run, data)
+        return _tags_kept(self._parse(Run, data), tag_names)
 
     def delete_run(self, run_id: int) -> None:
         """Delete the run (`DELETE /runs/:id`). Retried like a read: afterwards the run is gone,
@@ -246,7 +347,7 @@ class CompletionKitClient:
         if tag_names:
             body["tag_names"] = list(tag_names)
         data = self._call("POST", "prompts", json_body=body, idempotent=False, what="the prompt")
-        return self._parse(Prompt, data)
+        return _tags_kept(self._parse(Prompt, data), tag_names)
 
     def update_prompt(self, prompt_id: int, **fields: Any) -> Prompt:
         """`PATCH /prompts/:id` with `fields` (of `PROMPT_FIELDS`). The engine answers a new,
@@ -264,7 +365,7 @@ class CompletionKitClient:
             idempotent=False,
             what=f"prompt {prompt_id}",
         )
-        return self._parse(Prompt, data)
+        return _tags_kept(self._parse(Prompt, data), fields.get("tag_names", ()))
 
     def delete_prompt(self, prompt_id: int) -> None:
         """Delete that version row and its runs (`DELETE /prompts/:id`). Retried like a read: a 404
@@ -315,22 +416,37 @@ class CompletionKitClient:
     def _paginate(
         self, path: str, filters: Mapping[str, Any], model: type[Model], *, what: str
     ) -> Iterator[Model]:
-        """Every item of an index endpoint: `offset` advances by `X-Limit` to `X-Total-Count`.
-        Each page's bytes are validated straight into models (no intermediate dicts)."""
+        """Every item of an index endpoint, page by page (`offset` advances by `X-Limit`). Stops at
+        `X-Total-Count`; without it, at a short page; and whatever the headers say, at a page that
+        repeats the previous one or one served from another offset than asked (a server that
+        ignores `offset`). More than `MAX_PAGES` pages is `TooManyPages`. Each page's bytes are
+        validated straight into models (no intermediate dicts)."""
         adapter = page_adapter(model, many=True)
         offset = 0
-        while True:
+        previous: list[Model] | None = None
+        for _ in range(MAX_PAGES):
             params = {**filters, "limit": PAGE_LIMIT, "offset": offset}
             response = self._send("GET", path, params=params, idempotent=True, what=what)
             page: list[Model] = self._validated(adapter, model, response)
+            served_from = _int_header(response, "X-Offset")
+            if page == previous or (served_from is not None and served_from != offset):
+                return
             yield from page
-            limit = _int_header(response, "X-Limit") or len(page)
+            limit = _int_header(response, "X-Limit") or PAGE_LIMIT
             total = _int_header(response, "X-Total-Count")
             offset += limit
             if not page or limit <= 0 or (total is not None and offset >= total):
                 return
-            if total is None and len(page) < PAGE_LIMIT:
+            if total is None and len(page) < limit:
                 return
+            previous = page
+        raise TooManyPages(
+            f"GET /{path}: more than {MAX_PAGES} pages of {PAGE_LIMIT}; the listing was not read "
+            "to its end.",
+            path=path,
+            hint="CompletionKit (or a proxy at api-url) kept answering full pages; check api-url, "
+            "or delete old runs and prompts you no longer need.",
+        )
 
     def _call(
         self,
@@ -357,21 +473,28 @@ class CompletionKitClient:
         idempotent: bool,
         what: str,
     ) -> httpx.Response:
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retryable) and exc.retry_after is not None:
-                return exc.retry_after
-            backoff = wait_random_exponential(
-                multiplier=self._retry.multiplier, max=self._retry.max_wait
-            )
-            return float(backoff(state))
-
+        clock = self._deadline.clock if self._deadline is not None else time.monotonic
         budget = self._retry.max_total
         if self._deadline is not None:
             budget = min(budget, self._deadline.left())
+        stop_at = clock() + budget
+        backoff = wait_exponential_jitter(
+            initial=self._retry.first_wait, max=self._retry.max_wait, jitter=self._retry.jitter
+        )
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                chosen = exc.retry_after
+            else:
+                chosen = float(backoff(state))
+            return min(chosen, max(0.0, stop_at - clock()))
+
         retrying = Retrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
-            stop=stop_after_attempt(self._retry.attempts) | stop_after_delay(budget),
+            stop=stop_after_attempt(self._retry.attempts)
+            | stop_before_delay(budget)
+            | stop_before_deadline(stop_at, clock),
             wait=wait,
             sleep=self._sleep,
             reraise=True,
@@ -379,10 +502,49 @@ class CompletionKitClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(method, path, params, json_body, idempotent, what)
+                    return self._attempt(method, path, params, json_body, idempotent, what, clock)
         except _Retryable as exc:
             raise exc.error from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request_limit(self) -> float:
+        """How long the next request may take, its answer's body included: what is left of the
+        step, or `LAST_LOOK_SECONDS` for one sent as the deadline falls (the wait's last look)."""
+        limit = self._retry.request_seconds
+        if self._deadline is not None:
+            limit = min(limit, max(self._deadline.left(), LAST_LOOK_SECONDS))
+        return limit
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Mapping[str, Any] | None,
+        clock: Clock,
+    ) -> httpx.Response:
+        """One request and its whole answer within `_request_limit()`: every phase's timeout is cut
+        to the time left, and the body is read through `_BoundedStream`, which gives up when the
+        time is out however steadily the bytes trickle in."""
+        limit = self._request_limit()
+        ends = clock() + limit
+        configured = self._http.timeout
+        timeout = httpx.Timeout(
+            connect=_at_most(configured.connect, limit),
+            read=_at_most(configured.read, limit),
+            write=_at_most(configured.write, limit),
+            pool=_at_most(configured.pool, limit),
+        )
+        request = self._http.build_request(
+            method, path, params=params, json=json_body, timeout=timeout
+        )
+        response = self._http.send(request, stream=True)
+        response.stream = _BoundedStream(response.stream, request, ends, limit, clock)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
 
     def _attempt(
         self,
@@ -392,10 +554,11 @@ class CompletionKitClient:
         json_body: Mapping[str, Any] | None,
         idempotent: bool,
         what: str,
+        clock: Clock,
     ) -> httpx.Response:
         label = f"{method} /{path}"
         try:
-            response = self._http.request(method, path, params=params, json=json_body)
+            response = self._exchange(method, path, params, json_body, clock)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Never reached the server: safe to retry even a write.
             raise _Retryable(
@@ -406,7 +569,8 @@ class CompletionKitClient:
                 )
             ) from None
         except httpx.TimeoutException as exc:
-            error = TransportError(f"{label}: no answer in time ({type(exc).__name__})", path=path)
+            said = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = TransportError(f"{label}: no answer in time ({said})", path=path)
             if idempotent:
                 raise _Retryable(error) from None
             raise UncertainOutcome(str(error), path=path) from None
@@ -425,8 +589,8 @@ class CompletionKitClient:
         if status in RETRY_STATUSES or status >= 500:
             if not idempotent:
                 raise UncertainOutcome(api_error.message, status=status, path=path)
-            if status in RETRY_STATUSES:
-                raise _Retryable(api_error, _retry_after(response))
+            # Any 5xx on a request that may be sent again: a status poll outlives a server hiccup.
+            raise _Retryable(api_error, _retry_after(response))
         raise api_error
 
     def _error(self, response: httpx.Response, label: str, what: str) -> ApiError:
@@ -553,6 +717,48 @@ class CompletionKitClient:
             f"({where or 'body'}: {first.get('msg')})",
             hint="api-url may point at an incompatible server.",
         )
+
+
+@contextmanager
+def _unrouted_means_too_old(endpoint: str) -> Iterator[None]:
+    """A 404 that is not the engine's own "Record not found" means the path has no route: an
+    engine older than the gate needs."""
+    try:
+        yield
+    except NotFound as exc:
+        if RECORD_NOT_FOUND in exc.message:
+            raise
+        raise _too_old(endpoint, exc) from None
+
+
+def _too_old(endpoint: str, exc: NotFound) -> EngineTooOld:
+    return EngineTooOld(
+        f"CompletionKit has no `{endpoint}` endpoint ({exc.path} answered 404): it came in "
+        f"CompletionKit {OLDEST_ENGINE}, and the gate needs {OLDEST_ENGINE} or newer.",
+        status=exc.status,
+        path=exc.path,
+        hint=f"Upgrade CompletionKit to {OLDEST_ENGINE} or newer, or check that api-url points "
+        "at CompletionKit's REST API (`.../api/v1`).",
+    )
+
+
+Tagged = TypeVar("Tagged", Run, Prompt)
+
+
+def _tags_kept(answer: Tagged, sent: Sequence[str]) -> Tagged:
+    """The answer of a write that sent `tag_names`, checked to carry them (the engine downcases and
+    strips them): an engine before tags (0.5.0) drops them silently, and a gate that finds its runs
+    by tag would then pay for them again."""
+    kept = set(answer.tag_names)
+    dropped = [tag for tag in sent if tag.strip().lower() not in kept]
+    if dropped:
+        kind = "run" if isinstance(answer, Run) else "prompt"
+        raise EngineTooOld(
+            f"CompletionKit dropped the tags {', '.join(dropped)} sent with {kind} {answer.id}: an "
+            f"engine without tags, older than the {OLDEST_ENGINE} the gate needs.",
+            hint=f"Upgrade CompletionKit to {OLDEST_ENGINE} or newer.",
+        )
+    return answer
 
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")

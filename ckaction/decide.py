@@ -17,7 +17,7 @@ Rules (the vendor's curl+jq gate, generalised):
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -474,36 +474,96 @@ def count_new_cases(
     return len({r.input_data for r in candidate_responses} - baseline_inputs)
 
 
+def _lacks_score(cell: Cell, *, on_baseline: bool) -> bool:
+    if cell.is_check:
+        return (cell.baseline_passed if on_baseline else cell.new_passed) is None
+    return (cell.baseline if on_baseline else cell.new) is None
+
+
+@dataclass(frozen=True)
+class Unscored:
+    """Which run the unscored cells lack a score on: counts of rows on each side (a row may lack
+    one on both), so an error names the run that failed, never the candidate by default."""
+
+    baseline: int
+    candidate: int
+    baseline_run_id: int
+    candidate_run_id: int
+
+    @classmethod
+    def of(cls, cells: Iterable[tuple[Cell, ...]], comparison: Comparison) -> Unscored:
+        rows = [row for row in cells if not any(_measured(cell) for cell in row)]
+        return cls(
+            baseline=sum(1 for row in rows if any(_lacks_score(c, on_baseline=True) for c in row)),
+            candidate=sum(
+                1 for row in rows if any(_lacks_score(c, on_baseline=False) for c in row)
+            ),
+            baseline_run_id=comparison.left_run_id,
+            candidate_run_id=comparison.right_run_id,
+        )
+
+    def where(self) -> str:
+        """`9 lack a score on candidate run 12 and 1 on baseline run 4`."""
+        parts = []
+        if self.candidate:
+            parts.append(f"{self.candidate} lack a score on candidate run {self.candidate_run_id}")
+        if self.baseline:
+            lack = "" if parts else "lack a score "
+            parts.append(f"{self.baseline} {lack}on baseline run {self.baseline_run_id}")
+        return " and ".join(parts)
+
+    def runs_to_open(self) -> str:
+        runs = [f"candidate run {self.candidate_run_id}"] if self.candidate else []
+        runs += [f"baseline run {self.baseline_run_id}"] if self.baseline else []
+        return " and ".join(runs) or "both runs"
+
+
 def unmeasured_metric(
     metrics: Iterable[MetricResult],
     required_metrics: Collection[int] | None,
     paired: int,
     max_unscored: Decimal,
+    *,
+    rows: Sequence[RowResult],
+    comparison: Comparison,
 ) -> None:
     """Raises NothingMeasured for the first required metric with no pair at all (every metric
     compared when None), or, among the metrics the candidate was asked to score, the first that
-    more than `max_unscored` of the `paired` rows lack a score on either run."""
+    more than `max_unscored` of the `paired` rows lack a score on either run; the message says
+    which run lacks them."""
     pairs = {metric.metric_id: metric.pairs for metric in metrics}
     names = {metric.metric_id: metric.name for metric in metrics}
-    hint = (
-        "Check the candidate run's reviews for this metric (a judge outage, or no judge model) "
-        "and re-run the gate; raise max-unscored only if some unjudged rows are expected."
-    )
+    paired_rows = [row for row in rows if row.status != "missing"]
+
+    def unscored_on(metric_id: int) -> Unscored:
+        cells = ((c,) for row in paired_rows for c in row.cells if c.metric_id == metric_id)
+        return Unscored.of(cells, comparison)
+
+    def hint(sides: Unscored) -> str:
+        return (
+            f"Check the reviews of {sides.runs_to_open()} for this metric (a judge outage, or no "
+            "judge model) and re-run the gate; raise max-unscored only if some unjudged rows are "
+            "expected."
+        )
+
     for metric_id in pairs if required_metrics is None else required_metrics:
         name = names.get(metric_id, f"metric {metric_id}")
         scored = pairs.get(metric_id, 0)
         if scored == 0:
+            sides = unscored_on(metric_id)
             raise NothingMeasured(
-                f"{name}: no row has a score on both runs, so this metric was not measured.",
-                hint=hint,
+                f"{name}: no row has a score on both runs ({sides.where()}), so this metric "
+                "was not measured.",
+                hint=hint(sides),
             )
         unscored = paired - scored
         if required_metrics is not None and Decimal(unscored) > max_unscored * paired:
+            sides = unscored_on(metric_id)
             raise NothingMeasured(
                 f"{name}: {unscored} of {paired} paired rows ({Decimal(unscored) / paired:.0%}) "
-                f"have no score on both runs, more than max-unscored ({max_unscored:.0%}), so "
-                "this metric was not measured.",
-                hint=hint,
+                f"have no score on both runs ({sides.where()}), more than max-unscored "
+                f"({max_unscored:.0%}), so this metric was not measured.",
+                hint=hint(sides),
             )
 
 
@@ -562,15 +622,22 @@ def evaluate(
         )
     paired = counts.compared + counts.unscored
     if counts.unscored and Decimal(counts.unscored) > tolerances.max_unscored * paired:
+        sides = Unscored.of((row.cells for row in rows if row.status == "unscored"), comparison)
         raise NothingMeasured(
-            f"{counts.unscored} of {paired} paired rows were not scored on run "
-            f"{comparison.right_run_id} (failed to generate or to be judged): more than "
-            f"{tolerances.max_unscored * 100:.0f}%, so the rows that were compared cannot stand "
-            "for the dataset.",
-            hint="Open the candidate run to see why rows failed, fix or retry it, and re-run the "
-            "gate; raise max-unscored only if some failing rows are expected.",
+            f"{counts.unscored} of {paired} paired rows were not scored ({sides.where()}; failed "
+            f"to generate or to be judged): more than {tolerances.max_unscored * 100:.0f}%, so the "
+            "rows that were compared cannot stand for the dataset.",
+            hint=f"Open {sides.runs_to_open()} to see why rows failed, fix or retry it, and re-run "
+            "the gate; raise max-unscored only if some failing rows are expected.",
         )
-    unmeasured_metric(metrics, required_metrics, paired, tolerances.max_unscored)
+    unmeasured_metric(
+        metrics,
+        required_metrics,
+        paired,
+        tolerances.max_unscored,
+        rows=rows,
+        comparison=comparison,
+    )
     return concluded(tuple(rows), tuple(metrics), counts, tolerances)
 
 

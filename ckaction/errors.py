@@ -84,6 +84,17 @@ class TransportError(ApiError):
     """The API could not be reached (connection, TLS or timeout) after every retry was spent."""
 
 
+class EngineTooOld(ApiError):
+    """CompletionKit lacks something the gate needs (compare, rerun, tags): an engine older than
+    `api.OLDEST_ENGINE`."""
+
+    title = "CompletionKit too old"
+
+
+class TooManyPages(ApiError):
+    """A listing went on past `api.MAX_PAGES` pages: it is refused, never silently cut."""
+
+
 class MalformedResponse(ApiError):
     """The API answered 2xx with a body that is not the JSON we expect."""
 

@@ -218,6 +218,8 @@ class FileGate:
                     return self.unchanged(file, live, settings, facts)
             # The baseline first: a file without one makes no candidate.
             baseline = None if live is None else self.baseline_of(file, live, settings)
+            if baseline is not None:  # before a scratch prompt is made or a run paid for
+                self.client.probe_engine(baseline.id)
             live_name = live.name if live is not None else file.prompt
             candidate = candidate_among(self.candidates, live_name, file.content)
             created = False

@@ -127,6 +127,18 @@ def is_gate_run(run: Run) -> bool:
     return GATE_TAG in run.tag_names or (run.name or "").startswith("ckaction gate ")
 
 
+def is_baseline_of(run: Run, prompt_id: int) -> bool:
+    """A run the gate may take as `prompt_id`'s baseline: of that prompt, completed, scored, not a
+    gate run, and not a confirm or calibrate run."""
+    return (
+        run.prompt_id == prompt_id
+        and run.status == "completed"
+        and run.has_scores
+        and not is_gate_run(run)
+        and may_be_baseline(run)
+    )
+
+
 OUR_RUN_TAGS = frozenset({GATE_TAG, PASSED_TAG})
 """The tags a gate puts on its runs; a run with any other was touched by someone else's flow."""
 
@@ -270,12 +282,8 @@ class Gate:
             live = self.live_version(candidate)
         self.learn(baseline_prompt_id=live.id)
         for run in self.client.list_runs(prompt_id=live.id, status="completed"):
-            if (
-                run.status == "completed"
-                and run.has_scores
-                and not is_gate_run(run)
-                and may_be_baseline(run)
-            ):
+            # Checked here whatever the list filter returned: an engine or proxy may ignore it.
+            if is_baseline_of(run, live.id):
                 self.log.info(
                     f"Baseline: run {run.id} ({run.name}), the last green run of prompt {live.id}"
                 )
@@ -590,6 +598,7 @@ class Gate:
             self.learn(prompt_label=_prompt_label(candidate_prompt))
             baseline = self.resolve_baseline(candidate_prompt)
             self.learn(baseline=RunRef(baseline.id, self.run_url(baseline.id), baseline.name))
+            self.client.probe_engine(baseline.id)
             spec, metrics = self.plan(baseline)
             self.learn(
                 dataset_id=spec.dataset_id,

@@ -29,6 +29,11 @@ class Fault:
     * `lands_after`: answer `status` at once without processing, and process the request this many
       seconds later on the emulator clock (when the first request at or after that time arrives):
       a write still being processed when its gateway gave up (a 504 that lands late).
+    * `headers`: extra headers on the fault's answer (a `Retry-After` the engine never sends).
+    * `drip`: over real HTTP, send the answer's body one byte at a time, this many seconds apart
+      (a server that never stops answering: per-read timeouts never fire).
+    * `during`: (from, until) on the emulator's clock: the fault matches only in that window (with a
+      large `times`, an outage: every matching request in it is answered with the fault).
     * `times`: how many matching requests the fault applies to before it is used up.
     * `method`: HTTP method, or None / "*" for any.
 
@@ -47,10 +52,15 @@ class Fault:
     echo: str | None = None
     tamper: str | None = None
     lands_after: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drip: float = 0.0
+    during: tuple[float, float] | None = None
     hits: int = field(default=0, init=False)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, now: float) -> bool:
         if self.times <= 0:
+            return False
+        if self.during is not None and not self.during[0] <= now < self.during[1]:
             return False
         if self.method not in (None, "*") and self.method.upper() != method.upper():
             return False

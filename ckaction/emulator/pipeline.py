@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from http import HTTPStatus
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -20,6 +21,7 @@ from ckaction.emulator.judging import JsonDict
 from ckaction.emulator.records import ApiError, Query
 from ckaction.emulator.routes import JSON_TYPE, ROUTES, BadRequest, Reply, Request
 from ckaction.emulator.state import Emulator
+from ckaction.emulator.surface import answer
 
 MALFORMED_BODY = b'{"id": 1, "status": "runn'  # truncated JSON: not parseable
 WRITE_METHODS = ("POST", "PATCH", "PUT")
@@ -61,6 +63,8 @@ def handle(
             reply = fault_reply(fault, headers)
         elif fault is not None and fault.tamper is not None and reply.status == HTTPStatus.OK:
             reply = Reply.json(reply.status, TAMPERINGS[fault.tamper](json.loads(reply.body)))
+    if fault is not None and fault.drip > 0:
+        reply = replace(reply, drip=fault.drip)
     try:
         if fault is not None and fault.delay > 0:
             wait(fault.delay)  # the work (if any) is done; only the answer is late
@@ -122,14 +126,17 @@ def dispatch(
         return Reply.error(404, "Not found")
     try:
         emu.authenticate(headers.get("authorization"))
+        # Rails routes a HEAD request as a GET (ActionDispatch::Journey::Router); the body is cut
+        # where the answer is sent (server.py, transport.py).
+        routed_as = "GET" if method == "HEAD" else method
         for route_method, pattern, handler in ROUTES:
-            if route_method != method:
+            if route_method != routed_as:
                 continue
             match = pattern.match(relative)
             if match:
                 body = parse_body(raw_body) if method in WRITE_METHODS else {}
                 args = tuple(unquote(group) for group in match.groups())
-                return handler(emu, Request(method, relative, query, body), args)
+                return answer(emu, handler, Request(method, relative, query, body), args)
         return Reply.error(404, "Not found")
     except ApiError as exc:
         return Reply.json(exc.status, exc.body)
@@ -142,6 +149,11 @@ def dispatch(
 
 
 def fault_reply(fault: Fault, headers: Mapping[str, str]) -> Reply:
+    reply = _fault_answer(fault, headers)
+    return replace(reply, headers={**reply.headers, **fault.headers})
+
+
+def _fault_answer(fault: Fault, headers: Mapping[str, str]) -> Reply:
     if fault.malformed:
         return Reply(200, MALFORMED_BODY, {"Content-Type": JSON_TYPE})
     status = fault.status if fault.status is not None else 500

@@ -23,6 +23,7 @@ class Reply:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    drip: float = 0.0  # seconds between the body's bytes over real HTTP (a fault's `drip`)
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:

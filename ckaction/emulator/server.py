@@ -118,10 +118,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if reply.body and not head and reply.status != 204:
-                self.wfile.write(reply.body)
+                self._write_body(reply)
             self.wfile.flush()
         except OSError:  # the client gave up (timeout) or the server is stopping
             self.close_connection = True
+
+    def _write_body(self, reply: Reply) -> None:
+        if not reply.drip:
+            self.wfile.write(reply.body)
+            return
+        for index in range(len(reply.body)):
+            self.wfile.write(reply.body[index : index + 1])
+            self.wfile.flush()
+            self.server.emulator.sleep(reply.drip)
 
 
 class EmulatorServer:

@@ -25,5 +25,7 @@ class Emulator(Lifecycle, Compare, Traffic):
 
     `Emulator(token=, org=, clock=, sleep=)`; knobs: `run_duration`, `start_delay`, `pace_jitter`,
     `pace_seed`, `rate_limit`, `rate_window`, `prompt_patch_drafts`, `max_upload_bytes`,
-    `judge`, `generator`; hooks for tests: `faults`, `requests`, `errors`.
+    `judge`, `generator`, and which server to play (`surface.py`: `ignores_offset`,
+    `ignores_filters`, `drops_paging_headers`, `old_engine`); hooks for tests: `faults`, `requests`,
+    `errors`.
     """

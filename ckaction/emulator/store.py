@@ -98,6 +98,11 @@ class Store:
         # True makes that version a draft (only for the client's publish-a-draft branch).
         self.prompt_patch_drafts: bool = False
         self.max_upload_bytes: int = MAX_UPLOAD_BYTES
+        # Which server to play (surface.py): a listing that misbehaves, or the 0.3.0 engine.
+        self.ignores_offset: bool = False
+        self.ignores_filters: bool = False
+        self.drops_paging_headers: bool = False
+        self.old_engine: bool = False
         self.judge: Judge = default_judge
         self.generator: Generator = default_generator
         self.requests: list[RequestRecord] = []

@@ -42,8 +42,9 @@ class Traffic(Store):
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
+            now = self.clock()
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, now):
                     fault.times -= 1
                     fault.hits += 1
                     if fault.times <= 0:
