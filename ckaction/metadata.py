@@ -238,7 +238,9 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "commit",
-        "Commit SHA that names the run. Empty: the PR head SHA or `GITHUB_SHA`.",
+        "Commit SHA that names the run. Empty: the PR head SHA or `GITHUB_SHA`; outside GitHub, the "
+        "CI's own (`CI_COMMIT_SHA`, `BUILDKITE_COMMIT`, `CIRCLE_SHA1`, `GIT_COMMIT`, "
+        "`BUILD_SOURCEVERSION`), so a retried job reuses its run.",
         GATE,
         metavar="SHA",
     ),
