@@ -3,17 +3,23 @@
 The CLI's missing token names `--api-token` and `CKACTION_API_TOKEN` (not workflow YAML); rebaseline
 and calibrate errors are titled and reported as those commands; the required-input sentences read;
 a 404 names the URL that was tried and points at `org` and `api-url`; a retried job outside GitHub
-(GitLab's `CI_COMMIT_SHA`) reuses its run instead of paying for a second one."""
+(GitLab's `CI_COMMIT_SHA`) reuses its run instead of paying for a second one, in process and as the
+GitLab example job runs its command (the CLI door over HTTP)."""
 
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 
 import pytest
+import yaml
 
 from ckaction.cli import main
 from tests.conftest import TOKEN
 from tests.integration.helpers import gate_step, run_action
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -92,3 +98,31 @@ def test_a_retried_gitlab_job_reuses_its_run(emulated, action_env):
     ]
     assert len(created) == 1
     assert "no new evaluation is paid for" in second.stdout
+
+
+@pytest.mark.real_clock
+def test_the_gitlab_example_job_gates_and_a_retry_reuses_its_run(served, in_tmp, capsys):
+    """examples/gitlab/.gitlab-ci.yml's gate command, run as GitLab runs it (its CI/CD variables
+    and CI_COMMIT_SHA in the environment, no GitHub variables), against the emulator over HTTP."""
+    job = yaml.safe_load((ROOT / "examples/gitlab/.gitlab-ci.yml").read_text())["prompt-gate"]
+    (gate_line,) = [line for line in job["script"] if " gate " in line]
+    argv = shlex.split(gate_line)[1:]  # the venv's ckaction, then its arguments
+    assert argv[0] == "gate" and "--commit" not in argv
+    gitlab = {
+        "CKACTION_API_TOKEN": TOKEN,
+        "CKACTION_API_URL": served.url,  # the job's CKACTION_ORG, pointed at the emulator
+        "CI": "true",
+        "GITLAB_CI": "true",
+        "CI_COMMIT_SHA": "feedface" * 5,
+    }
+    assert main(["pull", "Support reply", "--dir", "prompts/"], gitlab) == 0
+    path = in_tmp / "prompts" / "support-reply.yml"
+    path.write_text(path.read_text().replace("order #{{order_number}}: ", ""))
+    first = main(argv, gitlab)
+    capsys.readouterr()
+    again = main(argv, gitlab)  # the job retried
+    out, _ = capsys.readouterr()
+    assert (first, again) == (1, 1)
+    assert "no new evaluation is paid for" in out
+    assert set(job["artifacts"]["paths"]) == {"prompt-eval.md", "ckaction-report.json"}
+    assert (in_tmp / "prompt-eval.md").exists() and (in_tmp / "ckaction-report.json").exists()
