@@ -94,7 +94,8 @@ class App:
         self.sleep = sleep
         self.summary_file = summary_file
         self.transport = transport
-        self.door = door  # the action (INPUT_*) or the CLI (flags, CKACTION_*): how to explain inputs
+        # The action (INPUT_*) or the CLI (flags, CKACTION_*): how a missing input is explained.
+        self.door = door
 
     def run(self, raw: Mapping[str, str]) -> int:
         # Mask first: before validation, before anything can print.
