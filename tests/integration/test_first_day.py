@@ -4,7 +4,8 @@ The CLI's missing token names `--api-token` and `CKACTION_API_TOKEN` (not workfl
 and calibrate errors are titled and reported as those commands; the required-input sentences read;
 a 404 names the URL that was tried and points at `org` and `api-url`; a retried job outside GitHub
 (GitLab's `CI_COMMIT_SHA`) reuses its run instead of paying for a second one, in process and as the
-GitLab example job runs its command (the CLI door over HTTP)."""
+GitLab example job runs its command (the CLI door over HTTP); the fork recipe's stage 2 gates the
+prompt files stage 1 uploads and comments on the pull request."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ import pytest
 import yaml
 
 from ckaction.cli import main
+from ckaction.emulator.seed import TEMPLATE_V1
 from tests.conftest import TOKEN
+from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
 from tests.integration.helpers import gate_step, run_action
 
 ROOT = Path(__file__).resolve().parents[2]
+REPO = "acme/prompts"
+GITHUB_TOKEN = "ghs_workflowtoken0123456789"
 
 
 @pytest.fixture
@@ -126,3 +131,60 @@ def test_the_gitlab_example_job_gates_and_a_retry_reuses_its_run(served, in_tmp,
     assert "no new evaluation is paid for" in out
     assert set(job["artifacts"]["paths"]) == {"prompt-eval.md", "ckaction-report.json"}
     assert (in_tmp / "prompt-eval.md").exists() and (in_tmp / "ckaction-report.json").exists()
+
+
+def test_the_fork_recipes_stage_2_gates_the_artifacts_prompt_files_and_comments_on_the_pr(
+    emulated, action_env, monkeypatch
+):
+    """examples/fork-comment.yml's gate step, with the artifact stage 1 uploads unpacked where
+    stage 2 downloads it (no checkout), on the workflow_run event a fork's pull request gives
+    (its pull_requests list is empty): the files are gated and the comment lands on the PR."""
+    workflow = yaml.safe_load((ROOT / "examples/fork-comment.yml").read_text())
+    steps = workflow["jobs"]["gate"]["steps"]
+    (download,) = [s for s in steps if s.get("uses", "").startswith("actions/download-artifact@")]
+    (gate,) = [s for s in steps if s.get("uses", "").startswith("ckaction/ckaction@")]
+    stage_1 = yaml.safe_load((ROOT / "examples/fork-request.yml").read_text())
+    (upload,) = [
+        s
+        for s in stage_1["jobs"]["request"]["steps"]
+        if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    assert download["with"]["name"] == upload["with"]["name"]
+    folder = action_env.workspace / download["with"]["path"]
+    (folder / "prompts").mkdir(parents=True)
+    (folder / "pr-number.txt").write_text("12\n")
+    terse = TEMPLATE_V1.replace("order #{{order_number}}: ", "")
+    (folder / "prompts" / "support-reply.yml").write_text(
+        "prompt: Support reply\nllm_model: gpt-4o-mini\ntemplate: |\n  " + terse + "\n"
+    )
+    head_sha = "ab" * 20
+    inputs = {
+        key: value
+        for key, value in gate["with"].items()
+        if "${{" not in str(value)  # secrets, variables and step outputs: given below
+    }
+    assert inputs == {"prompt-files": "gate-request/prompts/*.yml"}
+    github = FakeGitHub()
+    github.add_pull(REPO, 12)
+    github.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)
+    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
+    with serve_github(github) as url:
+        result = run_action(
+            emulated,
+            action_env,
+            {
+                **inputs,
+                "api-url": emulated.url,
+                "pr-number": "12",
+                "commit": head_sha,
+                "github-token": GITHUB_TOKEN,
+            },
+            event="workflow_run",
+            payload={"action": "completed", "workflow_run": {"pull_requests": []}},
+            GITHUB_API_URL=url,
+            GITHUB_REPOSITORY=REPO,
+        )
+    assert result.code == 1, result.stdout
+    assert list(json.loads(result.outputs["results"])) == ["gate-request/prompts/support-reply.yml"]
+    (comment,) = github.comments_on(REPO, 12)
+    assert "gate-request/prompts/support-reply.yml" in comment.body
