@@ -83,7 +83,8 @@ class Output:
 INPUTS: tuple[Input, ...] = (
     Input(
         "api-token",
-        "CompletionKit API token, from a secret. Masked first thing and never printed.",
+        "CompletionKit API token, from a secret (on the CLI, better in `CKACTION_API_TOKEN` than "
+        "as a flag). Masked first thing and never printed.",
         EVERY_COMMAND,
         metavar="TOKEN",
     ),
@@ -95,7 +96,8 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "api-url",
-        "Full API root, overriding `org` (self-hosted engine, tests).",
+        "Full API root, ending in `/api/v1` (such as https://ck.example.com/orgs/acme/api/v1), "
+        "overriding `org` (self-hosted engine, tests).",
         EVERY_COMMAND,
         metavar="URL",
     ),
