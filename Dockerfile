@@ -23,14 +23,15 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 
-# Dependencies first, from the one list pyproject.toml also reads (dynamic dependencies), so this
-# layer is rebuilt only when requirements.txt changes.
-COPY requirements.txt /tmp/ckaction-deps/requirements.txt
-RUN python -m pip install --no-cache-dir -r /tmp/ckaction-deps/requirements.txt \
+# Dependencies first: the locked closure (requirements.lock, compiled from requirements.txt by
+# .ci/lock.sh), every file checked against its hash, so two builds of one tag run the same code.
+# This layer is rebuilt only when the lock changes.
+COPY requirements.lock /tmp/ckaction-deps/requirements.lock
+RUN python -m pip install --no-cache-dir --require-hashes -r /tmp/ckaction-deps/requirements.lock \
     && rm -rf /tmp/ckaction-deps
 
 # Then the package itself, into site-packages (no dependency resolution: they are all above);
-# `pip check` fails the build if requirements.txt and the package metadata ever disagree.
+# `pip check` fails the build if the lock and the package metadata (requirements.txt) ever disagree.
 # The gate only: .dockerignore leaves out ckaction/emulator (tests, benchmarks, `ckaction demo`),
 # and the build fails if it ever comes back.
 COPY pyproject.toml requirements.txt README.md /tmp/ckaction-src/

@@ -634,7 +634,9 @@ class CompletionKitClient:
                 f"{label}: 404, {what} was not found{said}",
                 status=status,
                 path=path,
-                hint=f"Check that {what} exists in this CompletionKit org.",
+                hint=f"Check that {what} exists in this CompletionKit org, and that `org` or "
+                f"`api-url` names that org: the request went to "
+                f"{self._redact(str(response.request.url.copy_with(query=None)))}.",
             )
         if status == 422:
             extra = f"; details: {details}" if details else ""

@@ -30,7 +30,7 @@ from ckaction.context import RunContext, context_from_env
 from ckaction.delivery import Delivered, deliver
 from ckaction.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, CkError, InputError
 from ckaction.gha import Runner
-from ckaction.inputs import Command, Settings, raw_inputs_from_env
+from ckaction.inputs import Command, Door, Settings, raw_inputs_from_env
 from ckaction.metadata import (
     COMMAND_HELP,
     EVERY_COMMAND,
@@ -85,6 +85,7 @@ class App:
         sleep: Sleep = time.sleep,
         summary_file: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        door: Door = "action",
     ) -> None:
         self.redact = Redactor()
         self.runner = Runner(environ, redact=self.redact, stream=stream)
@@ -93,6 +94,8 @@ class App:
         self.sleep = sleep
         self.summary_file = summary_file
         self.transport = transport
+        # The action (INPUT_*) or the CLI (flags, CKACTION_*): how a missing input is explained.
+        self.door = door
 
     def run(self, raw: Mapping[str, str]) -> int:
         # Mask first: before validation, before anything can print.
@@ -110,7 +113,7 @@ class App:
                 raise InputError(
                     {"api-token": "is empty: this pull request comes from a fork"}, hint=FORK_HINT
                 )
-            settings = Settings.parse(raw)
+            settings = Settings.parse(raw, self.door)
             facts = replace(facts, command=settings.command)
             report = self.execute(settings, facts)
         except Exception as exc:
@@ -197,7 +200,7 @@ class App:
             )
         if isinstance(exc, InputError):
             for name, problem in exc.problems.items():
-                self.runner.error(f"`{name}` {problem}", title=f"Invalid input {name}")
+                self.runner.error(f"`{name}`: {problem}", title=f"Invalid input {name}")
         else:
             self.runner.error(exc.message, title=exc.title)
         if exc.hint:
@@ -339,16 +342,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         from ckaction.demo import run_demo
 
         def run_gate(environ: Mapping[str, str], raw: Mapping[str, str]) -> int:
-            return App(environ, summary_file=args.summary_file).run(raw)
+            return App(environ, summary_file=args.summary_file, door="cli").run(raw)
 
         return run_demo(run_gate, summary_file=args.summary_file, run_seconds=args.run_seconds)
     raw = raw_inputs_from_env(env, "INPUT_")
     raw.update(raw_inputs_from_env(env, "CKACTION_"))
     raw.update({k: v.strip() for k, v in vars(args).items() if k in Settings.model_fields and v})
     if args.command == "pull":
-        return App(env).pull(raw, args.prompts, Path(args.dir), args.force)
+        return App(env, door="cli").pull(raw, args.prompts, Path(args.dir), args.force)
     raw["command"] = args.command
-    return App(env, summary_file=args.summary_file).run(raw)
+    return App(env, summary_file=args.summary_file, door="cli").run(raw)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,8 @@
 """Facts about the workflow run we are in, read from the runner's environment and event payload.
 
-The commit is the pull request's head, a push's `after`, else `GITHUB_SHA`; a push's branch comes
-from `GITHUB_REF`."""
+The commit is the pull request's head, a push's `after`, else `GITHUB_SHA`; outside GitHub, the CI's
+own commit variable (`CI_COMMIT_VARIABLES`), so a retried job reuses its run instead of paying for a
+second one. A push's branch comes from `GITHUB_REF`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ckaction.errors import CkError
+from ckaction.inputs import SHA_PATTERN
 
 BRANCH_REF_PREFIX = "refs/heads/"
 PR_EVENTS = (
@@ -21,6 +23,17 @@ PR_EVENTS = (
     "pull_request_target",
     "pull_request_review",
     "pull_request_review_comment",
+)
+
+# Where each CI names the commit it builds, GitHub's first; the first one set to a SHA is the commit.
+# Buildkite's may be `HEAD` before its checkout resolves it: a value that is not a SHA is skipped.
+CI_COMMIT_VARIABLES = (
+    "GITHUB_SHA",
+    "CI_COMMIT_SHA",  # GitLab CI
+    "BUILDKITE_COMMIT",  # Buildkite
+    "CIRCLE_SHA1",  # CircleCI
+    "GIT_COMMIT",  # Jenkins (git plugin)
+    "BUILD_SOURCEVERSION",  # Azure Pipelines
 )
 
 # GitHub caps webhook payloads at 25 MB; the runner writes the event it received.
@@ -235,6 +248,15 @@ def load_event(path: str | None) -> dict[str, Any]:
     return data
 
 
+def ci_commit(environ: Mapping[str, str]) -> str | None:
+    """The commit the CI says it builds: the first of `CI_COMMIT_VARIABLES` that holds a SHA."""
+    for name in CI_COMMIT_VARIABLES:
+        value = environ.get(name, "").strip()
+        if SHA_PATTERN.fullmatch(value):
+            return value
+    return None
+
+
 def context_from_env(environ: Mapping[str, str]) -> RunContext:
     event_name = environ.get("GITHUB_EVENT_NAME", "")
     repository = environ.get("GITHUB_REPOSITORY", "")
@@ -245,7 +267,7 @@ def context_from_env(environ: Mapping[str, str]) -> RunContext:
     except EventError as exc:  # App.run reports it: exit 2, the field named
         event, payload, event_error = {}, Event(), exc
     number, is_fork, labels = pr_facts(event_name, payload, repository)
-    sha = environ.get("GITHUB_SHA") or None
+    sha = ci_commit(environ)
     if event_name in ("pull_request", "pull_request_target"):
         head = payload.pull_request.head if payload.pull_request else None
         sha = head.sha if head and head.sha else sha

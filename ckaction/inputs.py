@@ -38,7 +38,7 @@ _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 SHA_DIGITS = (7, 64)  # an abbreviated SHA-1 up to a full SHA-256
-_SHA = re.compile(rf"^[0-9a-fA-F]{{{SHA_DIGITS[0]},{SHA_DIGITS[1]}}}$")
+SHA_PATTERN = re.compile(rf"^[0-9a-fA-F]{{{SHA_DIGITS[0]},{SHA_DIGITS[1]}}}$")
 _SECRET_FIELDS = {"api_token", "github_token"}
 TOKEN_ISSUERS = {"api_token": "CompletionKit", "github_token": "GitHub"}
 # Values a misconfigured secret or a template slip leaves in a token (compared case-insensitively).
@@ -125,7 +125,9 @@ def parse_url(value: str) -> str:
     """An http(s) URL without credentials: a user name or password in it would reach every run link
     (and make httpx send Basic auth instead of the token), and a query string carries keys."""
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-        raise ValueError("expected an http(s) URL such as https://completionkit.com/orgs/acme")
+        raise ValueError(
+            "expected an http(s) URL such as https://completionkit.com/orgs/acme/api/v1"
+        )
     parts = urlsplit(value)
     if "@" in parts.netloc:
         raise ValueError(
@@ -324,7 +326,7 @@ class Settings(BaseModel):
     @field_validator("commit")
     @classmethod
     def _commit(cls, value: str | None) -> str | None:
-        if value is not None and not _SHA.fullmatch(value):
+        if value is not None and not SHA_PATTERN.fullmatch(value):
             low, high = SHA_DIGITS
             raise ValueError(f"expected a git commit SHA, {low} to {high} hex digits")
         return value
@@ -357,16 +359,16 @@ class Settings(BaseModel):
         return self.timeout_minutes * 60.0
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> Settings:
+    def parse(cls, raw: Mapping[str, Any], door: Door = "action") -> Settings:
         """Validate raw inputs; every problem is reported at once, named by its action.yml id."""
-        return cls._checked(raw, {**conflicting(raw), **missing_required(raw)})
+        return cls._checked(raw, {**conflicting(raw), **missing_required(raw, door)})
 
     @classmethod
-    def for_connection(cls, raw: Mapping[str, Any]) -> Settings:
+    def for_connection(cls, raw: Mapping[str, Any], door: Door = "cli") -> Settings:
         """Only the inputs that reach CompletionKit (`CONNECTION_FIELDS`), for the CLI's `pull`,
         which reads nothing else; the other fields keep their defaults."""
         subset = {name: raw[name] for name in CONNECTION_FIELDS if name in raw}
-        return cls._checked(subset, missing_required({**subset, "command": "pull"}))
+        return cls._checked(subset, missing_required({**subset, "command": "pull"}, door))
 
     @classmethod
     def _checked(cls, raw: Mapping[str, Any], problems: dict[str, str]) -> Settings:
@@ -380,34 +382,46 @@ class Settings(BaseModel):
         return settings
 
 
-def missing_required(raw: Mapping[str, Any]) -> dict[str, str]:
-    """The runner does not enforce `required:`, so this does, per command."""
+# Where the inputs come from, which decides how a missing token is explained.
+Door = Literal["action", "cli"]
+MISSING_TOKEN = {
+    "action": "required: pass your CompletionKit API token from a secret, "
+    "e.g. api-token: ${{ secrets.CK_API_TOKEN }}",
+    "cli": "required: pass your CompletionKit API token with --api-token or, better (it stays "
+    "out of your shell history), in the environment variable CKACTION_API_TOKEN",
+}
+
+
+def missing_required(raw: Mapping[str, Any], door: Door = "action") -> dict[str, str]:
+    """The runner does not enforce `required:`, so this does, per command. Each problem reads
+    after its input's name: "`prompt-id`: required for command gate ..."."""
     problems: dict[str, str] = {}
     command = str(raw.get("command") or "gate").strip().lower()
 
     if not _given(raw, "api_token"):
-        problems["api-token"] = (
-            "is required: pass your CompletionKit API token from a secret, "
-            "e.g. api-token: ${{ secrets.CK_API_TOKEN }}"
-        )
+        problems["api-token"] = MISSING_TOKEN[door]
     if not _given(raw, "api_url") and not _given(raw, "org"):
-        problems["org"] = "is required (or set api-url): your CompletionKit org slug"
+        problems["org"] = "required (or set api-url): your CompletionKit org slug"
     if command in ("gate", "publish") and not (
         _given(raw, "prompt_id") or _given(raw, "prompt_files")
     ):
         problems["prompt-id"] = (
-            f"or prompt-files is required for command {command}: the prompt version id, "
-            "or the prompt files to gate"
+            f"required for command {command} unless prompt-files is set: the prompt version id, "
+            "or prompt-files for the prompt files to gate"
         )
     if command == "drift" and not _given(raw, "prompt_files"):
-        problems["prompt-files"] = "is required for command drift: the prompt files to check"
+        problems["prompt-files"] = "required for command drift: the prompt files to check"
     if command == "calibrate" and not (_given(raw, "prompt_id") or _given(raw, "baseline_run_id")):
-        problems["baseline-run-id"] = f"or prompt-id is required for command {command}"
+        problems["prompt-id"] = (
+            f"required for command {command} unless baseline-run-id is set: the prompt whose "
+            "live version's last green run is rerun"
+        )
     if command == "rebaseline" and not any(
         _given(raw, name) for name in ("prompt_id", "baseline_run_id", "prompt_files")
     ):
-        problems["baseline-run-id"] = (
-            f"or prompt-id or prompt-files (one file) is required for command {command}"
+        problems["prompt-id"] = (
+            f"required for command {command} unless baseline-run-id or prompt-files (one file) "
+            "is set: the prompt whose live version gets a fresh baseline"
         )
     return problems
 

@@ -84,7 +84,8 @@ class Output:
 INPUTS: tuple[Input, ...] = (
     Input(
         "api-token",
-        "CompletionKit API token, from a secret. Masked first thing and never printed.",
+        "CompletionKit API token, from a secret (on the CLI, better in `CKACTION_API_TOKEN` than "
+        "as a flag). Masked first thing and never printed.",
         EVERY_COMMAND,
         metavar="TOKEN",
     ),
@@ -96,7 +97,8 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "api-url",
-        "Full API root, overriding `org` (self-hosted engine, tests).",
+        "Full API root, ending in `/api/v1` (such as https://ck.example.com/orgs/acme/api/v1), "
+        "overriding `org` (self-hosted engine, tests).",
         EVERY_COMMAND,
         metavar="URL",
     ),
@@ -249,7 +251,9 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "commit",
-        "Commit SHA that names the run. Empty: the PR head SHA or `GITHUB_SHA`.",
+        "Commit SHA that names the run. Empty: the PR head SHA or `GITHUB_SHA`; outside GitHub, the "
+        "CI's own (`CI_COMMIT_SHA`, `BUILDKITE_COMMIT`, `CIRCLE_SHA1`, `GIT_COMMIT`, "
+        "`BUILD_SOURCEVERSION`), so a retried job reuses its run.",
         GATE,
         metavar="SHA",
     ),

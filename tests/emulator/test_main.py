@@ -1,15 +1,17 @@
-"""`python -m ckaction.emulator --help` documents every flag and the demo data a workflow needs."""
+"""`python -m ckaction.emulator --help` documents every flag and the demo data a workflow needs; a busy
+port is one line, no traceback."""
 
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 
 import httpx
 
 from ckaction.emulator import Emulator, seed_demo, serve
-from ckaction.emulator.__main__ import DEMO_TOKEN, parser
+from ckaction.emulator.__main__ import DEMO_TOKEN, EXIT_CANNOT_LISTEN, main, parser
 
 
 def help_text() -> str:
@@ -69,3 +71,17 @@ def test_help_gives_the_token_and_the_ids_a_served_demo_has() -> None:
         run = client.get(f"runs/{baseline}").json()
         assert (run["status"], run["prompt_id"], run["dataset_id"]) == ("completed", v1, dataset)
         assert run["metric_ids"] == metrics
+
+
+def test_a_busy_port_is_said_in_one_line_without_a_traceback(capsys) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["--port", str(port)])
+    out, err = capsys.readouterr()
+    assert code == EXIT_CANNOT_LISTEN
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "--port 0" in err

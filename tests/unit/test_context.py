@@ -1,6 +1,6 @@
 import pytest
 
-from ckaction.context import context_from_env, parse_event, pr_facts
+from ckaction.context import ci_commit, context_from_env, parse_event, pr_facts
 
 REPO = "acme/prompts"
 
@@ -63,3 +63,23 @@ def test_a_missing_event_file_means_no_pr_and_a_broken_one_is_an_error(tmp_path)
     )
     assert context.pr_number is None
     assert context.event_error is not None and "not valid JSON" in context.event_error.message
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["CI_COMMIT_SHA", "BUILDKITE_COMMIT", "CIRCLE_SHA1", "GIT_COMMIT", "BUILD_SOURCEVERSION"],
+)
+def test_outside_github_the_commit_is_the_cis_own(variable, tmp_path):
+    context = context_from_env({variable: SHA, "GITHUB_WORKSPACE": str(tmp_path)})
+    assert context.sha == SHA
+
+
+def test_githubs_commit_wins_and_a_value_that_is_no_sha_is_skipped(tmp_path):
+    assert ci_commit({"GITHUB_SHA": "a" * 40, "CI_COMMIT_SHA": SHA}) == "a" * 40
+    # Buildkite names `HEAD` before its checkout resolves it: the next CI variable is used.
+    assert ci_commit({"BUILDKITE_COMMIT": "HEAD", "CIRCLE_SHA1": SHA}) == SHA
+    assert ci_commit({"BUILDKITE_COMMIT": "HEAD"}) is None
+    assert ci_commit({}) is None

@@ -137,4 +137,5 @@ def test_rebaseline_and_calibrate_need_a_baseline_or_a_prompt():
     for command in ("rebaseline", "calibrate"):
         with pytest.raises(InputError) as caught:
             Settings.parse({"api_token": "tok-1234", "org": "a", "command": command})
-        assert "baseline-run-id" in caught.value.problems
+        # Named by prompt-id, the input most users give; the sentence names the alternatives.
+        assert "baseline-run-id" in caught.value.problems["prompt-id"]

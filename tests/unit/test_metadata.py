@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from ckaction import __version__
 from ckaction.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, App
 from ckaction.emulator.seed import TEMPLATE_V1
 from ckaction.inputs import Settings, missing_required, raw_inputs_from_env
@@ -196,9 +197,12 @@ def test_outputs_declared_are_the_outputs_written(
     assert written == set(load("action.yml")["outputs"])
 
 
-def test_docker_action_runs_the_dockerfile():
+def test_docker_action_runs_the_prebuilt_image_of_this_version():
     runs = load("action.yml")["runs"]
-    assert runs == {"using": "docker", "image": "Dockerfile"}
+    assert runs == {
+        "using": "docker",
+        "image": f"docker://{generate.IMAGE_REPOSITORY}:{__version__}",
+    }
 
 
 def readme_table(heading: str) -> list[str]:
