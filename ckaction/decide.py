@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
@@ -94,6 +94,14 @@ class RowResult:
     input: str
     status: RowStatus
     cells: tuple[Cell, ...]
+    # What the model said on each run: kept only for a row with a regressed cell (what a reviewer
+    # opens first), None when the download did not carry the text.
+    baseline_output: str | None = None
+    candidate_output: str | None = None
+
+    @property
+    def has_outputs(self) -> bool:
+        return self.baseline_output is not None or self.candidate_output is not None
 
     @property
     def regressed_cells(self) -> tuple[Cell, ...]:
@@ -488,9 +496,17 @@ def evaluate(
             source = candidate
         rationales = candidate.rationales if candidate is not None else {}
         text = display_input(source.input_data) if source else f"row {row.row_index}"
-        rows.append(
-            evaluate_row(row, tolerances, input_text=text, rationales=rationales, signoffs=signoffs)
+        result = evaluate_row(
+            row, tolerances, input_text=text, rationales=rationales, signoffs=signoffs
         )
+        if result.regressed_cells:
+            before = baseline_responses.get(row.left_response_id or -1)
+            result = replace(
+                result,
+                baseline_output=before.output if before else None,
+                candidate_output=candidate.output if candidate else None,
+            )
+        rows.append(result)
 
     label = signoffs.label.describe() if signoffs and signoffs.label else None
     metrics = summarize_metrics(rows, tolerances, label=label)

@@ -160,14 +160,16 @@ class Response(ApiModel):
 
 @dataclass(frozen=True, slots=True)
 class ResponseFacts:
-    """What the verdict needs of a response: its input and the judge's rationale per metric.
+    """What the verdict needs of a response: its input, the judge's rationale per metric, and what
+    the model said (`response_text`, when the download carried it: a regressed row shows it).
 
     Responses are fetched for every row of both runs; keeping only these facts (instead of the
-    whole response with its text and reviews) keeps a 10,000-row gate's memory small.
+    whole response with its reviews) keeps a 10,000-row gate's memory small.
     """
 
     input_data: str | None
     rationales: dict[int, str | None]
+    output: str | None = None
 
     @classmethod
     def of(cls, response: Response) -> ResponseFacts:
@@ -178,6 +180,7 @@ class ResponseFacts:
                 for review in response.reviews
                 if review.metric_id is not None
             },
+            output=response.response_text,
         )
 
 

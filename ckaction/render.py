@@ -8,8 +8,9 @@ Size: GitHub caps a step's job summary at 1 MiB of UTF-8 and a comment at 65,536
 output is fitted into a budget counted in UTF-8 bytes (never less than the character count, so it
 holds for either cap). The fixed parts (headline, facts, counts, error, reasons, warnings, notes) are
 bounded by per-field limits and at most MAX_LISTED items a list. The tables are filled by priority:
-the metric table, the regressed rows (worst first), then the folded signed-off, improved, unchanged,
-missing and unscored rows. A table takes whole rows while they fit; at the first that does not, it
+the metric table, what the model said on the few worst regressed rows (a folded line diff of the two
+outputs each, cut to a number of lines), the regressed rows (worst first), then the folded
+signed-off, improved, unchanged, missing and unscored rows. A table takes whole rows while they fit; at the first that does not, it
 and every later table stop, and each says how many rows were left out and where the full table is.
 Rendering is linear in the rows and only escapes the lines that are kept; a last-resort cut keeps
 the output under GitHub's hard limit whatever happens.
@@ -38,6 +39,7 @@ from ckaction.markdown import (
     md_text,
     md_url,
 )
+from ckaction.outputdiff import OutputDiff, output_diff
 from ckaction.report import Report
 from ckaction.stats import Interval
 
@@ -71,6 +73,9 @@ class Layout:
     input_limit: int = 120
     rationale_limit: int = 240
     name_limit: int = 60
+    output_lines: int = 10  # a regressed row's output diff: at most this many lines…
+    output_line_limit: int = 160  # …of at most this many characters each
+    outputs_shown: int = 5  # the regressed rows (worst first) whose outputs are shown
     nested: bool = False  # one prompt file's report inside a step's: a smaller heading, no footer
 
 
@@ -80,6 +85,9 @@ SUMMARY = Layout(
     see_also="the full table is in the JSON report",
     input_limit=160,
     rationale_limit=400,
+    output_lines=20,
+    output_line_limit=300,
+    outputs_shown=20,
 )
 COMMENT = Layout(
     budget=COMMENT_BUDGET,
@@ -173,6 +181,20 @@ def row_label(row: RowResult) -> str:
     return "—" if row.row_index is None else str(row.row_index)
 
 
+DIFF_SIGNS = {"same": "·", "removed": "−", "added": "+", "skipped": "…", "baseline": "baseline", "new": "new"}
+"""The first column of an output diff's table, by line kind."""
+
+
+def outputs(row: RowResult, layout: Layout) -> OutputDiff:
+    """A regressed row's outputs as the layout shows them: a line diff cut to its lines."""
+    return output_diff(row.baseline_output, row.candidate_output, layout.output_lines)
+
+
+def diff_line(sign: str, text: str, layout: Layout) -> str:
+    """One line of an output diff as a table row, its text escaped as a row's input is."""
+    return f"| {sign} | {md_text(text, layout.output_line_limit)} |"
+
+
 def interval(value: Interval | None) -> str:
     return "—" if value is None else f"{value.low:+.2f} to {value.high:+.2f}"
 
@@ -215,6 +237,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "listed": listed,
     "fields": fields,
     "workflow_link": workflow_link,
+    "outputs": outputs,
 }
 
 
@@ -232,7 +255,9 @@ def _environment() -> jinja2.Environment:
         extensions=["jinja2.ext.do"],
     )
     environment.filters.update(FILTERS)
-    environment.globals.update(version=__version__, MAX_LISTED=MAX_LISTED)
+    environment.globals.update(
+        version=__version__, MAX_LISTED=MAX_LISTED, DIFF_SIGNS=DIFF_SIGNS, diff_line=diff_line
+    )
     return environment
 
 
@@ -273,14 +298,16 @@ def _shown(lines_of: Callable[[Any], str], item: Any) -> list[str]:
     return lines
 
 
-def _sections(report: Report) -> dict[str, Any]:
-    """The report's tables in priority order, empty: the metric table, the regressed rows, then
-    the folded ones (a status this renderer does not know yet still shows its rows, last)."""
+def _sections(report: Report, layout: Layout) -> dict[str, Any]:
+    """The report's tables in priority order, empty: the metric table, the regressed rows, what
+    the model said on the worst of them (`layout.outputs_shown`), then the folded ones (a status this renderer does not know yet still shows its rows, last)."""
     evaluation = report.evaluation if report.command == "gate" else None
     by_status: dict[str, list[RowResult]] = {}
     for row in evaluation.rows if evaluation else ():
         by_status.setdefault(row.status, []).append(row)
     known = {"regressed", *(status for status, _, _ in FOLDED)}
+    regressed = evaluation.regressed_rows if evaluation else []
+    said = [row for row in regressed if row.has_outputs][: layout.outputs_shown]
     unknown = [(status, "brief_row", "BRIEF_HEADER") for status in by_status if status not in known]
     return {
         "metrics": Section(
@@ -289,8 +316,9 @@ def _sections(report: Report) -> dict[str, Any]:
         ),
         "regressed": Section(
             "regressed", "regressed row(s)", "regressed_row", "ROW_HEADER",
-            evaluation.regressed_rows if evaluation else (),
+            regressed,
         ),
+        "outputs": Section("outputs", "output(s)", "output_block", "OUTPUT_HEADER", said),
         "folded": [
             Section(status, "row(s)", row, header, by_status.get(status, []))
             for status, row, header in (*FOLDED, *unknown)
@@ -304,12 +332,16 @@ def render(report: Report, layout: Layout) -> str:
     if report.facts.files:
         return _render_files(report, layout)
     template = _environment().get_template("report.md.j2")
-    sections = _sections(report)
+    sections = _sections(report, layout)
     context = {"report": report, "layout": layout, "sections": sections}
     # The page with its tables still empty: what the fixed parts cost, and the row macros.
     page = template.make_module(context)
     remaining = [layout.budget - size(str(page))]
-    for section in (sections["metrics"], sections["regressed"], *sections["folded"]):
+    # What the model said on the worst rows is filled before their table (it is capped at
+    # `outputs_shown` rows, so the table always keeps room), and shown below it.
+    for section in (
+        sections["metrics"], sections["outputs"], sections["regressed"], *sections["folded"]
+    ):  # fmt: skip
         _fill(section, page, remaining)
     return _within(template.render(context), layout)
 

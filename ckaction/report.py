@@ -331,5 +331,7 @@ def _row(row: RowResult) -> dict[str, Any]:
         "input": row.input,
         "baseline_response_id": row.baseline_response_id,
         "candidate_response_id": row.candidate_response_id,
+        "baseline_output": row.baseline_output,
+        "candidate_output": row.candidate_output,
         "metrics": [_cell(c) for c in row.cells],
     }

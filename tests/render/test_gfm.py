@@ -38,9 +38,11 @@ ISSUE = re.compile(r"(?<![\w&])#[0-9]|\bGH-[0-9]", re.IGNORECASE)
 
 
 def expected_details(report: Report) -> int:
+    """One fold per folded status, and one per regressed row whose outputs are shown."""
     if report.evaluation is None or report.command != "gate":
         return 0
-    return len({r.status for r in report.evaluation.rows} & FOLDED_STATUSES)
+    said = sum(1 for r in report.evaluation.regressed_rows if r.has_outputs)
+    return len({r.status for r in report.evaluation.rows} & FOLDED_STATUSES) + said
 
 
 def assert_well_formed(markdown: str, report: Report, *, comment: bool) -> None:
@@ -71,6 +73,7 @@ def assert_well_formed(markdown: str, report: Report, *, comment: bool) -> None:
         assert (
             raw in OUR_HTML
             or re.fullmatch(r"<details><summary>[A-Za-z -]+ \(\d+\)</summary>", raw)
+            or re.fullmatch(r"<details><summary>What the model said on row (\d+|—)</summary>", raw)
             or (comment and raw == "<!-- ckaction-report -->")
         ), raw
     assert markdown.count("<!--") == (1 if comment else 0)
