@@ -192,7 +192,8 @@ def outputs(row: RowResult, layout: Layout) -> OutputDiff:
 
 def diff_line(sign: str, text: str, layout: Layout) -> str:
     """One line of an output diff as a table row, its text escaped as a row's input is."""
-    return f"| {sign} | {md_text(text, layout.output_line_limit)} |"
+    shown = md_text(text, layout.output_line_limit) or "—"
+    return f"| {sign} | {shown} |"
 
 
 def interval(value: Interval | None) -> str:
