@@ -133,6 +133,8 @@ def announce(report: Report, runner: Runner, *, blocking: bool = True) -> None:
 
     Row text is echoed inside stop-commands, so a row that reads `::error::…` stays text.
     """
+    for warning in report.facts.warnings:
+        runner.warning(warning, title="ckaction")
     evaluation = report.evaluation
     if evaluation is None or report.command != "gate":
         return

@@ -71,9 +71,10 @@ def output_diff(before: str | None, after: str | None, max_lines: int) -> Output
         lines = _diff(_lines(before), _lines(after))
         diffed = True
     else:
+        sides: tuple[tuple[LineKind, str | None], ...] = (("baseline", before), ("new", after))
         lines = [
             DiffLine(kind, text)
-            for kind, side in (("baseline", before), ("new", after))
+            for kind, side in sides
             for text in (_lines(side) if side is not None else [MISSING])
         ]
         diffed = False

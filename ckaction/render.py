@@ -181,7 +181,14 @@ def row_label(row: RowResult) -> str:
     return "—" if row.row_index is None else str(row.row_index)
 
 
-DIFF_SIGNS = {"same": "·", "removed": "−", "added": "+", "skipped": "…", "baseline": "baseline", "new": "new"}
+DIFF_SIGNS = {
+    "same": "·",
+    "removed": "−",
+    "added": "+",
+    "skipped": "…",
+    "baseline": "baseline",
+    "new": "new",
+}
 """The first column of an output diff's table, by line kind."""
 
 

@@ -83,9 +83,10 @@ def step_result(files: tuple[FileOutcome, ...]) -> Result:
 class Facts:
     """What a command learned on its way, so a report (an error part-way included) names it all.
 
-    `outputs` are the step outputs the command produced beyond the gate's (publish's version number,
-    calibrate's recommended tolerances...); `done` says what it did, one sentence each; a gate's
-    `evaluation` is the last thing it learns (an error after it, a stale baseline, keeps it)."""
+        `outputs` are the step outputs the command produced beyond the gate's (publish's version number,
+        calibrate's recommended tolerances...); `done` says what it did, one sentence each; `warnings` what
+    it could not do as asked (each also an annotation); a gate's
+        `evaluation` is the last thing it learns (an error after it, a stale baseline, keeps it)."""
 
     command: str = "gate"
     workflow_run_url: str | None = None
@@ -100,6 +101,7 @@ class Facts:
     avg_score: Decimal | None = None
     not_like_for_like: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # worth an annotation: what the step could not do as asked
     signoffs_expired: tuple[str, ...] = ()
     signoffs_rejected: tuple[str, ...] = ()
     done: tuple[str, ...] = ()
@@ -236,6 +238,7 @@ class Report:
             },
             "not_like_for_like": list(facts.not_like_for_like),
             "notes": list(facts.notes),
+            "warnings": list(facts.warnings),
             "done": list(facts.done),
             "signoffs": {
                 "used": list(self.signoffs_used),

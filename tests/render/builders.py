@@ -47,7 +47,9 @@ def gate_report(
         left = responses(comp, side="left", outputs=before)
         right = responses(comp, side="right", extra_inputs=tuple(extra_inputs), outputs=after)
     else:
-        left = responses(comp, side="left", inputs=inputs, rationales=rationales or {}, outputs=before)
+        left = responses(
+            comp, side="left", inputs=inputs, rationales=rationales or {}, outputs=before
+        )
         right = responses(
             comp, side="right", inputs=inputs, rationales=rationales or {}, outputs=after
         )

@@ -130,7 +130,9 @@ def test_a_broken_check_is_worse_than_any_delta(render):
 def test_improved_and_unchanged_rows_are_folded_and_regressions_are_not(render):
     text = render(SCENARIOS["row_regression"]())
     folded = re.findall(r"<details><summary>(.*?)</summary>(.*?)</details>", text, re.DOTALL)
-    folded = [(title, body) for title, body in folded if not title.startswith("What the model said")]
+    folded = [
+        (title, body) for title, body in folded if not title.startswith("What the model said")
+    ]
     assert [title for title, _ in folded] == ["Improved rows (1)", "Unchanged rows (1)"]
     assert "| 3 | input 3 | Accuracy | 3.0 | 4.0 | +1.0 |" in folded[0][1]
     assert "| 0 | input 0 | Accuracy | 5.0 | 5.0 | 0.0 |" in folded[1][1]

@@ -169,7 +169,9 @@ def test_ten_thousand_rows_render_within_the_limits() -> None:
     assert len(render_comment(report)) < COMMENT_LIMIT
 
 
-@pytest.mark.parametrize(("render_with", "layout"), [(render_comment, COMMENT), (render_summary, SUMMARY)])
+@pytest.mark.parametrize(
+    ("render_with", "layout"), [(render_comment, COMMENT), (render_summary, SUMMARY)]
+)
 def test_what_the_model_said_on_the_worst_rows_is_shown_cut_and_within_the_limits(
     big: Report, render_with, layout: Layout
 ) -> None:
@@ -180,7 +182,9 @@ def test_what_the_model_said_on_the_worst_rows_is_shown_cut_and_within_the_limit
     assert utf8(text) <= layout.budget
     assert big.evaluation is not None
     worst = [r for r in big.evaluation.regressed_rows if r.has_outputs][: layout.outputs_shown]
-    shown = re.findall(r"^<details><summary>What the model said on row (\d+)</summary>$", text, re.M)
+    shown = re.findall(
+        r"^<details><summary>What the model said on row (\d+)</summary>$", text, re.M
+    )
     assert [int(index) for index in shown] == [r.row_index for r in worst]
     block = text.split("What the model said on row", 1)[1].split("</details>", 1)[0]
     diff_rows = tables(block)[0].rows
