@@ -17,6 +17,7 @@ from ckaction.flow import Gate
 from ckaction.models import Comparison, Run
 from ckaction.report import Report, RunRef
 from ckaction.stats import mean_interval
+from ckaction.wording import counted
 
 ROW_MARGIN = Decimal("0.5")
 AVG_MARGIN = Decimal("0.05")
@@ -109,7 +110,7 @@ def calibrate(gate: Gate) -> Report:
     if not baseline.has_scores:
         raise ConfigurationError(f"Run {baseline.id} has no scores to calibrate against.")
     with gate.log.group(
-        f"Rerunning baseline run {baseline.id} {settings.calibration_runs} time(s)"
+        f"Rerunning baseline run {baseline.id} {counted(settings.calibration_runs, 'time')}"
     ):
         started: list[Run] = [client.rerun(baseline.id) for _ in range(settings.calibration_runs)]
         for run in started:
@@ -152,7 +153,7 @@ def calibrate(gate: Gate) -> Report:
     for m in noise.values():
         spread = ", ".join(f"{d:+.3f}" for d in m.mean_deltas)
         done.append(
-            f"{m.name}: across {len(m.mean_deltas)} identical rerun(s), mean deltas {spread}; "
+            f"{m.name}: across {counted(len(m.mean_deltas), 'identical rerun')}, mean deltas {spread}; "
             f"worst row delta {m.worst_row_delta:+.1f}; "
             f"{sum(1 for d in m.row_deltas if d != 0)} of {len(m.row_deltas)} row scores moved."
         )

@@ -21,6 +21,7 @@ from ckaction.liveprompt import is_live
 from ckaction.models import Prompt
 from ckaction.promptfile import Content
 from ckaction.report import Facts, Report, tolerances_of
+from ckaction.wording import counted
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,8 @@ def cleanup(
         done.append(f"{verb} scratch candidate {prompt.id} `{prompt.name}` (last active {when}).")
     kept = len(surveyed) - len(stale)
     summary = (
-        f"{verb} {len(stale)} of {len(surveyed)} scratch candidate(s) inactive for more than "
-        f"{settings.keep_days} day(s); kept {kept} (recent, live content, or passed and not live "
+        f"{verb} {len(stale)} of {counted(len(surveyed), 'scratch candidate')} inactive for more "
+        f"than {counted(settings.keep_days, 'day')}; kept {kept} (recent, live content, or passed and not live "
         "yet)."
     )
     if settings.dry_run and stale:

@@ -26,6 +26,7 @@ from ckaction.errors import NothingMeasured, UntrustedComparison
 from ckaction.models import CompareRow, Comparison, MetricCompare, ResponseFacts
 from ckaction.signoff import SignOffs
 from ckaction.stats import Interval, mean_interval, underpowered
+from ckaction.wording import counted
 
 RowStatus = Literal["regressed", "signed_off", "improved", "unchanged", "missing", "unscored"]
 AvgGate = Literal["band", "significant"]
@@ -553,7 +554,7 @@ def evaluate(
             )
     if counts.regressed:
         reasons.append(
-            f"{counts.regressed} row(s) regressed (a delta below {tolerances.row} "
+            f"{counted(counts.regressed, 'row')} regressed (a delta below {tolerances.row} "
             "or a check that broke)"
         )
     return Evaluation(

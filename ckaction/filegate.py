@@ -33,6 +33,7 @@ from ckaction.flow import (
     Gate,
     Log,
     RunSpec,
+    changed_judge,
     is_gate_run,
     like_for_like_differences,
     wait_for_runs,
@@ -51,6 +52,7 @@ from ckaction.report import (
     tolerances_of,
 )
 from ckaction.signoff import SignOffs
+from ckaction.wording import counted
 
 CONTENT_RUN_PREFIX = "ckaction gate cfg-"
 
@@ -208,7 +210,10 @@ class FileGate:
             gate.learn(dataset_id=spec.dataset_id, judge_model=spec.judge_model)
             if baseline is not None:
                 differences = like_for_like_differences(spec, baseline, metrics)
-                gate.learn(not_like_for_like=tuple(differences))
+                gate.learn(
+                    not_like_for_like=tuple(differences),
+                    rebaseline_judge=changed_judge(spec, baseline),
+                )
             run = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
             gate.learn(candidate=RunRef(run.id, gate.run_url(run.id), run.name))
             run = gate.start(run)
@@ -291,7 +296,7 @@ class FileGate:
             latest = self.read_runs(latest)
             return latest
 
-        with self.log.group(f"Waiting for {len(latest)} run(s)"):
+        with self.log.group(f"Waiting for {counted(len(latest), 'run')}"):
             return wait_for_runs(
                 latest,
                 look,

@@ -30,8 +30,9 @@ from ckaction.errors import (
 from ckaction.inputs import Settings
 from ckaction.models import Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
-from ckaction.report import Facts, Report, RunRef, tolerances_of
+from ckaction.report import Facts, Report, RunRef, rebaseline_command, tolerances_of
 from ckaction.signoff import SignOffs
+from ckaction.wording import counted
 
 GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
@@ -116,6 +117,13 @@ def reuse_differences(run: Run, spec: RunSpec) -> list[str]:
     if foreign:
         differences.append(f"tagged {', '.join(foreign)} by another flow")
     return differences
+
+
+def changed_judge(spec: RunSpec, baseline: Run) -> str | None:
+    """The candidate's judge model when it is not the baseline's: a fresh baseline needs it."""
+    return (
+        spec.judge_model if spec.judge_model and spec.judge_model != baseline.judge_model else None
+    )
 
 
 def like_for_like_differences(
@@ -429,6 +437,7 @@ class Gate:
                 dataset_id=spec.dataset_id,
                 judge_model=spec.judge_model,
                 not_like_for_like=tuple(like_for_like_differences(spec, baseline, metrics)),
+                rebaseline_judge=changed_judge(spec, baseline),
             )
         with self.log.group("Creating and starting the candidate run"):
             run = self.obtain_run(spec)
@@ -493,8 +502,7 @@ class Gate:
                 + "; ".join(differences)
                 + "), and on-stale-baseline is fail.",
                 hint="Capture a fresh baseline under today's conditions with "
-                f"`ckaction rebaseline --baseline-run-id {baseline.id}` (or command: rebaseline), "
-                "then gate against it.",
+                f"`{rebaseline_command(self.facts)}` (or command: rebaseline), then gate against it.",
             )
         return Report(result=evaluation.result, tolerances=self.tolerances, facts=self.facts)
 
@@ -566,11 +574,11 @@ def _progress_line(run: Run) -> str:
 def _run_notes(run: Run) -> Iterator[str]:
     if run.progress and run.progress.generated.failed:
         yield (
-            f"{run.progress.generated.failed} row(s) of run {run.id} failed to generate and were "
+            f"{counted(run.progress.generated.failed, 'row')} of run {run.id} failed to generate and were "
             "not compared."
         )
     if run.progress and run.progress.judged.failed:
-        yield f"{run.progress.judged.failed} row(s) of run {run.id} failed judging."
+        yield f"{counted(run.progress.judged.failed, 'row')} of run {run.id} failed judging."
     if run.temperature_ignored:
         yield "The provider ignored the temperature: scores may not reproduce."
     if run.judge_temperature_ignored:

@@ -42,6 +42,7 @@ from ckaction.markdown import (
 from ckaction.outputdiff import OutputDiff, output_diff
 from ckaction.report import Report
 from ckaction.stats import Interval
+from ckaction.wording import counted, plural
 
 if TYPE_CHECKING:
     import jinja2
@@ -98,8 +99,8 @@ COMMENT = Layout(
 
 @dataclass
 class Section:
-    """A table whose rows are fitted into the budget: `row_macro` is the template's macro for one
-    of its items, `header_name` the template's name of its header; `lines` are the rows kept under
+    """A table whose rows are fitted into the budget: `noun` names one of its items, `row_macro`
+    is the template's macro for one of its items, `header_name` the template's name of its header; `lines` are the rows kept under
     that `header`, and `omitted` items were left out."""
 
     status: str
@@ -203,6 +204,14 @@ def diff_line(sign: str, text: str, layout: Layout) -> str:
     return f"| {sign} | {shown} |"
 
 
+_PLAIN_COMMAND = re.compile(r"[A-Za-z0-9 ._:/=<>+-]{1,300}")
+
+
+def command(text: str) -> str:
+    """A command to copy: a code span when it holds only plain characters, else escaped text."""
+    return f"`{text}`" if _PLAIN_COMMAND.fullmatch(text) else md_text(text, 300)
+
+
 def interval(value: Interval | None) -> str:
     return "—" if value is None else f"{value.low:+.2f} to {value.high:+.2f}"
 
@@ -246,6 +255,9 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "fields": fields,
     "workflow_link": workflow_link,
     "outputs": outputs,
+    "counted": counted,
+    "command": command,
+    "plural": plural,
 }
 
 
@@ -319,16 +331,16 @@ def _sections(report: Report, layout: Layout) -> dict[str, Any]:
     unknown = [(status, "brief_row", "BRIEF_HEADER") for status in by_status if status not in known]
     return {
         "metrics": Section(
-            "metrics", "metric(s)", "metric_row", "METRIC_HEADER",
+            "metrics", "metric", "metric_row", "METRIC_HEADER",
             evaluation.metrics if evaluation else (),
         ),
         "regressed": Section(
-            "regressed", "regressed row(s)", "regressed_row", "ROW_HEADER",
+            "regressed", "regressed row", "regressed_row", "ROW_HEADER",
             regressed,
         ),
-        "outputs": Section("outputs", "output(s)", "output_block", "OUTPUT_HEADER", said),
+        "outputs": Section("outputs", "output", "output_block", "OUTPUT_HEADER", said),
         "folded": [
-            Section(status, "row(s)", row, header, by_status.get(status, []))
+            Section(status, "row", row, header, by_status.get(status, []))
             for status, row, header in (*FOLDED, *unknown)
         ],
     }  # fmt: skip

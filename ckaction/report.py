@@ -100,6 +100,7 @@ class Facts:
     reused_run: bool = False
     avg_score: Decimal | None = None
     not_like_for_like: tuple[str, ...] = ()
+    rebaseline_judge: str | None = None  # the candidate's judge, when the baseline's differs
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # worth an annotation: what the step could not do as asked
     signoffs_expired: tuple[str, ...] = ()
@@ -110,6 +111,14 @@ class Facts:
     drift: tuple[Drift, ...] = ()
     files: tuple[FileOutcome, ...] = ()
     evaluation: Evaluation | None = None
+
+
+def rebaseline_command(facts: Facts) -> str:
+    """The command that captures a fresh baseline under today's conditions. After a judge-model
+    change that is a run with the new judge: a plain rerun would copy the old one."""
+    run = str(facts.baseline.id) if facts.baseline else "<baseline-run-id>"
+    judge = f" --judge-model {facts.rebaseline_judge}" if facts.rebaseline_judge else ""
+    return f"ckaction rebaseline --baseline-run-id {run}{judge}"
 
 
 def tolerances_of(settings: Settings | None) -> Tolerances:
@@ -150,6 +159,10 @@ class Report:
     def evaluation(self) -> Evaluation | None:
         """None when a gate stopped before comparing, and for the other commands."""
         return self.facts.evaluation
+
+    @property
+    def rebaseline_command(self) -> str:
+        return rebaseline_command(self.facts)
 
     @property
     def passed(self) -> bool:
@@ -237,6 +250,7 @@ class Report:
                 "max_unscored": _num(self.tolerances.max_unscored),
             },
             "not_like_for_like": list(facts.not_like_for_like),
+            "rebaseline_command": rebaseline_command(facts) if facts.not_like_for_like else None,
             "notes": list(facts.notes),
             "warnings": list(facts.warnings),
             "done": list(facts.done),

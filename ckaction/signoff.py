@@ -27,6 +27,7 @@ from typing import Any
 
 from ckaction import safefile
 from ckaction.errors import InputError
+from ckaction.wording import plural
 
 KEYS = {"input", "metric", "min-delta", "reason", "expires", "prompt-id", "prompt-file"}
 CHECK_BROKE_DELTA = Decimal(-1)
@@ -153,7 +154,7 @@ def _entry(data: Any, where: str) -> SignOff:
         )
     unknown = sorted(set(map(str, data)) - KEYS)
     if unknown:
-        raise ValueError(f"unknown key(s): {', '.join(unknown)}")
+        raise ValueError(f"unknown {plural(len(unknown), 'key')}: {', '.join(unknown)}")
     missing = [
         key
         for key in ("input", "metric", "min-delta", "reason", "expires")

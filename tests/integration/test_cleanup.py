@@ -116,7 +116,7 @@ def test_recent_candidates_are_kept(emulated: Emulated, action_env: ActionEnv) -
     assert result.code == 0, result.stdout
     assert prompt_ids(emu) == before
     assert result.report["done"] == [
-        "Deleted 0 of 4 scratch candidate(s) inactive for more than 30 day(s); kept 4 (recent, "
+        "Deleted 0 of 4 scratch candidates inactive for more than 30 days; kept 4 (recent, "
         "live content, or passed and not live yet)."
     ]
 

@@ -144,7 +144,7 @@ def test_missing_unscored_and_new_cases_are_reported(render):
     text = render(SCENARIOS["missing_cases"]())
     assert "<details><summary>Missing from the candidate run (2)</summary>" in text
     assert "<details><summary>Paired but not scored on the candidate run (1)</summary>" in text
-    assert "2 case(s) exist only in the candidate run" in text
+    assert "2 cases exist only in the candidate run" in text
 
 
 @BOTH
@@ -238,7 +238,7 @@ def test_the_comment_starts_with_its_marker_and_a_comment_id_scopes_it() -> None
 @BOTH
 def test_signed_off_rows_pass_and_show_what_signed_them_off(render):
     text = render(SCENARIOS["signed_off"]())
-    assert "## ✅ Prompt gate passed: 1 regressed row(s), all signed off" in text
+    assert "## ✅ Prompt gate passed: 1 regressed row, signed off" in text
     folded = text.split("<details><summary>Signed-off regressions (1)</summary>", 1)[1]
     shown = tables(folded)[0].rows
     assert [visible(c) for c in shown[0]] == [

@@ -111,7 +111,7 @@ def test_with_no_room_every_row_is_counted_as_left_out() -> None:
     assert left_out(text, "### Regressed rows") == 3
     assert left_out(text, "Improved rows") == 1
     assert "| input" not in text
-    assert "_1 metric(s) left out here; the full table is in the JSON report._" in text
+    assert "_1 metric left out here; the full table is in the JSON report._" in text
 
 
 def test_sections_fill_whole_rows_in_priority_order_as_the_budget_grows() -> None:
