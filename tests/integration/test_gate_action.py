@@ -301,7 +301,9 @@ def test_each_regressed_metric_gets_one_annotation(emulated, action_env):
     )
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
     assert annotations == ["::error title=Prompt regression%3A Accuracy::1 row regressed"]
-    assert "::group::Regressed rows (1)" in result.stdout
+    # A regression is a finding, not an error of the step: its own group and prefix.
+    assert "::group::Regressions: 1 row regressed" in result.stdout
+    assert re.search(r"^regression: row \d+: Accuracy ", result.stdout, re.MULTILINE)
 
 
 @pytest.mark.parametrize(

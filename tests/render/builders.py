@@ -164,6 +164,7 @@ def not_like_for_like() -> Report:
             "metric versions: the rubric of Accuracy changed between the baseline and the candidate",
         ],
         notes=["Run 502: the provider ignored temperature for gpt-4.1-mini."],
+        rebaseline_judge="gpt-4.1-mini",
     )
 
 

@@ -153,7 +153,10 @@ def test_the_not_like_for_like_warning_lists_every_difference(render):
     warning = text.split("> [!WARNING]\n", 1)[1].split("\n\n", 1)[0]
     assert "judge model: baseline gpt-4o, candidate gpt-4.1-mini" in visible(warning)
     assert warning.count("\n> - ") == 4
-    assert "`ckaction rebaseline --baseline-run-id 501`" in warning
+    assert (
+        "with the new judge: `ckaction rebaseline --baseline-run-id 501 --judge-model gpt-4.1-mini`"
+        in warning
+    )
     assert "[!WARNING]" not in render(SCENARIOS["passed"]())
 
 
