@@ -69,6 +69,8 @@ def test_the_sentences_that_changed(name: str, snapshot: SnapshotAssertion) -> N
         (2, "differs", "differ", "2 differ"),
     ],
 )
-def test_counted_reads_as_a_sentence(count: int, noun: str, many: str | None, expected: str) -> None:
+def test_counted_reads_as_a_sentence(
+    count: int, noun: str, many: str | None, expected: str
+) -> None:
     assert counted(count, noun, many) == expected
     assert plural(count, noun, many) == expected.split(" ", 1)[1]
