@@ -557,25 +557,29 @@ class CompletionKitClient:
         clock: Clock,
     ) -> httpx.Response:
         label = f"{method} /{path}"
+        url = self._http.base_url
+        host = f"{url.host}:{url.port}" if url.port else url.host  # what a connection tried
         try:
             response = self._exchange(method, path, params, json_body, clock)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Never reached the server: safe to retry even a write.
             raise _Retryable(
                 TransportError(
-                    f"{label}: could not connect to CompletionKit ({type(exc).__name__})",
+                    f"{label}: could not connect to CompletionKit at {host} ({type(exc).__name__})",
                     path=path,
                     hint="Check api-url / org and that the runner can reach the API.",
                 )
             ) from None
         except httpx.TimeoutException as exc:
             said = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            error = TransportError(f"{label}: no answer in time ({said})", path=path)
+            error = TransportError(f"{label}: no answer in time from {host} ({said})", path=path)
             if idempotent:
                 raise _Retryable(error) from None
             raise UncertainOutcome(str(error), path=path) from None
         except httpx.TransportError as exc:
-            error = TransportError(f"{label}: connection failed ({type(exc).__name__})", path=path)
+            error = TransportError(
+                f"{label}: connection to {host} failed ({type(exc).__name__})", path=path
+            )
             if idempotent:
                 raise _Retryable(error) from None
             raise UncertainOutcome(str(error), path=path) from None

@@ -22,6 +22,7 @@ from ckaction.report import Report, RunRef
 from ckaction.rerun import Reruns
 from ckaction.runtags import CALIBRATE_TAG, retag_rerun
 from ckaction.stats import mean_interval
+from ckaction.wording import counted
 
 ROW_MARGIN = Decimal("0.5")
 AVG_MARGIN = Decimal("0.05")
@@ -116,7 +117,7 @@ def calibrate(gate: Gate) -> Report:
     if not baseline.has_scores:
         raise ConfigurationError(f"Run {baseline.id} has no scores to calibrate against.")
     with gate.log.group(
-        f"Rerunning baseline run {baseline.id} {settings.calibration_runs} time(s)"
+        f"Rerunning baseline run {baseline.id} {counted(settings.calibration_runs, 'time')}"
     ):
         reruns = Reruns.of(gate)
         started: list[Run] = []
@@ -165,7 +166,7 @@ def calibrate(gate: Gate) -> Report:
     for m in noise.values():
         spread = ", ".join(f"{d:+.3f}" for d in m.mean_deltas)
         done.append(
-            f"{m.name}: across {len(m.mean_deltas)} identical rerun(s), mean deltas {spread}; "
+            f"{m.name}: across {counted(len(m.mean_deltas), 'identical rerun')}, mean deltas {spread}; "
             f"worst row delta {m.worst_row_delta:+.1f}; "
             f"{sum(1 for d in m.row_deltas if d != 0)} of {len(m.row_deltas)} row scores moved."
         )

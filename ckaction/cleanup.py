@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import content_of_prompt, is_candidate, passed_runs
-from ckaction.flaky import counted
 from ckaction.flow import Log
 from ckaction.inputs import Settings
 from ckaction.liveprompt import is_live
@@ -27,6 +26,7 @@ from ckaction.models import Dataset, Prompt
 from ckaction.promptfile import Content
 from ckaction.report import Facts, Report, tolerances_of
 from ckaction.runtags import CONFIRM_NAME_PREFIX, CONFIRM_TAG
+from ckaction.wording import counted
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,8 @@ def cleanup(
         done.append(f"{verb} scratch candidate {prompt.id} `{prompt.name}` (last active {when}).")
     kept = len(surveyed) - len(stale)
     summary = (
-        f"{verb} {len(stale)} of {len(surveyed)} scratch candidate(s) inactive for more than "
-        f"{settings.keep_days} day(s); kept {kept} (recent, live content, or passed and not live "
+        f"{verb} {len(stale)} of {counted(len(surveyed), 'scratch candidate')} inactive for more "
+        f"than {counted(settings.keep_days, 'day')}; kept {kept} (recent, live content, or passed and not live "
         "yet)."
     )
     confirms = stale_confirm_datasets(client, cutoff)

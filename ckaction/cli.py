@@ -154,7 +154,8 @@ class App:
                 clock=self.clock,
                 sleep=self.sleep,
                 deadline=deadline,
-                github=publish_github(settings, self.context),
+                github=publish_github(settings, self.context)
+                or signoff_github(settings, self.context),
             )
 
     def pull(
@@ -237,6 +238,23 @@ def github_client(settings: Settings | None, context: RunContext) -> Github | No
 def publish_github(settings: Settings, context: RunContext) -> Github | None:
     """The PyGithub client publish reads the pushed branch's head with, on a push with a token."""
     if settings.command != "publish" or context.event_name != "push" or not context.branch:
+        return None
+    token = settings.github_token.get_secret_value().strip() if settings.github_token else ""
+    if not token:
+        return None
+    from ckaction.github import connect
+
+    return connect(token, context.api_url)
+
+
+def signoff_github(settings: Settings, context: RunContext) -> Github | None:
+    """The PyGithub client a gate looks its sign-off label up with, with a token: on a push to
+    the default branch (the merged pull request's label), and on a pull request that carries the
+    label (who added it, when the event does not say)."""
+    if settings.command != "gate" or not settings.signoff_label:
+        return None
+    on_pull = context.pr_number is not None and settings.signoff_label in context.pr_labels
+    if not (context.pushed_to_default_branch or on_pull):
         return None
     token = settings.github_token.get_secret_value().strip() if settings.github_token else ""
     if not token:

@@ -23,10 +23,12 @@ from ckaction.promptfile import resolve_prompt_files, settings_for
 from ckaction.report import Facts, Report, RunRef
 from ckaction.rerun import Reruns
 from ckaction.runtags import NOT_BASELINE_TAGS, retag_rerun
-from ckaction.signoff import SignOff, SignOffs, label_signoff, load_signoffs
+from ckaction.signoff import LabelSignOff, SignOff, SignOffs, label_signoff, load_signoffs
 
 if TYPE_CHECKING:
     from github import Github
+
+DEFAULT_SIGNOFFS_FILE: str = Settings.model_fields["signoffs_file"].default
 
 
 class Stopped(Exception):
@@ -72,10 +74,11 @@ def run_command(
     if settings.command == "rebaseline" and settings.prompt_files is not None:
         settings, live = for_prompt_file(settings, client, context.workspace)
         known_prompts[str(live.id)] = live
-    # Files are inputs too: a malformed sign-off file fails before any network call.
+    # Files are inputs too: a malformed sign-off file fails before any network call (to
+    # CompletionKit: the label's pull request may be looked up on GitHub).
     signoffs = None
     if settings.command == "gate":
-        signoffs, facts = gather_signoffs(settings, context, facts)
+        signoffs, facts = gather_signoffs(settings, context, facts, github)
     if settings.command == "gate" and settings.prompt_files:
         assert signoffs is not None
         return gate_files(
@@ -179,15 +182,25 @@ def gate_files(
 
 
 def gather_signoffs(
-    settings: Settings, context: RunContext, facts: Facts
+    settings: Settings, context: RunContext, facts: Facts, github: Github | None = None
 ) -> tuple[SignOffs, Facts]:
     """The label and file sign-offs that apply to this gate; expired and rejected ones go to the
-    facts so a reviewer sees them."""
+    facts so a reviewer sees them, and so does a `signoffs-file` set to a file that is not there.
+    `github` looks up the label's pull request (`label_from_github`)."""
     valid: list[SignOff] = []
     if settings.signoffs_file:
         target = context.in_workspace(settings.signoffs_file)
         if target is None:
             raise InputError({"signoffs-file": "leads out of the workspace (through a symlink)"})
+        if not target.exists() and settings.signoffs_file != DEFAULT_SIGNOFFS_FILE:
+            facts = replace(
+                facts,
+                warnings=(
+                    *facts.warnings,
+                    f"No sign-off file at {settings.signoffs_file}: no entry of it applies. Check "
+                    "the path, and that the job checks out the repository before this step.",
+                ),
+            )
         valid, expired, rejected = load_signoffs(
             target, settings.signoffs_file, today=dt.datetime.now(dt.UTC).date()
         )
@@ -196,12 +209,54 @@ def gather_signoffs(
             signoffs_expired=tuple(f"{e.describe()}: expired, covers nothing" for e in expired),
             signoffs_rejected=tuple(f"{r.where}: {r.problem}; covers nothing" for r in rejected),
         )
-    signoffs = SignOffs(
-        entries=tuple(valid),
-        label=label_signoff(settings.signoff_label, context.pr_labels, context.event),
-        prompt_id=settings.prompt_id,
-    )
+    label, facts = label_from_github(settings, context, facts, github)
+    signoffs = SignOffs(entries=tuple(valid), label=label, prompt_id=settings.prompt_id)
     return signoffs, facts
+
+
+def label_from_github(
+    settings: Settings, context: RunContext, facts: Facts, github: Github | None
+) -> tuple[LabelSignOff | None, Facts]:
+    """The label sign-off. On a push to the default branch the event carries no label, so the
+    pull request merged as the pushed commit is looked up and its label honoured as if the event
+    carried it (a note says which pull request). Who added the label, when the event does not
+    say, comes from the pull request's issue events. A GitHub failure is a warning: the label
+    then does not apply (a gate never passes on a sign-off it could not see)."""
+    from ckaction.github import GitHubError, label_added_by, merged_pull
+
+    name = settings.signoff_label
+    label = label_signoff(name, context.pr_labels, context.event)
+    if not name or github is None:
+        return label, facts
+    number = context.pr_number
+    try:
+        if label is None and number is None and context.pushed_to_default_branch and context.sha:
+            assert context.default_branch is not None
+            merged = merged_pull(github, context.repository, context.sha, context.default_branch)
+            if merged is not None:
+                number = merged.number
+                label = label_signoff(name, merged.labels, {}, merged_pull=merged.number)
+                if label is not None:
+                    facts = replace(
+                        facts,
+                        notes=(
+                            *facts.notes,
+                            f"Sign-off label `{name}` taken from pull request #{merged.number}, "
+                            f"merged as this commit ({context.sha[:7]}).",
+                        ),
+                    )
+        if label is not None and label.who is None and number is not None:
+            label = replace(label, who=label_added_by(github, context.repository, number, name))
+    except GitHubError as exc:
+        warning = (
+            f"Could not look up the sign-off label `{name}` on GitHub ({exc.status or 'no answer'}"
+            f": {exc.message}), so it does not apply here. Give the job `pull-requests: read`, or "
+            "re-run it."
+        )
+        return (label if label is not None and label.merged_pull is None else None), replace(
+            facts, warnings=(*facts.warnings, warning)
+        )
+    return label, facts
 
 
 def publish(gate: Gate) -> Report:

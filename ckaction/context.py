@@ -67,6 +67,7 @@ class RunContext:
     repository: str = ""
     sha: str | None = None
     branch: str | None = None  # the branch a push event pushed to
+    default_branch: str | None = None  # the repository's, as a push event names it
     server_url: str = "https://github.com"
     api_url: str = "https://api.github.com"
     run_id: str = ""
@@ -82,6 +83,13 @@ class RunContext:
         """`relative` under the workspace, or None when it resolves (through a symlink) outside."""
         target = self.workspace / relative
         return target if target.resolve().is_relative_to(self.workspace.resolve()) else None
+
+    @property
+    def pushed_to_default_branch(self) -> bool:
+        """A push to the repository's default branch (a merge, usually): "push to main"."""
+        return (
+            self.event_name == "push" and bool(self.branch) and self.branch == self.default_branch
+        )
 
     @property
     def workflow_run_url(self) -> str | None:
@@ -106,6 +114,7 @@ class _Payload(BaseModel):
 class Repo(_Payload):
     full_name: str | None = None
     url: str | None = None  # workflow_run's pull_requests carry only id, url and name
+    default_branch: str | None = None  # a push event's `repository` names it
 
     @property
     def slug(self) -> str | None:
@@ -155,6 +164,7 @@ class Event(_Payload):
     workflow_run: WorkflowRun | None = None
     label: Label | None = None
     sender: Sender | None = None
+    repository: Repo | None = None
 
 
 def parse_event(event: Mapping[str, Any]) -> Event:
@@ -282,6 +292,7 @@ def context_from_env(environ: Mapping[str, str]) -> RunContext:
         repository=repository,
         sha=sha,
         branch=branch,
+        default_branch=payload.repository.default_branch if payload.repository else None,
         server_url=environ.get("GITHUB_SERVER_URL", "https://github.com"),
         api_url=environ.get("GITHUB_API_URL", "https://api.github.com"),
         run_id=environ.get("GITHUB_RUN_ID", ""),

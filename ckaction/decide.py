@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
@@ -26,6 +26,7 @@ from ckaction.errors import NothingMeasured, UntrustedComparison
 from ckaction.models import CompareRow, Comparison, MetricCompare, ResponseFacts
 from ckaction.signoff import SignOffs
 from ckaction.stats import Interval, mean_interval, underpowered
+from ckaction.wording import counted
 
 if TYPE_CHECKING:
     from ckaction.flaky import RowConfirmation
@@ -111,10 +112,18 @@ class RowResult:
     status: RowStatus
     cells: tuple[Cell, ...]
     confirmation: RowConfirmation | None = None  # set when confirm-runs re-tested the row
+    # What the model said on each run: kept only for a row with a regressed cell (what a reviewer
+    # opens first), None when the download did not carry the text.
+    baseline_output: str | None = None
+    candidate_output: str | None = None
 
     @property
     def failing(self) -> bool:
         return self.status in FAILING_ROW
+
+    @property
+    def has_outputs(self) -> bool:
+        return self.baseline_output is not None or self.candidate_output is not None
 
     @property
     def regressed_cells(self) -> tuple[Cell, ...]:
@@ -603,9 +612,17 @@ def evaluate(
             source = candidate
         rationales = candidate.rationales if candidate is not None else {}
         text = display_input(source.input_data) if source else f"row {row.row_index}"
-        rows.append(
-            evaluate_row(row, tolerances, input_text=text, rationales=rationales, signoffs=signoffs)
+        result = evaluate_row(
+            row, tolerances, input_text=text, rationales=rationales, signoffs=signoffs
         )
+        if result.regressed_cells:
+            before = baseline_responses.get(row.left_response_id or -1)
+            result = replace(
+                result,
+                baseline_output=before.output if before else None,
+                candidate_output=candidate.output if candidate else None,
+            )
+        rows.append(result)
 
     label = signoffs.label.describe() if signoffs and signoffs.label else None
     metrics = summarize_metrics(rows, tolerances, label=label)
@@ -678,7 +695,7 @@ def concluded(
             )
     if counts.regressed:
         reasons.append(
-            f"{counts.regressed} row(s) regressed (a delta below {tolerances.row} "
+            f"{counted(counts.regressed, 'row')} regressed (a delta below {tolerances.row} "
             "or a check that broke)"
         )
     return Evaluation(

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ckaction.context import RunContext
+from ckaction.decide import Evaluation
 from ckaction.gha import Runner
 from ckaction.inputs import Settings
 from ckaction.report import Report
+from ckaction.wording import counted
 
 if TYPE_CHECKING:
     from github import Github
@@ -119,6 +121,7 @@ def record(
         data = runner.redact.tree(report.to_dict(outputs, delivered))
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         target.write_text(text, encoding="utf-8")
+        runner.notice(f"The JSON report is at {report_path} in the workspace.", title="Report")
     except OSError as exc:
         runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
         outputs["report"] = ""
@@ -127,29 +130,51 @@ def record(
 
 
 def announce(report: Report, runner: Runner, *, blocking: bool = True) -> None:
-    """One annotation per regressed metric, and the regressed rows in a log group. The annotation
-    is an error when a regression fails the job (`blocking`), else a warning: with
-    `fail-on-regression: false` the job is green and carries no `::error`.
+    """Annotations, then the regressions in the log. What the step could not do as asked and a
+    comparison that is not like-for-like are warnings. Each regressed metric (of each prompt file)
+    is one annotation: an error when the regression fails the job (`blocking`), else a warning
+    (with `fail-on-regression: false` the job is green and carries no `::error`). The regressed
+    rows go in their own group, each line starting with `regression:`: a regression is a finding,
+    not an error of the step.
 
     Row text is echoed inside stop-commands, so a row that reads `::error::…` stays text.
     """
-    evaluation = report.evaluation
-    if evaluation is None or report.command != "gate":
+    for warning in report.facts.warnings:
+        runner.warning(warning, title="ckaction")
+    if report.command != "gate":
         return
+    gated = [(f"{f.path}: ", f.report) for f in report.facts.files] or [("", report)]
+    for prefix, each in gated:
+        differences = each.facts.not_like_for_like
+        if differences and each.error is None:
+            runner.warning(
+                f"{prefix}the comparison is not like-for-like ({'; '.join(differences)}), so a "
+                f"delta may not mean what it seems. Capture a fresh baseline: "
+                f"{each.rebaseline_command}",
+                title="Baseline not like-for-like",
+            )
+        if each.evaluation is not None:
+            _announce_regressions(prefix, each.evaluation, runner, blocking=blocking)
+
+
+def _announce_regressions(
+    prefix: str, evaluation: Evaluation, runner: Runner, *, blocking: bool
+) -> None:
     for metric in evaluation.metrics:
         if not (metric.regressed or metric.rows_regressed):
             continue
         parts = []
         if metric.rows_regressed:
-            parts.append(f"{metric.rows_regressed} row(s) regressed")
+            parts.append(f"{counted(metric.rows_regressed, 'row')} regressed")
         if metric.regressed and metric.gated_mean_delta is not None:
             parts.append(f"mean delta {metric.gated_mean_delta:+.2f} below {metric.tolerance}")
         annotate = runner.error if blocking else runner.warning
-        annotate("; ".join(parts), title=f"Prompt regression: {metric.name}")
+        annotate("; ".join(parts), title=f"Prompt regression: {prefix}{metric.name}")
     rows = evaluation.regressed_rows
     if not rows:
         return
-    with runner.group(f"Regressed rows ({len(rows)})"), runner.stop_commands():
+    title = f"Regressions: {prefix}{counted(len(rows), 'row')} regressed"
+    with runner.group(title), runner.stop_commands():
         for row in rows[:REGRESSED_ROWS_ECHOED]:
             for cell in row.regressed_cells:
                 change = (
@@ -158,7 +183,9 @@ def announce(report: Report, runner: Runner, *, blocking: bool = True) -> None:
                     else f"{cell.baseline} → {cell.new} ({cell.delta:+})"
                 )
                 runner.info(
-                    f"row {row.row_index}: {cell.metric_name} {change}: {row.input[:ECHOED_INPUT_CHARS]}"
+                    f"regression: {prefix}row {row.row_index}: {cell.metric_name} {change}: "
+                    f"{row.input[:ECHOED_INPUT_CHARS]}"
                 )
         if len(rows) > REGRESSED_ROWS_ECHOED:
-            runner.info(f"… and {len(rows) - REGRESSED_ROWS_ECHOED} more in the JSON report")
+            more = len(rows) - REGRESSED_ROWS_ECHOED
+            runner.info(f"regression: … and {counted(more, 'more row')} in the JSON report")

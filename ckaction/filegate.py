@@ -35,6 +35,7 @@ from ckaction.flow import (
     Gate,
     Log,
     RunSpec,
+    changed_judge,
     is_gate_run,
     like_for_like_differences,
     wait_for_runs,
@@ -55,6 +56,7 @@ from ckaction.report import (
 from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
+from ckaction.wording import counted
 
 CONTENT_RUN_PREFIX = "ckaction gate cfg-"
 
@@ -238,7 +240,10 @@ class FileGate:
             gate.learn(dataset_id=spec.dataset_id, judge_model=spec.judge_model)
             if baseline is not None:
                 differences = like_for_like_differences(spec, baseline, metrics)
-                gate.learn(not_like_for_like=tuple(differences))
+                gate.learn(
+                    not_like_for_like=tuple(differences),
+                    rebaseline_judge=changed_judge(spec, baseline),
+                )
             claim = gate.obtain_run(spec, content_run_name(spec), new_prompt=created)
             gate.learn(candidate=RunRef(claim.run.id, gate.run_url(claim.run.id), claim.run.name))
             run = gate.begin(claim)
@@ -351,7 +356,7 @@ class FileGate:
                     stuck[run.id] = why
             return bool(stuck)
 
-        with self.log.group(f"Waiting for {len(latest)} run(s)"):
+        with self.log.group(f"Waiting for {counted(len(latest), 'run')}"):
             runs = wait_for_runs(
                 latest,
                 look,

@@ -30,6 +30,7 @@ from ckaction.decide import (
     count_rows,
     summarize_metrics,
 )
+from ckaction.wording import counted
 
 ConfirmStatus = Literal["confirmed", "flaky", "unassessable"]
 SIDES = 2
@@ -90,11 +91,6 @@ class ConfirmFacts:
             f"{counted(self.runs, 'run')} each of the baseline's and the candidate's prompt, "
             f"{counted(self.cost, 'more row evaluation')} (2 × {self.runs} × {self.flagged})."
         )
-
-
-def counted(number: int, noun: str) -> str:
-    """A count as a reader says it: "1 run", "3 runs"."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 Scores = Mapping[int, Sequence[Decimal]]

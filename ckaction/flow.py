@@ -32,10 +32,11 @@ from ckaction.errors import (
 from ckaction.inputs import Settings
 from ckaction.models import Comparison, Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
-from ckaction.report import Facts, Report, RunRef, tolerances_of
+from ckaction.report import Facts, Report, RunRef, rebaseline_command, tolerances_of
 from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
+from ckaction.wording import counted
 
 if TYPE_CHECKING:
     from ckaction.confirm import Confirmer
@@ -164,6 +165,13 @@ def reuse_differences(run: Run, spec: RunSpec) -> list[str]:
     if foreign:
         differences.append(f"tagged {', '.join(foreign)} by another flow")
     return differences
+
+
+def changed_judge(spec: RunSpec, baseline: Run) -> str | None:
+    """The candidate's judge model when it is not the baseline's: a fresh baseline needs it."""
+    return (
+        spec.judge_model if spec.judge_model and spec.judge_model != baseline.judge_model else None
+    )
 
 
 def like_for_like_differences(
@@ -604,6 +612,7 @@ class Gate:
                 dataset_id=spec.dataset_id,
                 judge_model=spec.judge_model,
                 not_like_for_like=tuple(like_for_like_differences(spec, baseline, metrics)),
+                rebaseline_judge=changed_judge(spec, baseline),
             )
         with self.log.group("Creating or reusing the candidate run"):
             claim = self.obtain_run(spec)
@@ -685,7 +694,7 @@ class Gate:
         left = self.deadline - self.clock()
         if left < RETRY_MIN_SECONDS:
             self.note(
-                f"{failed} failed row(s) of run {run.id} were not retried: {left:.0f} s of "
+                f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: {left:.0f} s of "
                 "timeout-minutes were left."
             )
             return run
@@ -700,7 +709,7 @@ class Gate:
             retried = self.client.get_run(run.id)
             if retried.status != "running":
                 self.note(
-                    f"{failed} failed row(s) of run {run.id} were not retried: the answer to "
+                    f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: the answer to "
                     "retry_failures was lost and the run shows no retry."
                 )
                 return retried
@@ -708,15 +717,15 @@ class Gate:
             if exc.status != HTTPStatus.CONFLICT:
                 raise
             self.note(
-                f"{failed} failed row(s) of run {run.id} were not retried: a metric changed "
+                f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: a metric changed "
                 "since the run was judged (CompletionKit refuses to mix versions in one run)."
             )
             return run
-        self.log.info(f"Retrying {failed} failed row(s) of run {run.id} once")
+        self.log.info(f"Retrying {counted(failed, 'failed row')} of run {run.id} once")
         finished = self.wait(retried)
         still = failed_rows(finished)
         self.note(
-            f"Retried {failed} failed row(s) of run {run.id} once (retry_failures): "
+            f"Retried {counted(failed, 'failed row')} of run {run.id} once (retry_failures): "
             f"{max(failed - still, 0)} recovered, {still} still failed."
         )
         return finished
@@ -765,8 +774,7 @@ class Gate:
                 + "; ".join(differences)
                 + "), and on-stale-baseline is fail.",
                 hint="Capture a fresh baseline under today's conditions with "
-                f"`ckaction rebaseline --baseline-run-id {baseline.id}` (or command: rebaseline), "
-                "then gate against it.",
+                f"`{rebaseline_command(self.facts)}` (or command: rebaseline), then gate against it.",
             )
         if self.confirmer is not None:
             inputs = {rid: facts.input_data for rid, facts in baseline_responses.items()}
@@ -884,11 +892,11 @@ def failed_rows(run: Run) -> int:
 def _run_notes(run: Run) -> Iterator[str]:
     if run.progress and run.progress.generated.failed:
         yield (
-            f"{run.progress.generated.failed} row(s) of run {run.id} failed to generate and were "
+            f"{counted(run.progress.generated.failed, 'row')} of run {run.id} failed to generate and were "
             "not compared."
         )
     if run.progress and run.progress.judged.failed:
-        yield f"{run.progress.judged.failed} row(s) of run {run.id} failed judging."
+        yield f"{counted(run.progress.judged.failed, 'row')} of run {run.id} failed judging."
     if run.temperature_ignored:
         yield "The provider ignored the temperature: scores may not reproduce."
     if run.judge_temperature_ignored:

@@ -1,5 +1,6 @@
 """GitHub through PyGithub: the sticky PR comment (one comment per pull request and per
-`comment-id`, edited on every run), and the head commit of a branch that publish checks.
+`comment-id`, edited on every run), the merged pull request a push to the default branch came from
+(and who added its sign-off label), and the head commit of a branch that publish checks.
 
 How it is built, and why:
 
@@ -425,6 +426,47 @@ def post_comment(
         return None
     report(outcome, runner)
     return outcome.comment.html_url
+
+
+# -- the merged pull request a push to the default branch came from ------------------------------
+
+
+@dataclass(frozen=True)
+class MergedPull:
+    """The pull request a pushed commit was merged from: its number, labels and page."""
+
+    number: int
+    labels: tuple[str, ...]
+    html_url: str
+
+
+def merged_pull(github: Github, repository: str, sha: str, base: str) -> MergedPull | None:
+    """The pull request merged into `base` as commit `sha`
+    (`GET /repos/{o}/{r}/commits/{sha}/pulls`), or None when the commit came from none (a direct
+    push); a `GitHubError` when GitHub does not say. A commit a squash or merge created lists the
+    pull request it closed; a pull request only containing the commit (still open, or merged as
+    another commit) does not count."""
+    with _translated():
+        for pull in github.get_repo(repository).get_commit(sha).get_pulls():
+            if (
+                pull.merged_at is not None
+                and pull.base.ref == base
+                and (pull.merge_commit_sha in (None, sha))
+            ):
+                labels = tuple(label.name for label in pull.labels)
+                return MergedPull(pull.number, labels, pull.html_url)
+    return None
+
+
+def label_added_by(github: Github, repository: str, number: int, label: str) -> str | None:
+    """Who last added `label` to pull request `number` (`GET /repos/{o}/{r}/issues/{n}/events`,
+    oldest first), or None when no event says; a `GitHubError` when GitHub does not answer."""
+    who = None
+    with _translated():
+        for event in github.get_repo(repository).get_issue(number).get_events():
+            if event.event == "labeled" and event.label is not None and event.label.name == label:
+                who = event.actor.login if event.actor is not None else None
+    return who
 
 
 # -- the branch head read by publish ------------------------------------------------------------

@@ -266,7 +266,8 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input(
         "signoff-label",
-        "A PR label that signs off every regression of this gate; the report records who added it.",
+        "A PR label that signs off every regression of this gate (on a push to the default "
+        "branch: the merged pull request's label); the report records who added it.",
         GATE,
         default="prompt-regression-approved",
         metavar="LABEL",

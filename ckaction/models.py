@@ -175,7 +175,7 @@ class ResponseFacts:
     for a row that regressed, its output (`response_text`).
 
     Responses are fetched for every row of both runs; keeping only these facts (instead of the
-    whole response with its text and reviews) keeps a 10,000-row gate's memory small.
+    whole response with its reviews) keeps a 10,000-row gate's memory small.
     """
 
     input_data: str | None

@@ -20,6 +20,7 @@ from ckaction.liveprompt import find_live, live_in_index, slug_of
 from ckaction.models import Prompt
 from ckaction.promptfile import DIGITS, PromptFile, content_of, resolve_prompt_files
 from ckaction.report import Drift, Facts, Report, tolerances_of
+from ckaction.wording import counted, plural
 
 PULLED_HEADER = "# Written by `ckaction pull` from the live prompt; edit it and gate the change.\n"
 
@@ -111,8 +112,9 @@ def pull(
     in_the_way = [p.path for p in plan if p.path.exists() and not p.unchanged]
     if in_the_way and not force:
         raise ConfigurationError(
-            f"{', '.join(map(str, in_the_way))} already exist(s) and differ(s) from the live "
-            "prompt; nothing was written.",
+            f"{', '.join(map(str, in_the_way))} already "
+            + ("exists and differs" if len(in_the_way) == 1 else "exist and differ")
+            + " from the live prompt; nothing was written.",
             hint="Pass --force to overwrite them.",
         )
     said = []
@@ -158,10 +160,13 @@ def drift(settings: Settings, client: CompletionKitClient, workspace: Path, fact
         )
     differing = [row for row in checked if row.differs]
     done = (
-        f"{len(differing)} of {len(checked)} prompt file(s) differ from the live prompt: "
-        "publish the file (gate it first), or `ckaction pull` the live version."
+        f"{len(differing)} of {counted(len(checked), 'prompt file')} "
+        f"{plural(len(differing), 'differs', 'differ')} from the live prompt: publish the file "
+        "(gate it first), or `ckaction pull` the live version."
         if differing
-        else f"All {len(checked)} prompt file(s) equal their live prompts.",
+        else f"All {counted(len(checked), 'prompt file')} equal their live prompts."
+        if len(checked) != 1
+        else "The prompt file equals its live prompt.",
     )
     facts = replace(facts, drift=checked, done=done)
     return Report(

@@ -8,8 +8,9 @@ Size: GitHub caps a step's job summary at 1 MiB of UTF-8 and a comment at 65,536
 output is fitted into a budget counted in UTF-8 bytes (never less than the character count, so it
 holds for either cap). The fixed parts (headline, facts, counts, error, reasons, warnings, notes) are
 bounded by per-field limits and at most MAX_LISTED items a list. The tables are filled by priority:
-the metric table, the regressed rows (worst first), then the folded signed-off, improved, unchanged,
-missing and unscored rows. A table takes whole rows while they fit; at the first that does not, it
+the metric table, what the model said on the few worst regressed rows (a folded line diff of the two
+outputs each, cut to a number of lines), the regressed rows (worst first), then the folded
+signed-off, improved, unchanged, missing and unscored rows. A table takes whole rows while they fit; at the first that does not, it
 and every later table stop, and each says how many rows were left out and where the full table is.
 Rendering is linear in the rows and only escapes the lines that are kept; a last-resort cut keeps
 the output under GitHub's hard limit whatever happens.
@@ -39,8 +40,10 @@ from ckaction.markdown import (
     md_text,
     md_url,
 )
+from ckaction.outputdiff import OutputDiff, output_diff
 from ckaction.report import Report
 from ckaction.stats import Interval
+from ckaction.wording import counted, plural
 
 if TYPE_CHECKING:
     import jinja2
@@ -72,6 +75,9 @@ class Layout:
     input_limit: int = 120
     rationale_limit: int = 240
     name_limit: int = 60
+    output_lines: int = 10  # a regressed row's output diff: at most this many lines…
+    output_line_limit: int = 160  # …of at most this many characters each
+    outputs_shown: int = 5  # the regressed rows (worst first) whose outputs are shown
     nested: bool = False  # one prompt file's report inside a step's: a smaller heading, no footer
 
 
@@ -81,6 +87,9 @@ SUMMARY = Layout(
     see_also="the full table is in the JSON report",
     input_limit=160,
     rationale_limit=400,
+    output_lines=20,
+    output_line_limit=300,
+    outputs_shown=20,
 )
 COMMENT = Layout(
     budget=COMMENT_BUDGET,
@@ -91,8 +100,8 @@ COMMENT = Layout(
 
 @dataclass
 class Section:
-    """A table whose rows are fitted into the budget: `row_macro` is the template's macro for one
-    of its items, `header_name` the template's name of its header; `lines` are the rows kept under
+    """A table whose rows are fitted into the budget: `noun` names one of its items, `row_macro`
+    is the template's macro for one of its items, `header_name` the template's name of its header; `lines` are the rows kept under
     that `header`, and `omitted` items were left out."""
 
     status: str
@@ -182,6 +191,36 @@ def scores(values: Sequence[Decimal]) -> str:
     return ", ".join(fmt_score(value, 0) for value in values) or "—"
 
 
+DIFF_SIGNS = {
+    "same": "·",
+    "removed": "−",
+    "added": "+",
+    "skipped": "…",
+    "baseline": "baseline",
+    "new": "new",
+}
+"""The first column of an output diff's table, by line kind."""
+
+
+def outputs(row: RowResult, layout: Layout) -> OutputDiff:
+    """A regressed row's outputs as the layout shows them: a line diff cut to its lines."""
+    return output_diff(row.baseline_output, row.candidate_output, layout.output_lines)
+
+
+def diff_line(sign: str, text: str, layout: Layout) -> str:
+    """One line of an output diff as a table row, its text escaped as a row's input is."""
+    shown = md_text(text, layout.output_line_limit) or "—"
+    return f"| {sign} | {shown} |"
+
+
+_PLAIN_COMMAND = re.compile(r"[A-Za-z0-9 ._:/=<>+-]{1,300}")
+
+
+def command(text: str) -> str:
+    """A command to copy: a code span when it holds only plain characters, else escaped text."""
+    return f"`{text}`" if _PLAIN_COMMAND.fullmatch(text) else md_text(text, 300)
+
+
 def interval(value: Interval | None) -> str:
     return "—" if value is None else f"{value.low:+.2f} to {value.high:+.2f}"
 
@@ -225,6 +264,10 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "listed": listed,
     "fields": fields,
     "workflow_link": workflow_link,
+    "outputs": outputs,
+    "counted": counted,
+    "command": command,
+    "plural": plural,
 }
 
 
@@ -243,7 +286,11 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters.update(FILTERS)
     environment.globals.update(
-        version=__version__, MAX_LISTED=MAX_LISTED, LISTED_CHARS=LISTED_CHARS
+        version=__version__,
+        MAX_LISTED=MAX_LISTED,
+        LISTED_CHARS=LISTED_CHARS,
+        DIFF_SIGNS=DIFF_SIGNS,
+        diff_line=diff_line,
     )
     return environment
 
@@ -285,30 +332,33 @@ def _shown(lines_of: Callable[[Any], str], item: Any) -> list[str]:
     return lines
 
 
-def _sections(report: Report) -> dict[str, Any]:
-    """The report's tables in priority order, empty: the metric table, the regressed rows, then
-    the folded ones (a status this renderer does not know yet still shows its rows, last)."""
+def _sections(report: Report, layout: Layout) -> dict[str, Any]:
+    """The report's tables in priority order, empty: the metric table, the regressed rows, what
+    the model said on the worst of them (`layout.outputs_shown`), then the folded ones (a status this renderer does not know yet still shows its rows, last)."""
     evaluation = report.evaluation if report.command == "gate" else None
     by_status: dict[str, list[RowResult]] = {}
     for row in evaluation.rows if evaluation else ():
         by_status.setdefault(row.status, []).append(row)
     known = {"regressed", *CONFIRM_STATUSES, *(status for status, _, _ in FOLDED)}
+    regressed = evaluation.regressed_rows if evaluation else []
+    said = [row for row in regressed if row.has_outputs][: layout.outputs_shown]
     unknown = [(status, "brief_row", "BRIEF_HEADER") for status in by_status if status not in known]
     return {
         "metrics": Section(
-            "metrics", "metric(s)", "metric_row", "METRIC_HEADER",
+            "metrics", "metric", "metric_row", "METRIC_HEADER",
             evaluation.metrics if evaluation else (),
         ),
         "regressed": Section(
-            "regressed", "regressed row(s)", "regressed_row", "ROW_HEADER",
-            evaluation.regressed_rows if evaluation else (),
+            "regressed", "regressed row", "regressed_row", "ROW_HEADER",
+            regressed,
         ),
+        "outputs": Section("outputs", "output", "output_block", "OUTPUT_HEADER", said),
         "confirm": Section(
-            "confirm", "re-tested row(s)", "confirm_row", "CONFIRM_HEADER",
+            "confirm", "re-tested row", "confirm_row", "CONFIRM_HEADER",
             [row for row in evaluation.rows if row.confirmation] if evaluation else (),
         ),
         "folded": [
-            Section(status, "row(s)", row, header, by_status.get(status, []))
+            Section(status, "row", row, header, by_status.get(status, []))
             for status, row, header in (*FOLDED, *unknown)
         ],
     }  # fmt: skip
@@ -320,13 +370,16 @@ def render(report: Report, layout: Layout) -> str:
     if report.facts.files:
         return _render_files(report, layout)
     template = _environment().get_template("report.md.j2")
-    sections = _sections(report)
+    sections = _sections(report, layout)
     context = {"report": report, "layout": layout, "sections": sections}
     # The page with its tables still empty: what the fixed parts cost, and the row macros.
     page = template.make_module(context)
     remaining = [layout.budget - size(str(page))]
+    # What the model said on the worst rows is filled before their table (it is capped at
+    # `outputs_shown` rows, so the table always keeps room), and shown below it.
     for section in (
         sections["metrics"],
+        sections["outputs"],
         sections["regressed"],
         sections["confirm"],
         *sections["folded"],

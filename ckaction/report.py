@@ -84,9 +84,10 @@ def step_result(files: tuple[FileOutcome, ...]) -> Result:
 class Facts:
     """What a command learned on its way, so a report (an error part-way included) names it all.
 
-    `outputs` are the step outputs the command produced beyond the gate's (publish's version number,
-    calibrate's recommended tolerances...); `done` says what it did, one sentence each; a gate's
-    `evaluation` is the last thing it learns (an error after it, a stale baseline, keeps it)."""
+        `outputs` are the step outputs the command produced beyond the gate's (publish's version number,
+        calibrate's recommended tolerances...); `done` says what it did, one sentence each; `warnings` what
+    it could not do as asked (each also an annotation); a gate's
+        `evaluation` is the last thing it learns (an error after it, a stale baseline, keeps it)."""
 
     command: str = "gate"
     workflow_run_url: str | None = None
@@ -100,7 +101,9 @@ class Facts:
     reused_run: bool = False
     avg_score: Decimal | None = None
     not_like_for_like: tuple[str, ...] = ()
+    rebaseline_judge: str | None = None  # the candidate's judge, when the baseline's differs
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # worth an annotation: what the step could not do as asked
     signoffs_expired: tuple[str, ...] = ()
     signoffs_rejected: tuple[str, ...] = ()
     done: tuple[str, ...] = ()
@@ -110,6 +113,14 @@ class Facts:
     files: tuple[FileOutcome, ...] = ()
     confirmation: ConfirmFacts | None = None
     evaluation: Evaluation | None = None
+
+
+def rebaseline_command(facts: Facts) -> str:
+    """The command that captures a fresh baseline under today's conditions. After a judge-model
+    change that is a run with the new judge: a plain rerun would copy the old one."""
+    run = str(facts.baseline.id) if facts.baseline else "<baseline-run-id>"
+    judge = f" --judge-model {facts.rebaseline_judge}" if facts.rebaseline_judge else ""
+    return f"ckaction rebaseline --baseline-run-id {run}{judge}"
 
 
 def tolerances_of(settings: Settings | None) -> Tolerances:
@@ -150,6 +161,10 @@ class Report:
     def evaluation(self) -> Evaluation | None:
         """None when a gate stopped before comparing, and for the other commands."""
         return self.facts.evaluation
+
+    @property
+    def rebaseline_command(self) -> str:
+        return rebaseline_command(self.facts)
 
     @property
     def passed(self) -> bool:
@@ -237,7 +252,9 @@ class Report:
                 "max_unscored": _num(self.tolerances.max_unscored),
             },
             "not_like_for_like": list(facts.not_like_for_like),
+            "rebaseline_command": rebaseline_command(facts) if facts.not_like_for_like else None,
             "notes": list(facts.notes),
+            "warnings": list(facts.warnings),
             "done": list(facts.done),
             "signoffs": {
                 "used": list(self.signoffs_used),
@@ -334,6 +351,8 @@ def _row(row: RowResult) -> dict[str, Any]:
         "input": row.input,
         "baseline_response_id": row.baseline_response_id,
         "candidate_response_id": row.candidate_response_id,
+        "baseline_output": row.baseline_output,
+        "candidate_output": row.candidate_output,
         "metrics": [_cell(c) for c in row.cells],
         "confirm": _row_confirmation(row.confirmation),
     }

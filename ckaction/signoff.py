@@ -27,6 +27,7 @@ from typing import Any
 
 from ckaction import safefile
 from ckaction.errors import InputError
+from ckaction.wording import plural
 
 KEYS = {"input", "metric", "min-delta", "reason", "expires", "prompt-id", "prompt-file"}
 CHECK_BROKE_DELTA = Decimal(-1)
@@ -57,9 +58,12 @@ class Rejected:
 class LabelSignOff:
     label: str
     who: str | None
+    merged_pull: int | None = None  # on a push to the default branch: the pull request it came from
 
     def describe(self) -> str:
         by = f" added by @{self.who}" if self.who else ""
+        if self.merged_pull is not None:
+            return f"label `{self.label}`{by} on pull request #{self.merged_pull}, merged as this commit"
         return f"label `{self.label}`{by} (while the label stays on the pull request)"
 
 
@@ -150,7 +154,7 @@ def _entry(data: Any, where: str) -> SignOff:
         )
     unknown = sorted(set(map(str, data)) - KEYS)
     if unknown:
-        raise ValueError(f"unknown key(s): {', '.join(unknown)}")
+        raise ValueError(f"unknown {plural(len(unknown), 'key')}: {', '.join(unknown)}")
     missing = [
         key
         for key in ("input", "metric", "min-delta", "reason", "expires")
@@ -191,11 +195,18 @@ def _entry(data: Any, where: str) -> SignOff:
 
 
 def label_signoff(
-    label: str | None, labels: Iterable[str], event: dict[str, Any]
+    label: str | None,
+    labels: Iterable[str],
+    event: dict[str, Any],
+    *,
+    merged_pull: int | None = None,
 ) -> LabelSignOff | None:
-    """The label sign-off when the PR carries the label; who added it when the event says so."""
+    """The label sign-off when the PR (or the merged PR `merged_pull`) carries the label; who added
+    it when the event says so."""
     if not label or label not in set(labels):
         return None
+    if merged_pull is not None:
+        return LabelSignOff(label, None, merged_pull)
     who = None
     added = event.get("label") if isinstance(event.get("label"), dict) else None
     if event.get("action") == "labeled" and added and added.get("name") == label:

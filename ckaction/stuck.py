@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ckaction.models import Run
+from ckaction.wording import plural
 
 Signature = tuple[int, ...]
 
@@ -44,7 +45,7 @@ class ProgressWatch:
         """Why `run` is stuck (None: it is not, or it has finished)."""
         if run.is_terminal or now - self.since < self.stale_seconds:
             return None
-        minutes = f"{self.stale_seconds / 60:g} minute(s)"
+        minutes = f"{self.stale_seconds / 60:g} {plural(int(self.stale_seconds) // 60, 'minute')}"
         if not run.progress_total:
             return f"Run {run.id} has had no rows for {minutes} (stale-minutes)"
         return f"The progress of run {run.id} has not moved for {minutes} (stale-minutes)"

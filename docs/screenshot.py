@@ -21,6 +21,7 @@ from markdown_it import MarkdownIt
 from ckaction.cli import main as main_cli
 
 HERE = Path(__file__).resolve().parent
+SAID = "<details><summary>What the model said"
 CSS = """
 body { font: 14px/1.5 -apple-system, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif;
        color: #1f2328; background: #fff; margin: 0; padding: 24px; }
@@ -49,6 +50,8 @@ def main() -> None:
             main_cli(["demo", "--summary-file", str(summary), "--run-seconds", "0.3"])
         markdown = summary.read_text(encoding="utf-8")
         body = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+        # Shown as a reviewer who clicked it: what the model said on the regressed row.
+        body = body.replace(SAID, SAID.replace("<details>", "<details open>"))
         page = Path(tmp) / "comment.html"
         page.write_text(
             f"<!doctype html><meta charset=utf-8><style>{CSS}</style>"
@@ -69,7 +72,7 @@ def main() -> None:
                 "--disable-sync",
                 f"--user-data-dir={tmp}/profile",
                 "--hide-scrollbars",
-                "--window-size=1000,900",
+                "--window-size=1000,1040",
                 f"--screenshot={HERE / 'comment.png'}",
                 page.as_uri(),
             ],

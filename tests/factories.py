@@ -84,10 +84,12 @@ def responses(
     extra_inputs: tuple[str, ...] = (),
     inputs: Mapping[int, str] | None = None,
     rationales: Mapping[int, str] | None = None,
+    outputs: Mapping[int, str | None] | None = None,
 ) -> dict[int, ResponseFacts]:
     """Responses of one side of a comparison, as the API serializes them, reduced to the facts
     the verdict reads. `inputs` and `rationales` (by row index) replace the generated text
-    verbatim; with `rationales` given, rows it does not name get `why <row>`."""
+    verbatim; with `rationales` given, rows it does not name get `why <row>`; `outputs` (by row
+    index) are this side's `response_text` (none without it)."""
     out: dict[int, Response] = {}
     for r in comp.rows:
         rid = r.left_response_id if side == "left" else r.right_response_id
@@ -110,6 +112,7 @@ def responses(
                 "input_data": json.dumps({"text": text, "expected_output": "x"}),
                 "reviews": reviews,
                 "row_index": r.row_index,
+                "response_text": (outputs or {}).get(index),
             }
         )
     for n, text in enumerate(extra_inputs):

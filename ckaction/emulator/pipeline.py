@@ -18,6 +18,7 @@ from ckaction.controllers import controller_of
 from ckaction.emulator.compare import TAMPERINGS
 from ckaction.emulator.faults import Fault, RequestRecord
 from ckaction.emulator.judging import JsonDict
+from ckaction.emulator.pages import run_page, run_page_id
 from ckaction.emulator.records import ApiError, Query
 from ckaction.emulator.routes import JSON_TYPE, ROUTES, BadRequest, Reply, Request
 from ckaction.emulator.state import Emulator
@@ -120,6 +121,9 @@ def dispatch(
 
     `headers` keys are lower-case."""
     relative = relative_path(emu.api_root_path, path)
+    page = run_page_id(emu, method, path) if relative is None else None
+    if page is not None:
+        return run_page(emu, page)
     if not emu.admit(client, controller_of(relative or path)):
         return Reply.error(429, "Rate limit exceeded")
     if relative is None:

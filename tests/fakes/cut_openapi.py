@@ -35,6 +35,11 @@ OPERATIONS = {
     ("/repos/{owner}/{repo}/issues/comments/{comment_id}", "delete"): "issues/delete-comment",
     ("/user", "get"): "users/get-authenticated",
     ("/repos/{owner}/{repo}/git/ref/{ref}", "get"): "git/get-ref",
+    (
+        "/repos/{owner}/{repo}/commits/{commit_sha}/pulls",
+        "get",
+    ): "repos/list-pull-requests-associated-with-commit",
+    ("/repos/{owner}/{repo}/issues/{issue_number}/events", "get"): "issues/list-events",
 }
 
 

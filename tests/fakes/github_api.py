@@ -10,6 +10,12 @@ What it implements, as api.github.com does (https://docs.github.com/en/rest/issu
   `DELETE /repos/{o}/{r}/issues/comments/{id}` → 204 (404 once gone).
 * `GET /repos/{o}/{r}/git/ref/heads/{branch}` → the branch's head commit (`set_branch`), 404 for
   a branch it does not know (https://docs.github.com/en/rest/git/refs#get-a-reference).
+* `GET /repos/{o}/{r}/commits/{sha}/pulls` → the pull requests a commit belongs to (`add_merged_pull`:
+  merged ones list the commit GitHub merged them as), open or merged
+  (https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit).
+* `GET /repos/{o}/{r}/issues/{n}/events` → a pull request's issue events, oldest first: `labeled`
+  (with the label and who added it) and `unlabeled`
+  (https://docs.github.com/en/rest/issues/events#list-issue-events).
 * `GET /user` → 200 for a user's token, 403 "Resource not accessible by integration" for an
   installation token (a workflow's `GITHUB_TOKEN`).
 * Tokens with `can_write=False` (a fork PR's read-only token) get 403 "Resource not accessible by
@@ -65,6 +71,28 @@ class StoredComment:
     created_at: datetime
     updated_at: datetime
     minimized_reason: str | None = None
+
+
+@dataclass
+class StoredPull:
+    """A pull request a commit belongs to: merged into `base` as `merge_sha`, or still open."""
+
+    repo: str
+    number: int
+    base: str
+    head_sha: str
+    merge_sha: str | None
+    labels: list[str]
+    author: Account
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    event: str  # "labeled" | "unlabeled"
+    label: str
+    actor: Account
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -129,6 +157,16 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         "issues/delete-comment",
     ),
     ("GET", re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/git/ref/(?P<ref>.+)"), "git/get-ref"),
+    (
+        "GET",
+        re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/commits/(?P<sha>[^/]+)/pulls"),
+        "repos/list-pull-requests-associated-with-commit",
+    ),
+    (
+        "GET",
+        re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<n>\d+)/events"),
+        "issues/list-events",
+    ),
 )
 
 
@@ -149,6 +187,8 @@ class FakeGitHub:
         self.pulls: set[tuple[str, int]] = set()
         self.comments: dict[int, StoredComment] = {}
         self.refs: dict[tuple[str, str], str] = {}  # (repo, "heads/main") → commit SHA
+        self.merged: list[StoredPull] = []
+        self.label_events: dict[tuple[str, int], list[LabelEvent]] = {}
         self.exchanges: list[Exchange] = []
         self.violations: list[str] = []
         self.checkers: list[Checker] = []
@@ -191,6 +231,36 @@ class FakeGitHub:
     def set_branch(self, repo: str, branch: str, sha: str) -> None:
         """Point `branch` of `repo` at commit `sha` (a push)."""
         self.refs[(repo, f"heads/{branch}")] = sha
+
+    def add_merged_pull(
+        self,
+        repo: str,
+        number: int,
+        merge_sha: str | None,
+        *,
+        base: str = "main",
+        labels: tuple[str, ...] = (),
+        labeled_by: Account | None = None,
+        author: Account = Account("alice", 101),
+    ) -> StoredPull:
+        """A pull request merged into `base` as commit `merge_sha` (None: still open), carrying
+        `labels`; each was added by `labeled_by` (an issue event), when given."""
+        self.add_pull(repo, number)
+        pull = StoredPull(
+            repo, number, base, f"{number:040x}", merge_sha, list(labels), author, self._tick()
+        )
+        self.merged.append(pull)
+        if labeled_by is not None:
+            for label in labels:
+                self.label(repo, number, label, labeled_by)
+        return pull
+
+    def label(
+        self, repo: str, number: int, label: str, actor: Account, *, event: str = "labeled"
+    ) -> None:
+        """An issue event: `actor` added (or, with event="unlabeled", removed) `label`."""
+        events = self.label_events.setdefault((repo, number), [])
+        events.append(LabelEvent(event, label, actor, self._tick()))
 
     def comments_on(self, repo: str, number: int) -> list[StoredComment]:
         return sorted(
@@ -339,7 +409,166 @@ class FakeGitHub:
             },
         )
 
+    def _list_pull_requests_associated_with_commit(self, call: Call) -> Answer:
+        repo, sha = call.match["repo"], call.match["sha"]
+        found = [p for p in self.merged if p.repo == repo and sha in (p.merge_sha, p.head_sha)]
+        return Answer(200, [self._pull_json(p, call.origin) for p in found])
+
+    def _list_events(self, call: Call) -> Answer:
+        repo, number = call.match["repo"], int(call.match["n"])
+        if (repo, number) not in self.pulls:
+            return _error(404, "Not Found", "issues/events#list-issue-events")
+        api = f"{call.origin}{self.prefix}/repos/{repo}"
+        events = []
+        for index, event in enumerate(self.label_events.get((repo, number), []), start=1):
+            event_id = number * 1000 + index
+            events.append(
+                {
+                    "id": event_id,
+                    "node_id": f"LE_kwDO{event_id}",
+                    "url": f"{api}/issues/events/{event_id}",
+                    "actor": self._user_json(event.actor, call.origin),
+                    "event": event.event,
+                    "commit_id": None,
+                    "commit_url": None,
+                    "created_at": _iso(event.created_at),
+                    "performed_via_github_app": None,
+                    "label": {"name": event.label, "color": "0e8a16"},
+                }
+            )
+        return Answer(200, events)
+
     # -- representations -------------------------------------------------------------------------
+
+    def _repository_json(self, repo: str, origin: str) -> dict[str, Any]:
+        """A repository as a pull request's head and base carry it (every required field)."""
+        api = f"{origin}{self.prefix}/repos/{repo}"
+        owner, name = repo.split("/")
+        repo_id = self.repo_ids.setdefault(repo, 700_000 + len(self.repo_ids))
+        urls = {
+            f"{kind}_url": f"{api}/{kind}"
+            for kind in (
+                "archive", "assignees", "blobs", "branches", "collaborators", "comments",
+                "commits", "compare", "contents", "contributors", "deployments", "downloads",
+                "events", "forks", "git_commits", "git_refs", "git_tags", "hooks",
+                "issue_comment", "issue_events", "issues", "keys", "labels", "languages",
+                "merges", "milestones", "notifications", "pulls", "releases", "stargazers",
+                "statuses", "subscribers", "subscription", "tags", "teams", "trees",
+            )
+        }  # fmt: skip
+        return {
+            **urls,
+            "id": repo_id,
+            "node_id": f"R_kgDO{repo_id}",
+            "name": name,
+            "full_name": repo,
+            "owner": self._user_json(Account(owner, 9000 + repo_id % 1000, "Organization"), origin),
+            "private": False,
+            "html_url": f"{self.html_root}/{repo}",
+            "description": None,
+            "fork": False,
+            "url": api,
+            "git_url": f"git://github.com/{repo}.git",
+            "ssh_url": f"git@github.com:{repo}.git",
+            "clone_url": f"{self.html_root}/{repo}.git",
+            "svn_url": f"{self.html_root}/{repo}",
+            "mirror_url": None,
+            "homepage": None,
+            "language": "Python",
+            "forks": 0,
+            "forks_count": 0,
+            "stargazers_count": 0,
+            "watchers": 0,
+            "watchers_count": 0,
+            "size": 100,
+            "default_branch": "main",
+            "open_issues": 0,
+            "open_issues_count": 0,
+            "has_downloads": True,
+            "has_issues": True,
+            "has_projects": True,
+            "has_wiki": True,
+            "has_pages": False,
+            "archived": False,
+            "disabled": False,
+            "license": None,
+            "pushed_at": "2025-01-01T00:00:00Z",
+            "created_at": "2020-01-01T00:00:00Z",
+            "updated_at": "2025-01-01T00:00:00Z",
+        }
+
+    def _pull_json(self, pull: StoredPull, origin: str) -> dict[str, Any]:
+        """A pull request as `pull-request-simple` (the commit's pulls listing)."""
+        api = f"{origin}{self.prefix}/repos/{pull.repo}"
+        html = f"{self.html_root}/{pull.repo}/pull/{pull.number}"
+        url = f"{api}/pulls/{pull.number}"
+        owner = pull.repo.split("/")[0]
+        merged_at = None if pull.merge_sha is None else _iso(pull.created_at + timedelta(hours=1))
+
+        def side(ref: str, sha: str) -> dict[str, Any]:
+            return {
+                "label": f"{owner}:{ref}",
+                "ref": ref,
+                "sha": sha,
+                "user": self._user_json(pull.author, origin),
+                "repo": self._repository_json(pull.repo, origin),
+            }
+
+        links = {
+            "self": url, "html": html, "issue": f"{api}/issues/{pull.number}",
+            "comments": f"{api}/issues/{pull.number}/comments",
+            "review_comments": f"{url}/comments", "review_comment": f"{api}/pulls/comments{{/number}}",
+            "commits": f"{url}/commits", "statuses": f"{api}/statuses/{pull.head_sha}",
+        }  # fmt: skip
+        return {
+            "url": url,
+            "id": 900_000 + pull.number,
+            "node_id": f"PR_kwDO{pull.number}",
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": links["issue"],
+            "commits_url": links["commits"],
+            "review_comments_url": links["review_comments"],
+            "review_comment_url": links["review_comment"],
+            "comments_url": links["comments"],
+            "statuses_url": links["statuses"],
+            "number": pull.number,
+            "state": "open" if pull.merge_sha is None else "closed",
+            "locked": False,
+            "title": f"Pull request {pull.number}",
+            "user": self._user_json(pull.author, origin),
+            "body": None,
+            "labels": [
+                {
+                    "id": 5_000_000 + index,
+                    "node_id": f"LA_kwDO{index}",
+                    "url": f"{api}/labels/{name}",
+                    "name": name,
+                    "description": "",
+                    "color": "0e8a16",
+                    "default": False,
+                }
+                for index, name in enumerate(pull.labels)
+            ],
+            "milestone": None,
+            "active_lock_reason": None,
+            "created_at": _iso(pull.created_at),
+            "updated_at": merged_at or _iso(pull.created_at),
+            "closed_at": merged_at,
+            "merged_at": merged_at,
+            "merge_commit_sha": pull.merge_sha,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "head": side(f"change-{pull.number}", pull.head_sha),
+            "base": side(pull.base, "f" * 40),
+            "_links": {key: {"href": href} for key, href in links.items()},
+            "author_association": "MEMBER",
+            "auto_merge": None,
+            "draft": False,
+        }
 
     def _link(
         self, origin: str, repo: str, number: int, per_page: int, page: int, last: int

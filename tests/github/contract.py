@@ -34,10 +34,15 @@ SERVER = "https://api.github.com"  # the description's server; the fake's host d
 # A read-only token (fork PR) gets 403 "Resource not accessible by integration" on PATCH as well as
 # on POST; the description documents 403 for create-comment only. A comment deleted already (by
 # another job on the same pull request) answers 404 to DELETE; the description lists 204 only.
+# Bad credentials (401) and a pull request the token cannot see (404) are answered on the sign-off
+# lookups too; the description lists only 200 and 409 (410) for them.
 UNDOCUMENTED = {
     ("issues/update-comment", 403),
     ("issues/delete-comment", 403),
     ("issues/delete-comment", 404),
+    ("repos/list-pull-requests-associated-with-commit", 401),
+    ("issues/list-events", 401),
+    ("issues/list-events", 404),
 }
 _ALIAS = re.compile(r"^/repositories/\d+/")
 _MULTI_SEGMENT_REF = re.compile(r"^(/repos/[^/]+/[^/]+/git/ref/)(.+)$")

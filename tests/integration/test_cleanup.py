@@ -88,7 +88,7 @@ def test_a_dry_run_lists_what_would_go_and_deletes_nothing(
     prefix = "Would delete scratch candidate "
     listed = sorted(int(line.split()[4]) for line in done if line.startswith(prefix))
     assert listed == sorted([org.stale, org.stale_without_runs])
-    assert done[-1].startswith("Would delete 2 of 4 scratch candidate(s)")
+    assert done[-1].startswith("Would delete 2 of 4 scratch candidates")
     assert "set dry-run: false to delete them" in done[-1]
 
 
@@ -105,7 +105,7 @@ def test_cleanup_deletes_only_stale_candidates_nobody_needs(
     deleted = sorted(r.path for r in emu.requests if r.method == "DELETE")
     assert deleted == sorted([f"/prompts/{org.stale}", f"/prompts/{org.stale_without_runs}"])
     assert f"Deleted scratch candidate {org.stale} " in result.summary_text
-    assert result.report["done"][-1].startswith("Deleted 2 of 4 scratch candidate(s)")
+    assert result.report["done"][-1].startswith("Deleted 2 of 4 scratch candidates")
 
 
 def test_recent_candidates_are_kept(emulated: Emulated, action_env: ActionEnv) -> None:
@@ -116,7 +116,7 @@ def test_recent_candidates_are_kept(emulated: Emulated, action_env: ActionEnv) -
     assert result.code == 0, result.stdout
     assert prompt_ids(emu) == before
     assert result.report["done"] == [
-        "Deleted 0 of 4 scratch candidate(s) inactive for more than 30 day(s); kept 4 (recent, "
+        "Deleted 0 of 4 scratch candidates inactive for more than 30 days; kept 4 (recent, "
         "live content, or passed and not live yet)."
     ]
 

@@ -436,7 +436,7 @@ def test_a_transient_row_failure_is_retried_once_and_compared(
     assert result.code == 1, result.summary
     run_id = result.outputs["run-id"]
     assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
-    assert f"Retried 1 failed row(s) of run {run_id} once" in result.summary_text
+    assert f"Retried 1 failed row of run {run_id} once" in result.summary_text
     assert "1 recovered, 0 still failed" in result.summary_text
     assert result.report is not None
     counts = result.report["counts"]
@@ -505,7 +505,7 @@ def test_no_retry_without_the_time_for_it(emulated: Emulated, action_env: Action
     result = gate_step(emulated, action_env, **{"timeout-minutes": "2"})
     assert result.code == 1, result.summary
     assert requests_to(emulated, "POST", r"/retry_failures$") == []
-    assert "1 failed row(s) of run" in result.summary_text
+    assert "1 failed row of run" in result.summary_text
     assert "were not retried" in result.summary_text
 
 

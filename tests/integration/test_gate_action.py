@@ -300,8 +300,10 @@ def test_each_regressed_metric_gets_one_annotation(emulated, action_env):
         emulated, action_env, {"api-url": emulated.url, "prompt-id": str(emulated.ids.prompt_v2_id)}
     )
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
-    assert annotations == ["::error title=Prompt regression%3A Accuracy::1 row(s) regressed"]
-    assert "::group::Regressed rows (1)" in result.stdout
+    assert annotations == ["::error title=Prompt regression%3A Accuracy::1 row regressed"]
+    # A regression is a finding, not an error of the step: its own group and prefix.
+    assert "::group::Regressions: 1 row regressed" in result.stdout
+    assert re.search(r"^regression: row \d+: Accuracy ", result.stdout, re.MULTILINE)
 
 
 @pytest.mark.parametrize(

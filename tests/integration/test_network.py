@@ -51,18 +51,20 @@ def closed_port() -> int:
 
 def test_a_refused_connection_is_an_error_within_the_steps_timeout(emulated, action_env):
     started = emulated.time.now()
+    port = closed_port()
     result = run_action(
         emulated,
         action_env,
         {
-            "api-url": f"http://127.0.0.1:{closed_port()}/orgs/acme/api/v1",
+            "api-url": f"http://127.0.0.1:{port}/orgs/acme/api/v1",
             "prompt-id": "2",
             "timeout-minutes": STEP_MINUTES,
         },
         over_http=True,
     )
     assert result.code == 2
-    assert "could not connect to CompletionKit (ConnectError)" in result.stdout
+    # The error names the host it tried.
+    assert f"could not connect to CompletionKit at 127.0.0.1:{port} (ConnectError)" in result.stdout
     assert "Check api-url / org" in result.stdout
     assert len(emulated.time.slept) >= 1  # it was retried
     assert emulated.time.now() - started <= float(STEP_MINUTES) * 60

@@ -116,7 +116,7 @@ def test_a_stuck_reused_run_is_not_waited_on_a_fresh_run_is_started(emulated, ac
     fresh = int(result.outputs["run-id"])
     assert fresh != twin
     assert len(posts(emulated, r"/generate$")) == 1
-    assert f"Run {twin} has had no rows for 1 minute(s) (stale-minutes)" in result.summary_text
+    assert f"Run {twin} has had no rows for 1 minute (stale-minutes)" in result.summary_text
     assert "a fresh run was started" in result.summary_text
     assert emulated.emulator.get_run(fresh)["name"].endswith(f" fresh-{twin}")
 
@@ -133,6 +133,6 @@ def test_a_stuck_reused_prompt_files_run_is_replaced_by_a_fresh_one(emulated, ac
     again = files_gate(emulated, action_env, inputs={"stale-minutes": "1"}, GITHUB_SHA=OTHER_SHA)
     assert again.code == 0, again.stdout
     assert len(posts(emulated, r"/generate$")) == 1
-    assert f"Run {done['id']} has had no rows for 1 minute(s)" in again.summary_text
+    assert f"Run {done['id']} has had no rows for 1 minute" in again.summary_text
     fresh = [r for r in gate_runs(emulated) if r["name"].endswith(f" fresh-{done['id']}")]
     assert [r["status"] for r in fresh] == ["completed"]

@@ -82,7 +82,7 @@ def test_pull_writes_prompt_files_that_drift_finds_equal(workspace: Path) -> Non
     served_before = [r for r in emu.requests if r.path.startswith("/prompts/")]
     code, summary, report = drift(emu, workspace)
     assert code == EXIT_OK, summary
-    assert "Drift check: 0 of 2 prompt file(s) differ from the live prompt" in summary
+    assert "Drift check: 0 of 2 prompt files differ from the live prompt" in summary
     assert "| prompts/support-reply.yml | Support reply | v1 (id 1) | nothing |" in summary
     assert report["result"] == "passed"
     assert [(d["path"], d["differs"]) for d in report["drift"]] == [
@@ -114,7 +114,7 @@ def test_drift_exits_1_with_a_table_after_someone_patches_the_live_prompt(
 
     code, summary, report = drift(emu, workspace)
     assert code == EXIT_REGRESSED, summary
-    assert "Drift check: 2 of 2 prompt file(s) differ from the live prompt" in summary
+    assert "Drift check: 2 of 2 prompt files differ from the live prompt" in summary
     assert "| prompts/support-reply.yml | Support reply | v1 (id 1) | template |" in summary
     assert "| prompts/order-summary.yml | Order summary | v1 (id 2) | model |" in summary
     assert report["result"] == "regressed"
@@ -145,7 +145,7 @@ def test_pull_refuses_to_overwrite_a_different_file_unless_forced(workspace: Pat
 
     code, said = pull(emu, workspace, "support-reply")
     assert code == EXIT_ERROR
-    assert "already exist(s) and differ(s)" in said and "--force" in said
+    assert "already exists and differs" in said and "--force" in said
     assert "Reply:" in path.read_text(encoding="utf-8")
 
     assert pull(emu, workspace, "support-reply", force=True)[0] == EXIT_OK

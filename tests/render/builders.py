@@ -35,16 +35,24 @@ def gate_report(
     inputs: Mapping[int, str] | None = None,
     rationales: Mapping[int, str] | None = None,
     signoffs: SignOffs | None = None,
+    outputs: Mapping[int, tuple[str | None, str | None]] | None = None,
     **fields: Any,
 ) -> Report:
-    """A finished gate over the given factory rows, with every first-screen fact set."""
+    """A finished gate over the given factory rows, with every first-screen fact set; `outputs`
+    are (baseline, new) outputs by row index."""
     comp = comparison(*rows)
+    before = {i: pair[0] for i, pair in (outputs or {}).items()}
+    after = {i: pair[1] for i, pair in (outputs or {}).items()}
     if inputs is None and rationales is None:
-        left = responses(comp, side="left")
-        right = responses(comp, side="right", extra_inputs=tuple(extra_inputs))
+        left = responses(comp, side="left", outputs=before)
+        right = responses(comp, side="right", extra_inputs=tuple(extra_inputs), outputs=after)
     else:
-        left = responses(comp, side="left", inputs=inputs, rationales=rationales or {})
-        right = responses(comp, side="right", inputs=inputs, rationales=rationales or {})
+        left = responses(
+            comp, side="left", inputs=inputs, rationales=rationales or {}, outputs=before
+        )
+        right = responses(
+            comp, side="right", inputs=inputs, rationales=rationales or {}, outputs=after
+        )
     evaluation = evaluate(
         comp, tol, baseline_responses=left, candidate_responses=right, signoffs=signoffs
     )
@@ -108,6 +116,14 @@ def row_regression() -> Report:
         row(3, judge(1, 3, 4)),
         row(4, judge(1, 4, 1)),
         tol=Tolerances(row=Decimal("-1.0"), avg=Decimal("-5")),
+        outputs={
+            1: ("Your order shipped on Monday.", "Your order shipped."),
+            2: (
+                "Hi Sam,\nYour refund of $40 was approved.\nIt reaches your card in 3-5 days.\nBest,\nAcme",
+                "Hi Sam,\nRefunds take a while.\nBest,\nAcme",
+            ),
+            4: (None, "I can't help with that."),
+        },
     )
 
 
@@ -120,6 +136,7 @@ def broken_check() -> Report:
         row(0, judge(1, 4, 4), check(5, True, False)),
         row(1, judge(1, 4, 4), check(5, False, True)),
         row(2, judge(1, 4, 4), check(5, True, True)),
+        outputs={0: ('{"order": 17}', "order 17")},
     )
 
 
@@ -147,6 +164,7 @@ def not_like_for_like() -> Report:
             "metric versions: the rubric of Accuracy changed between the baseline and the candidate",
         ],
         notes=["Run 502: the provider ignored temperature for gpt-4.1-mini."],
+        rebaseline_judge="gpt-4.1-mini",
     )
 
 
@@ -162,6 +180,7 @@ def hostile() -> Report:
         row(3, judge(1, 3, None, name=HOSTILE_NAME), missing=True),
         inputs={i: f"{i}: {HOSTILE}" for i in range(4)},
         rationales={i: f"why {i}: {HOSTILE}" for i in range(4)},
+        outputs={0: (f"fine\n{HOSTILE}", f"```\n{HOSTILE}\n</details>\n::error::forged\n@octocat")},
         prompt_label="Reply </details> @octocat",
         judge_model="gpt-4.1 | <img>",
         candidate=RunRef(502, f"{WEB}/runs/502?x=(y) z|w", "run `name` @octocat"),
@@ -281,4 +300,5 @@ def big_report(n: int, *, seed: int = 7) -> Report:
         )
     inputs = {i: f"{i}. {TEXTS[i % len(TEXTS)]} " * 3 for i in range(n)}
     rationales = {i: f"{TEXTS[(i + 1) % len(TEXTS)]} " * 6 for i in range(n)}
-    return gate_report(*rows, inputs=inputs, rationales=rationales)
+    outputs = {i: (f"{TEXTS[i % len(TEXTS)]}\n" * 30, f"{HOSTILE}\n" * 30) for i in range(n)}
+    return gate_report(*rows, inputs=inputs, rationales=rationales, outputs=outputs)

@@ -65,7 +65,7 @@ def test_the_overview_names_every_file_its_verdict_regressions_deltas_and_runs()
     assert [r[3] for r in rows] == ["1", "0", "—", "—"]
     assert "Accuracy -1.00" in rows[0][4]
     assert rows[0][5] == "run 502 · baseline 501"  # the links' text
-    assert text.startswith("## ⚠️ Prompt gate error: 4 prompt file(s), ")
+    assert text.startswith("## ⚠️ Prompt gate error: 4 prompt files, ")
 
 
 def test_each_file_has_its_own_folded_report_and_the_page_one_footer() -> None:

@@ -37,10 +37,13 @@ MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9]")
 ISSUE = re.compile(r"(?<![\w&])#[0-9]|\bGH-[0-9]", re.IGNORECASE)
 
 
-def expected_details(report: Report) -> int:
+def expected_details(report: Report, *, comment: bool) -> int:
+    """One fold per folded status, and one per regressed row whose outputs are shown."""
     if report.evaluation is None or report.command != "gate":
         return 0
-    return len({r.status for r in report.evaluation.rows} & FOLDED_STATUSES)
+    shown = (COMMENT if comment else SUMMARY).outputs_shown
+    said = min(shown, sum(1 for r in report.evaluation.regressed_rows if r.has_outputs))
+    return len({r.status for r in report.evaluation.rows} & FOLDED_STATUSES) + said
 
 
 def assert_well_formed(markdown: str, report: Report, *, comment: bool) -> None:
@@ -64,13 +67,14 @@ def assert_well_formed(markdown: str, report: Report, *, comment: bool) -> None:
     rendered = MD.render(markdown)
     assert set(tags(rendered)) <= ALLOWED_TAGS, set(tags(rendered)) - ALLOWED_TAGS
     assert "<img" not in rendered and "<script" not in rendered
-    assert rendered.count("<details>") == expected_details(report)
-    assert rendered.count("</details>") == expected_details(report)
+    assert rendered.count("<details>") == expected_details(report, comment=comment)
+    assert rendered.count("</details>") == expected_details(report, comment=comment)
     for raw in html_tokens(markdown):
         raw = raw.strip()
         assert (
             raw in OUR_HTML
             or re.fullmatch(r"<details><summary>[A-Za-z -]+ \(\d+\)</summary>", raw)
+            or re.fullmatch(r"<details><summary>What the model said on row (\d+|—)</summary>", raw)
             or (comment and raw == "<!-- ckaction-report -->")
         ), raw
     assert markdown.count("<!--") == (1 if comment else 0)
@@ -109,6 +113,22 @@ def test_hostile_text_keeps_its_cells_and_reads_as_typed() -> None:
     assert visible(row0[6]) == shorten(source.cells[1].rationale or "", SUMMARY.rationale_limit)
     assert kinds[1] == kinds[6] == {"text"}  # no emphasis, code, link or HTML inside
     assert "<img src=https://t.example/p.gif>" in row0[1]  # shown as text, not fetched
+
+
+def test_hostile_output_text_is_escaped_line_by_line_as_inputs_are() -> None:
+    """What the model said goes through the same escaping as a row's input: each diff line one
+    inert cell of text (no code fence, HTML, mention or workflow command of the output's own)."""
+    report = SCENARIOS["hostile"]()
+    assert report.evaluation is not None
+    source = report.evaluation.rows[0]
+    assert source.candidate_output is not None and source.baseline_output is not None
+    markdown = render_summary(report)
+    diff = next(t for t in tables(markdown) if t.header[-1] == "Baseline → new output (line diff)")
+    shown = {row[1] for row in diff.rows}
+    for line in filter(str.strip, source.candidate_output.splitlines()):
+        assert any(_matches(cell, line, SUMMARY.output_line_limit) for cell in shown), line
+    assert all(kinds[1] <= {"text"} for kinds in diff.kinds)
+    assert [row[0] for row in diff.rows][:2] == ["−", "+"]
 
 
 # -- random hostile text ---------------------------------------------------------------------------
@@ -169,6 +189,7 @@ def test_random_hostile_text_never_breaks_the_markdown(
         row(3, judge(1, 3, None, name=name), missing=True),
         inputs=dict(enumerate(inputs)),
         rationales={i: rationale for i in range(4)},
+        outputs={0: (inputs[1] + "\n" + rationale, rationale + "\n" + inputs[2])},
         prompt_label=name,
         judge_model=check_name,
         not_like_for_like=[name],

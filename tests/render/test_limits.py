@@ -111,7 +111,7 @@ def test_with_no_room_every_row_is_counted_as_left_out() -> None:
     assert left_out(text, "### Regressed rows") == 3
     assert left_out(text, "Improved rows") == 1
     assert "| input" not in text
-    assert "_1 metric(s) left out here; the full table is in the JSON report._" in text
+    assert "_1 metric left out here; the full table is in the JSON report._" in text
 
 
 def test_sections_fill_whole_rows_in_priority_order_as_the_budget_grows() -> None:
@@ -167,3 +167,28 @@ def test_ten_thousand_rows_render_within_the_limits() -> None:
     report = big_report(10_000, seed=3)
     assert utf8(render_summary(report)) <= SUMMARY_BUDGET
     assert len(render_comment(report)) < COMMENT_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("render_with", "layout"), [(render_comment, COMMENT), (render_summary, SUMMARY)]
+)
+def test_what_the_model_said_on_the_worst_rows_is_shown_cut_and_within_the_limits(
+    big: Report, render_with, layout: Layout
+) -> None:
+    """Every regressed row of the 5,000 carries two 30-line outputs (the new one hostile): the
+    worst rows' outputs are shown, each cut to the layout's lines with a link to the runs, and the
+    whole still fits."""
+    text = render_with(big)
+    assert utf8(text) <= layout.budget
+    assert big.evaluation is not None
+    worst = [r for r in big.evaluation.regressed_rows if r.has_outputs][: layout.outputs_shown]
+    shown = re.findall(
+        r"^<details><summary>What the model said on row (\d+)</summary>$", text, re.M
+    )
+    assert [int(index) for index in shown] == [r.row_index for r in worst]
+    block = text.split("What the model said on row", 1)[1].split("</details>", 1)[0]
+    diff_rows = tables(block)[0].rows
+    assert len(diff_rows) == layout.output_lines
+    assert all(len(cell) <= 2 * layout.output_line_limit + 16 for _, cell in diff_rows)
+    assert "more lines left out; the whole outputs are in [candidate run 502](" in block
+    assert "@octocat" not in block and "<img" not in block

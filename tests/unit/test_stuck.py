@@ -19,7 +19,7 @@ def run(total: int, done: int = 0, status: str = "running") -> Run:
 def test_no_rows_for_stale_minutes_is_stuck():
     watch = ProgressWatch.start(run(0), 0.0, STALE)
     assert watch.stuck(run(0), STALE - 1) is None
-    assert watch.stuck(run(0), STALE) == "Run 7 has had no rows for 10 minute(s) (stale-minutes)"
+    assert watch.stuck(run(0), STALE) == "Run 7 has had no rows for 10 minutes (stale-minutes)"
 
 
 def test_progress_that_moves_restarts_the_count_and_then_stalls():
@@ -28,7 +28,7 @@ def test_progress_that_moves_restarts_the_count_and_then_stalls():
     assert watch.stuck(run(10, 2), 900.0) is None
     watch = watch.seen(run(10, 2), 1100.0)
     reason = watch.stuck(run(10, 2), 1100.0)
-    assert reason == "The progress of run 7 has not moved for 10 minute(s) (stale-minutes)"
+    assert reason == "The progress of run 7 has not moved for 10 minutes (stale-minutes)"
 
 
 def test_a_finished_run_is_never_stuck():
