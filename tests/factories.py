@@ -119,7 +119,7 @@ def responses(
         out[9000 + n] = Response.model_validate(
             {"id": 9000 + n, "input_data": json.dumps({"text": text})}
         )
-    return {rid: ResponseFacts.of(response) for rid, response in out.items()}
+    return {rid: ResponseFacts.of(response, keep_output=True) for rid, response in out.items()}
 
 
 def api_repo(slug: str) -> dict:

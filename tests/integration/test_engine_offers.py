@@ -473,7 +473,7 @@ def test_a_retry_refused_for_a_changed_metric_leaves_the_rows_unscored(
     result = gate_step(emulated, action_env)
     assert result.code == 1, result.summary
     assert statuses(emulator, "POST", r"/retry_failures$") == [409]
-    assert "were not retried: a metric changed" in result.summary_text
+    assert "was not retried: a metric changed" in result.summary_text
     assert result.report is not None
     assert result.report["counts"]["unscored"] == 1
 
@@ -506,7 +506,7 @@ def test_no_retry_without_the_time_for_it(emulated: Emulated, action_env: Action
     assert result.code == 1, result.summary
     assert requests_to(emulated, "POST", r"/retry_failures$") == []
     assert "1 failed row of run" in result.summary_text
-    assert "were not retried" in result.summary_text
+    assert "was not retried" in result.summary_text
 
 
 def test_a_run_without_failures_is_not_retried(emulated: Emulated, action_env: ActionEnv) -> None:
