@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from ckaction import __version__
 from ckaction.decide import Tolerances
 from ckaction.render import render_comment, render_summary
 from ckaction.report import RunRef
@@ -173,7 +174,7 @@ def test_the_not_like_for_like_warning_lists_every_difference(render):
 def test_the_footer_names_the_workflow_run_and_no_time(render):
     text = render(SCENARIOS["passed"]())
     footer = text.rstrip("\n").rsplit("\n", 1)[1]
-    assert footer == f"<sub>ckaction 0.1.0 gate · [workflow run 4242]({WORKFLOW})</sub>"
+    assert footer == f"<sub>ckaction {__version__} gate · [workflow run 4242]({WORKFLOW})</sub>"
     assert not re.search(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}", text)
 
 
