@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ckaction.emulator.judging import ScriptedJudge
+from ckaction.emulator.judging import JsonDict, ScriptedJudge, default_generator
 from ckaction.emulator.state import Emulator
 
 DEMO_JUDGE_MODEL = "gpt-4o-mini"
@@ -69,6 +69,64 @@ TEMPLATE_V2 = (
     "Reply in one sentence."
 )
 
+# What the support model answers each ticket, by order number: (v1's friendly reply, v2's terse
+# one). Row 2's terse reply is wrong (the address can change until the order ships): the row
+# the demo's judge scores 2 on Accuracy shows a reviewer why.
+DEMO_REPLIES: dict[str, tuple[str, str]] = {
+    "10482": (
+        "Hi! I'm sorry order #10482 is late. It is in transit and should arrive on Thursday.",
+        "Order #10482 is in transit; new delivery date Thursday.",
+    ),
+    "10517": (
+        "Hi! You were charged twice for order #10517; the duplicate charge is refunded.",
+        "Duplicate charge on #10517 refunded.",
+    ),
+    "10533": (
+        "Hi! Yes: the delivery address of order #10533 can change until it ships. Use the link "
+        "in your confirmation email.",
+        "Order #10533: the address cannot be changed.",
+    ),
+    "10560": (
+        "Hi! I'm sorry the mug of order #10560 arrived broken. We can send a replacement or "
+        "refund you; no need to return it.",
+        "#10560: replacement or refund, no return needed.",
+    ),
+    "10594": (
+        "Hi! You can return the shoes of order #10594 within 30 days with the prepaid label.",
+        "#10594: return within 30 days with the prepaid label.",
+    ),
+    "10611": (
+        "Hi! Sorry the discount did not apply to order #10611; we have refunded the difference.",
+        "#10611: discount difference refunded.",
+    ),
+    "10625": (
+        "Hi! Order #10625 cannot be edited after payment, but a second order ships just as fast.",
+        "#10625 cannot be edited after payment; place a second order.",
+    ),
+    "10638": (
+        "Hi! Order #10638 is delayed at the carrier; I have opened an investigation.",
+        "#10638 delayed at the carrier; investigation opened.",
+    ),
+    "10652": (
+        "Hi! Sorry about the mix-up on order #10652. Here is a prepaid label for the wrong item.",
+        "#10652: prepaid return label sent for the wrong item.",
+    ),
+    "10667": (
+        "Hi! Order #10667 is cancelled; the refund reaches you in 3 to 5 days.",
+        "#10667 cancelled; refund in 3-5 days.",
+    ),
+}
+
+
+def demo_generator(prompt: JsonDict, row: dict[str, str]) -> str:
+    """The demo's support model: v1 and v2 answer each ticket with their reply in `DEMO_REPLIES`
+    (friendly or terse); any other prompt's answer is its template rendered with the row."""
+    replies = DEMO_REPLIES.get(row.get("order_number", ""))
+    template = prompt.get("template")
+    if replies is not None and template in (TEMPLATE_V1, TEMPLATE_V2):
+        return replies[0] if template == TEMPLATE_V1 else replies[1]
+    return default_generator(prompt, row)
+
 
 @dataclass
 class DemoIds:
@@ -89,11 +147,14 @@ def seed_demo(emu: Emulator, *, install_judge: bool = True) -> DemoIds:
     """Seed a prompt family (v1 current, v2 a draft candidate), a 10-row dataset, three metrics
     and a completed baseline run of v1.
 
-    With `install_judge` (default) `emu.judge` becomes a `ScriptedJudge` that scores every
+    `emu.generator` becomes the demo's support model (`demo_generator`: each version's reply to
+    each ticket, so a report's outputs read as a model's). With `install_judge` (default)
+    `emu.judge` becomes a `ScriptedJudge` that scores every
     LLM-judge metric 4 and evaluates checks, except that v2's row 2 scores 2 on "Accuracy": a
     run of v2 compared with the baseline regresses exactly one row on one metric by 2 points and
     leaves every other score (and every check) equal.
     """
+    emu.generator = demo_generator
     helpfulness = emu.add_metric(
         "Helpfulness", "llm_judge", "Rate how well the reply resolves the customer's problem."
     )

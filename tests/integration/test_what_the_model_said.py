@@ -26,8 +26,9 @@ def test_a_regressed_rows_outputs_are_shown_and_reported_without_a_request_per_r
 
     fold = result.summary.split(f"What the model said on row {row['row_index']}</summary>", 1)[1]
     fold = fold.split("</details>", 1)[0]
-    assert re.search(r"^\| − \| You are a friendly support agent\.", fold, re.MULTILINE)
-    assert re.search(r"^\| \+ \| You are a terse support agent\.", fold, re.MULTILINE)
+    # "#" + digits would link an issue: the escaping puts a zero-width space between them.
+    assert re.search(r"^\| − \| Hi! Yes: the delivery address of order #\u200b10533 ", fold, re.M)
+    assert re.search(r"^\| \+ \| Order #\u200b10533: the address cannot be changed\.", fold, re.M)
 
     runs = {result.report["baseline_run"]["id"], result.report["candidate_run"]["id"]}
     reads = [r.path for r in emulated.emulator.requests if r.method == "GET"]
