@@ -7,10 +7,12 @@ summary is titled like the other commands'."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ckaction.cli import main
-from tests.conftest import ActionEnv, Emulated
+from tests.conftest import TOKEN, ActionEnv, Emulated, Served
 from tests.integration.helpers import gate_step, run_action
 
 
@@ -69,3 +71,17 @@ def test_cleanup_is_titled_like_the_other_commands(
     assert result.code == 0, result.stdout
     assert "## ✅ Cleanup: done" in result.summary
     assert result.report["command"] == "cleanup"
+
+
+def test_prompt_files_that_match_nothing_on_the_cli_say_which_directory_was_searched(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(
+        ["gate", "--api-url", served.url, "--prompt-files", "prompts/*.yaml"],
+        {"CKACTION_API_TOKEN": TOKEN},
+    )
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 2
+    assert "'prompts/*.yaml' matches no file in the workspace" in out
+    assert f"the current directory on the CLI; here {tmp_path.resolve()})" in out
