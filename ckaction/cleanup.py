@@ -26,7 +26,7 @@ from ckaction.models import Dataset, Prompt
 from ckaction.promptfile import Content
 from ckaction.report import Facts, Report, tolerances_of
 from ckaction.runtags import CONFIRM_NAME_PREFIX, CONFIRM_TAG
-from ckaction.wording import counted
+from ckaction.wording import counted, plural
 
 
 @dataclass(frozen=True)
@@ -126,10 +126,10 @@ def cleanup(
     if confirms:
         summary += (
             f" {verb} {counted(len(confirms), 'confirm dataset')} older than "
-            f"{counted(settings.keep_days, 'day')}, with their runs."
+            f"{counted(settings.keep_days, 'day')}, with {plural(len(confirms), 'its', 'their')} runs."
         )
     if settings.dry_run and (stale or confirms):
-        summary += " This was a dry run: set dry-run: false to delete them."
+        summary += " This was a dry run: set dry-run to false (`--dry-run false` on the CLI) to delete them."
     for sentence in (*done, summary):
         log.info(sentence)
     facts = replace(facts, done=(*done, summary))

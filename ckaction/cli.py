@@ -271,9 +271,15 @@ def action_main(environ: Mapping[str, str] | None = None) -> int:
 
 
 ENV_FALLBACK = (
-    "Every flag can also be set as CKACTION_<NAME> or INPUT_<NAME> (e.g. CKACTION_API_TOKEN); "
-    "a flag wins over CKACTION_*, which wins over INPUT_*."
+    "Every flag named like an action input (all but --summary-file here) can also be set as "
+    "CKACTION_<NAME> or INPUT_<NAME> (e.g. CKACTION_API_TOKEN); a flag wins over CKACTION_*, which "
+    "wins over INPUT_*. Paths are relative to the current directory (the workspace)."
 )
+PULL_ENV_FALLBACK = (
+    "--api-token, --org, --api-url and --timeout-minutes can also be set as CKACTION_<NAME> or "
+    "INPUT_<NAME> (e.g. CKACTION_API_TOKEN); a flag wins over CKACTION_*, which wins over INPUT_*."
+)
+DEMO_HELP = "run a gate against the embedded emulator (no account needed)"
 EXIT_CODES = "Exit codes: 0 passed, 1 regressed, 2 error."
 
 
@@ -328,7 +334,7 @@ def _parser() -> argparse.ArgumentParser:
         help=PULL_HELP,
         description=f"{PULL_HELP[0].upper()}{PULL_HELP[1:]}: one YAML file per prompt, named by "
         "its slug.",
-        epilog=f"{ENV_FALLBACK} Exit codes: 0 written, 2 error.",
+        epilog=f"{PULL_ENV_FALLBACK} Exit codes: 0 written, 2 error.",
     )
     pull.add_argument("prompts", nargs="+", metavar="PROMPT", help="name, slug or family_key")
     pull.add_argument("--dir", default="prompts", help="where to write (default: prompts)")
@@ -343,10 +349,25 @@ def _parser() -> argparse.ArgumentParser:
                 help=plain(spec.description).replace("%", "%%"),
             )
     demo = sub.add_parser(
-        "demo", help="run a gate against the embedded emulator (no account needed)"
+        "demo",
+        help=DEMO_HELP,
+        description=f"{DEMO_HELP[0].upper()}{DEMO_HELP[1:]}: it serves CompletionKit's API on "
+        "127.0.0.1, gates a candidate prompt that regresses one row, and prints the report a pull "
+        "request would get. Exits 0 when the gate caught the regression.",
     )
-    demo.add_argument("--summary-file", default="ckaction-demo-summary.md")
-    demo.add_argument("--run-seconds", type=float, default=2.0, help="how long the demo run takes")
+    demo.add_argument(
+        "--summary-file",
+        default="ckaction-demo-summary.md",
+        metavar="PATH",
+        help="also write the report here (default: ckaction-demo-summary.md)",
+    )
+    demo.add_argument(
+        "--run-seconds",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long the demo run takes (default: 2.0)",
+    )
     return parser
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def run_demo(run_gate: RunGate, *, summary_file: str, run_seconds: float = 2.0) 
     emulator = Emulator(token=DEMO_TOKEN, org="demo")
     emulator.run_duration = run_seconds
     ids = seed_demo(emulator)
-    with serve(emulator) as server, tempfile.TemporaryDirectory() as workspace:
+    with serve(emulator) as server:
         print(f"Emulated CompletionKit API at {server.url}")
         print(
             f"Gating prompt {ids.prompt_v2_id} (candidate v2) against the last green run of the "
@@ -46,7 +45,9 @@ def run_demo(run_gate: RunGate, *, summary_file: str, run_seconds: float = 2.0) 
         )
         environ = {
             "PATH": os.environ.get("PATH", ""),
-            "GITHUB_WORKSPACE": workspace,
+            # The current directory, as for any CLI command: the JSON report lands beside the
+            # summary, where the gate's notice says it is.
+            "GITHUB_WORKSPACE": os.getcwd(),
         }
         code = run_gate(
             environ,
@@ -62,7 +63,8 @@ def run_demo(run_gate: RunGate, *, summary_file: str, run_seconds: float = 2.0) 
     if code == EXIT_REGRESSED:
         print(
             f"Demo finished: the gate caught the regression (in CI this step exits {code} and "
-            f"fails the check). The summary above is also in {summary_file}."
+            f"fails the check). The summary above is also in {summary_file}, and the JSON "
+            "report in ckaction-report.json."
         )
         return 0
     print(f"Demo did not end as expected (exit code {code}).", file=sys.stderr)

@@ -30,7 +30,9 @@ from pydantic import (
 from ckaction.errors import InputError
 from ckaction.redact import MIN_SECRET_LENGTH
 
-CLOUD_ROOT = "https://completionkit.com/orgs/{org}/api/v1"
+API_NAMESPACE = "/api/v1"
+CLOUD_ROOT = "https://completionkit.com/orgs/{org}" + API_NAMESPACE
+MAX_URL_SHOWN = 200  # characters of a rejected api-url repeated in its error
 COMMANDS = ("gate", "publish", "rebaseline", "calibrate", "drift", "cleanup")
 Command = Literal["gate", "publish", "rebaseline", "calibrate", "drift", "cleanup"]
 RebaselineMethod = Literal["rerun", "regrade", "new-run"]
@@ -301,6 +303,22 @@ class Settings(BaseModel):
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else parse_url(value)
 
+    @field_validator("api_url")
+    @classmethod
+    def _api_root(cls, value: str | None) -> str | None:
+        """The API root, without a trailing slash: every REST route of the engine is under
+        `namespace :api { namespace :v1 }` (completion-kit config/routes.rb), so a root without
+        it reaches the web pages, not the API."""
+        if value is None:
+            return None
+        root = value.rstrip("/")
+        if not urlsplit(root).path.endswith(API_NAMESPACE):
+            raise ValueError(
+                f"must be the API root, ending in {API_NAMESPACE}: "
+                f"try {root[:MAX_URL_SHOWN]}{API_NAMESPACE}"
+            )
+        return root
+
     @field_validator("api_token", "github_token", mode="before")
     @classmethod
     def _token(cls, value: Any, info: ValidationInfo) -> Any:
@@ -348,7 +366,7 @@ class Settings(BaseModel):
         if self.web_url:
             return self.web_url
         root = self.api_root
-        return root[: -len("/api/v1")] if root.endswith("/api/v1") else root
+        return root.removesuffix(API_NAMESPACE)
 
     @property
     def token(self) -> str:

@@ -346,7 +346,7 @@ INPUTS: tuple[Input, ...] = (
         "Publish refuses content that has no `ckaction-passed` gate run (`false` turns that off).",
         ("publish",),
         default="true",
-        metavar="BOOL",
+        metavar="true|false",
     ),
     Input(
         "keep-days",
@@ -361,7 +361,7 @@ INPUTS: tuple[Input, ...] = (
         "`cleanup` only lists what it would delete unless this is `false`.",
         ("cleanup",),
         default="true",
-        metavar="BOOL",
+        metavar="true|false",
     ),
 )
 

@@ -377,6 +377,9 @@ def split_spec(spec: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[,\n]", spec) if part.strip())
 
 
+WHERE_THE_WORKSPACE_IS = "the repository root in a workflow, the current directory on the CLI"
+
+
 def resolve_prompt_files(spec: str, workspace: Path) -> tuple[PromptFile, ...]:
     """Every file the `prompt-files` patterns match (relative to the workspace, never outside it),
     loaded, sorted by workspace-relative POSIX path. A pattern that matches no file is an error."""
@@ -386,7 +389,8 @@ def resolve_prompt_files(spec: str, workspace: Path) -> tuple[PromptFile, ...]:
         if Path(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
             raise InputError(
                 {INPUT: f"{pattern!r} must be a path or glob inside the workspace"},
-                hint="Write paths relative to the repository root, e.g. prompts/*.yml.",
+                hint=f"Write paths relative to the workspace ({WHERE_THE_WORKSPACE_IS}), e.g. "
+                "prompts/*.yml.",
             )
         matches = [
             Path(match)
@@ -396,8 +400,9 @@ def resolve_prompt_files(spec: str, workspace: Path) -> tuple[PromptFile, ...]:
         if not matches:
             raise InputError(
                 {INPUT: f"{pattern!r} matches no file in the workspace"},
-                hint="Check the path (relative to the repository root) and that the job checked "
-                "out the repository (actions/checkout) before this step.",
+                hint=f"Check the path: it is relative to the workspace ({WHERE_THE_WORKSPACE_IS}; "
+                f"here {root}). In a workflow, check out the repository (actions/checkout) before "
+                "this step.",
             )
         for match in matches:
             found[(root / match).resolve().relative_to(root).as_posix()] = root / match

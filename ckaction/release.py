@@ -164,7 +164,8 @@ class Release:
         raise PublishRefused(
             f"This content never passed a gate: {names}. Nothing was published.",
             hint="Gate the prompt files first (a gate that passes tags its run ckaction-passed), "
-            "or set require-passed-gate: false to publish without one.",
+            "or set require-passed-gate to false (`--require-passed-gate false` on the CLI) to "
+            "publish without one.",
         )
 
     def not_published(self, plan: Planned, refused: bool) -> FileOutcome:

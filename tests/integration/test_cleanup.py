@@ -89,7 +89,7 @@ def test_a_dry_run_lists_what_would_go_and_deletes_nothing(
     listed = sorted(int(line.split()[4]) for line in done if line.startswith(prefix))
     assert listed == sorted([org.stale, org.stale_without_runs])
     assert done[-1].startswith("Would delete 2 of 4 scratch candidates")
-    assert "set dry-run: false to delete them" in done[-1]
+    assert "set dry-run to false (`--dry-run false` on the CLI) to delete them" in done[-1]
 
 
 def test_cleanup_deletes_only_stale_candidates_nobody_needs(

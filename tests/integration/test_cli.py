@@ -5,6 +5,8 @@ of `RUN_SECONDS`)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ckaction.cli import main
@@ -103,3 +105,6 @@ def test_the_demo_catches_the_regression(in_tmp, capsys):
     assert code == 0, out + err
     assert "Regressed rows" in out
     assert "caught the regression" in out
+    # The JSON report is where the notice says: in the current directory, not a deleted temp dir.
+    assert "The JSON report is at ckaction-report.json" in out
+    assert json.loads((in_tmp / "ckaction-report.json").read_text())["result"] == "regressed"

@@ -87,8 +87,7 @@ def test_cleanup_removes_old_confirm_datasets_and_their_runs(emulated, action_en
     runs = emulated.emulator.list_runs({"limit": ["100"]}).items
     assert not [run for run in runs if run["dataset_id"] == made]
     assert (
-        "Deleted 1 confirm dataset older than 0 days, with their runs."
-        in (result.report["done"][-1])
+        "Deleted 1 confirm dataset older than 0 days, with its runs." in (result.report["done"][-1])
     )
 
 
