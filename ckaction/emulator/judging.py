@@ -119,9 +119,12 @@ ScriptedValue = int | bool | Verdict
 
 
 class ScriptedJudge:
-    """Scores exactly as scripted per (prompt_id, row_index, metric_name); defaults elsewhere.
+    """Scores exactly as scripted per (prompt_id, row, metric_name); defaults elsewhere.
 
-    `prompt_id` is the run's prompt version row id (None for judge-only runs). A value is an int
+    `prompt_id` is the run's prompt version row id (None for judge-only runs). The row is its
+    0-based position (an int), or a value the row holds (a str, such as an order number): a
+    script by content follows the row into any dataset, as a real judge would (confirm-runs
+    re-runs flagged rows in a dataset of their own); a script by position wins. A value is an int
     score for LLM-judge metrics, a bool for checks, or a full `Verdict` (e.g. `failed=True`).
     Unscripted LLM-judge metrics score `default` (or ask `fallback`); unscripted checks use
     `default_passed` when given, else evaluate the metric's `check_config`. `scores` is a plain
@@ -130,21 +133,26 @@ class ScriptedJudge:
 
     def __init__(
         self,
-        scores: Mapping[tuple[int | None, int, str], ScriptedValue] | None = None,
+        scores: Mapping[tuple[int | None, int | str, str], ScriptedValue] | None = None,
         *,
         default: int = 4,
         default_passed: bool | None = None,
         fallback: Judge | None = None,
     ) -> None:
-        self.scores: dict[tuple[int | None, int, str], ScriptedValue] = dict(scores or {})
+        self.scores: dict[tuple[int | None, int | str, str], ScriptedValue] = dict(scores or {})
         self.default = default
         self.default_passed = default_passed
         self.fallback = fallback
 
     def __call__(self, call: JudgeCall) -> Verdict:
         prompt_id = call.run.get("prompt_id")
-        key = (prompt_id, call.row_index, str(call.metric.get("name")))
-        if key in self.scores:
+        metric = str(call.metric.get("name"))
+        rows: list[int | str] = [call.row_index, *call.row.values()]
+        key = next(
+            (k for row in rows if (k := (prompt_id, row, metric)) in self.scores),
+            None,
+        )
+        if key is not None:
             value = self.scores[key]
             if isinstance(value, Verdict):
                 return value

@@ -150,9 +150,10 @@ def seed_demo(emu: Emulator, *, install_judge: bool = True) -> DemoIds:
     `emu.generator` becomes the demo's support model (`demo_generator`: each version's reply to
     each ticket, so a report's outputs read as a model's). With `install_judge` (default)
     `emu.judge` becomes a `ScriptedJudge` that scores every
-    LLM-judge metric 4 and evaluates checks, except that v2's row 2 scores 2 on "Accuracy": a
-    run of v2 compared with the baseline regresses exactly one row on one metric by 2 points and
-    leaves every other score (and every check) equal.
+    LLM-judge metric 4 and evaluates checks, except that v2's reply to order 10533 (row 2)
+    scores 2 on "Accuracy", wherever that row sits: a run of v2 compared with the baseline
+    regresses exactly one row on one metric by 2 points and leaves every other score (and every
+    check) equal.
     """
     emu.generator = demo_generator
     helpfulness = emu.add_metric(
@@ -174,7 +175,10 @@ def seed_demo(emu: Emulator, *, install_judge: bool = True) -> DemoIds:
         "Support reply", TEMPLATE_V2, "gpt-4o-mini", family_key=v1["family_key"], current=False
     )
     regressed_row = 2
-    judge = ScriptedJudge({(v2["id"], regressed_row, "Accuracy"): 2}, default=4)
+    # Keyed by the ticket's order number, not its position: a confirm's re-run of the row scores
+    # it the same, as a judge reading the reply would.
+    regressed_order = DEMO_ROWS[regressed_row]["order_number"]
+    judge = ScriptedJudge({(v2["id"], regressed_order, "Accuracy"): 2}, default=4)
     if install_judge:
         emu.judge = judge
     metric_ids = [helpfulness["id"], accuracy["id"], mentions["id"]]
