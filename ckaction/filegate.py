@@ -160,6 +160,8 @@ class FileGate:
             else:
                 outcomes[file.path] = step
         by_run = {item.run.id: item for item in started}
+        # Each file's run as it stands: a stuck one's replacement (`restart`) takes its place.
+        current = {item.file.path: item for item in started}
 
         def finished(run: Run) -> None:
             item = by_run[run.id]
@@ -182,14 +184,14 @@ class FileGate:
                 else:  # still running: another file's run was stuck
                     step = replace(item, run=run)
                 if isinstance(step, Started):
-                    by_run[step.run.id] = step
+                    by_run[step.run.id] = current[step.file.path] = step
                     still.append(step)
                 else:
                     outcomes[item.file.path] = step
             waiting = still
         ordered = tuple(outcomes[file.path] for file in files)
         if self.confirmer is not None:
-            ordered = self.confirmed(self.confirmer, ordered, started)
+            ordered = self.confirmed(self.confirmer, ordered, list(current.values()))
         return Report(
             result=step_result(ordered),
             tolerances=tolerances_of(self.settings),

@@ -11,6 +11,7 @@ from ckaction.emulator import Fault
 from ckaction.emulator.judging import JudgeCall, NoisyJudge, ScriptedJudge, Verdict
 from ckaction.emulator.records import parse_csv
 from ckaction.emulator.seed import DEMO_ROWS, TEMPLATE_V2
+from ckaction.filegate import CONTENT_RUN_PREFIX
 from ckaction.runtags import CONFIRM_TAG
 from tests.conftest import ActionEnv, Emulated
 from tests.integration.helpers import api_root, gate_step, run_action
@@ -266,3 +267,53 @@ def test_confirm_runs_still_going_at_the_deadline_leave_the_row_unassessable(
     assert "the flagged rows keep their verdict" in result.summary_text
     _, runs = confirm_made(emulated)
     assert len(runs) == 4 and all(run["status"] == "running" for run in runs)
+
+
+def flips_in_gate_runs(call: JudgeCall) -> Verdict:
+    """A flip only the gate's own candidate run sees: its answer to order 10533 scores 2 on
+    Accuracy there, and 4 wherever else it is judged (the confirm runs), so the row proves flaky."""
+    if (
+        str(call.run.get("name", "")).startswith(CONTENT_RUN_PREFIX)
+        and call.row.get("order_number") == DROPPED_ORDER
+        and call.metric.get("name") == "Accuracy"
+    ):
+        return Verdict(2, None, "Misses what the customer asked.")
+    return ScriptedJudge(default=4)(call)
+
+
+def test_a_stuck_prompt_files_run_replaced_then_confirmed_trusts_the_fresh_run(
+    emulated, action_env
+) -> None:
+    """Stuck replacement and confirm meet: the run the confirm re-tests, and the run tagged
+    `ckaction-passed` when its rows prove flaky, are the fresh run that was measured, never the
+    stuck one it replaced. Fails before the fix: the confirm took the file's first (stuck) run."""
+    emulated.emulator.judge = flips_in_gate_runs
+    write(action_env, "prompts/support-reply.yml", PASSING)
+    first = files_step(emulated, action_env)
+    assert first.code == 1, first.stdout  # the flip fails a gate that does not confirm
+    (stuck,) = [
+        r
+        for r in emulated.emulator.list_runs().items
+        if r.get("name", "").startswith(CONTENT_RUN_PREFIX)
+    ]
+    record = emulated.emulator._runs[stuck["id"]]
+    record.status, record.responses = "running", []  # its start job lost: no rows, for ever
+    again = files_step(
+        emulated,
+        action_env,
+        **{"confirm-runs": "2", "stale-minutes": "1"},
+        GITHUB_SHA="f" * 40,
+    )
+    assert again.code == 0, again.stdout
+    (file,) = again.report["files"]
+    fresh = int(file["run-id"])
+    assert fresh != stuck["id"]
+    assert by_row_of(file["report"])[2]["status"] == "flaky"
+
+    def tags(run_id: int) -> list[str]:
+        return [t["name"] for t in emulated.emulator.get_run(run_id)["tags"]]
+
+    assert PASSED_TAG in tags(fresh)
+    assert PASSED_TAG not in tags(stuck["id"])
+    _, runs = confirm_made(emulated)
+    assert runs and all(f"run {fresh} " in r["name"] for r in runs)

@@ -106,9 +106,7 @@ def flaky_only_report() -> Report:
     return Report(
         result=confirmed.result,
         tolerances=TOL,
-        facts=replace(
-            report.facts, evaluation=confirmed, confirmation=ConfirmFacts(RUNS, 1, 6)
-        ),
+        facts=replace(report.facts, evaluation=confirmed, confirmation=ConfirmFacts(RUNS, 1, 6)),
     )
 
 
