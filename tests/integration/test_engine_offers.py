@@ -16,9 +16,11 @@ from ckaction.clock import Deadline
 from ckaction.emulator.faults import Fault
 from ckaction.emulator.judging import GenerationError, JsonDict, default_generator
 from ckaction.emulator.seed import DEMO_ROWS, TEMPLATE_V1
+from ckaction.errors import UncertainOutcome
 from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate
 from ckaction.inputs import Settings
 from ckaction.report import Facts
+from ckaction.rerun import Reruns
 from tests.conftest import TOKEN, ActionEnv, Emulated
 from tests.integration.helpers import Result, api_root, gate_step, run_action, statuses
 
@@ -513,3 +515,17 @@ def test_a_run_without_failures_is_not_retried(emulated: Emulated, action_env: A
     result = gate_step(emulated, action_env)
     assert result.code == 1, result.summary
     assert requests_to(emulated, "POST", r"/retry_failures$") == []
+
+
+def test_the_read_back_of_a_lost_rerun_never_waits_past_the_deadline(emulated: Emulated) -> None:
+    """A rerun answered 504 that never lands, one second before the step's deadline: the read-back
+    pauses stop at the deadline and nothing is sent again after it. Fails before the fix: the
+    read-back paused 2 s twice whatever the time left, and resent the rerun past the deadline."""
+    gate = emulated_gate(emulated, **{"timeout-minutes": "1"})
+    emulated.time.sleep(gate.deadline - gate.clock() - 1.0)
+    emulated.emulator.faults.append(Fault("POST", r"/rerun$", status=504, times=10))
+    old = gate.client.get_run(emulated.ids.baseline_run_id)
+    with pytest.raises(UncertainOutcome):
+        Reruns.of(gate).rerun(old)
+    assert gate.clock() <= gate.deadline
+    assert len(requests_to(emulated, "POST", r"/rerun$")) == 1
