@@ -36,7 +36,7 @@ from ckaction.report import Facts, Report, RunRef, rebaseline_command, tolerance
 from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
-from ckaction.wording import counted
+from ckaction.wording import counted, plural
 
 if TYPE_CHECKING:
     from ckaction.confirm import Confirmer
@@ -691,12 +691,11 @@ class Gate:
         failed = failed_rows(run)
         if not failed or not run.is_terminal:
             return run
+        were = plural(failed, "was", "were")
+        not_retried = f"{counted(failed, 'failed row')} of run {run.id} {were} not retried"
         left = self.deadline - self.clock()
         if left < RETRY_MIN_SECONDS:
-            self.note(
-                f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: {left:.0f} s of "
-                "timeout-minutes were left."
-            )
+            self.note(f"{not_retried}: {left:.0f} s of timeout-minutes were left.")
             return run
         try:
             retried = self.client.retry_failures(run.id)
@@ -709,16 +708,16 @@ class Gate:
             retried = self.client.get_run(run.id)
             if retried.status != "running":
                 self.note(
-                    f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: the answer to "
-                    "retry_failures was lost and the run shows no retry."
+                    f"{not_retried}: the answer to retry_failures was lost and the run shows no "
+                    "retry."
                 )
                 return retried
         except ApiError as exc:
             if exc.status != HTTPStatus.CONFLICT:
                 raise
             self.note(
-                f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: a metric changed "
-                "since the run was judged (CompletionKit refuses to mix versions in one run)."
+                f"{not_retried}: a metric changed since the run was judged (CompletionKit "
+                "refuses to mix versions in one run)."
             )
             return run
         self.log.info(f"Retrying {counted(failed, 'failed row')} of run {run.id} once")
@@ -891,9 +890,10 @@ def failed_rows(run: Run) -> int:
 
 def _run_notes(run: Run) -> Iterator[str]:
     if run.progress and run.progress.generated.failed:
+        failed = run.progress.generated.failed
         yield (
-            f"{counted(run.progress.generated.failed, 'row')} of run {run.id} failed to generate and were "
-            "not compared."
+            f"{counted(failed, 'row')} of run {run.id} failed to generate and "
+            f"{plural(failed, 'was', 'were')} not compared."
         )
     if run.progress and run.progress.judged.failed:
         yield f"{counted(run.progress.judged.failed, 'row')} of run {run.id} failed judging."

@@ -455,6 +455,10 @@ def test_a_row_that_fails_again_is_retried_only_once(
     assert "0 recovered, 1 still failed" in result.summary_text
     assert result.report is not None
     assert result.report["counts"]["unscored"] == 1
+    run_id = result.outputs["run-id"]
+    assert (
+        f"1 row of run {run_id} failed to generate and was not compared." in result.report["notes"]
+    )
 
 
 def test_a_retry_refused_for_a_changed_metric_leaves_the_rows_unscored(
