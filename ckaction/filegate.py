@@ -61,6 +61,10 @@ from ckaction.wording import counted
 CONTENT_RUN_PREFIX = "ckaction gate cfg-"
 
 
+INPUT_FIELDS = ("id", "input_data")
+"""What a confirm reads of the baseline's responses: each row's input, to rebuild the flagged rows."""
+
+
 def content_run_name(spec: RunSpec) -> str:
     """A candidate run's name: the plan's hash, no commit (the candidate prompt is the content's)."""
     return f"{CONTENT_RUN_PREFIX}{spec.config_hash()}"
@@ -430,7 +434,8 @@ class FileGate:
                 continue
             with self.log.group(f"{outcome.path}: confirming the flagged rows"):
                 try:
-                    inputs = {r.id: r.input_data for r in self.client.responses(item.baseline.id)}
+                    baseline_rows = self.client.responses(item.baseline.id, INPUT_FIELDS)
+                    inputs = {r.id: r.input_data for r in baseline_rows}
                     report = item.gate.confirm(
                         confirmer, item.baseline, item.run, inputs, flagged_in_step=in_step
                     )

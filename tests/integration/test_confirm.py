@@ -206,6 +206,11 @@ def test_a_prompt_file_whose_only_regression_is_a_flip_passes_and_is_trusted(
     assert by_row_of(file["report"])[FLIPPED_ROW]["status"] == "flaky"
     assert PASSED_TAG in [t["name"] for t in emulated.emulator.get_run(file["run-id"])["tags"]]
     assert "Confirming 1 flagged row before failing" in result.summary_text
+    # The baseline's inputs for the confirm are read with `fields=`, not its whole responses
+    # (fails before the fix: the confirm downloaded every output of the baseline again).
+    baseline = f"/runs/{file['baseline-run-id']}/responses"
+    asked = [r.query.get("fields") for r in emulated.emulator.requests if r.path == baseline]
+    assert asked and None not in asked
 
 
 def test_confirm_max_rows_caps_the_flagged_rows_of_all_files_together(emulated, action_env) -> None:
