@@ -452,8 +452,9 @@ class FileGate:
 
     def score_new(self, item: Started, run: Run) -> Report:
         """A new prompt has nothing to compare with: its absolute scores, passed unless a check
-        failed."""
+        failed. Its failed rows get the one retry a compared run's get (`Gate.salvage`)."""
         gate = item.gate
+        run = gate.salvage(run)
         gate.scored(run)
         rate = run.check_pass_rate
         checks = "no checks" if rate is None else f"{rate:.0%} of checks passed"

@@ -533,3 +533,32 @@ def test_the_read_back_of_a_lost_rerun_never_waits_past_the_deadline(emulated: E
         Reruns.of(gate).rerun(old)
     assert gate.clock() <= gate.deadline
     assert len(requests_to(emulated, "POST", r"/rerun$")) == 1
+
+
+def test_a_new_prompt_files_failed_row_is_retried_once_too(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """A prompt file with `create: true` has no baseline, and its run's failed rows get the same
+    one retry as a compared run's. Fails before the fix: the new prompt's run was scored as it was,
+    its failed row left out of its average without a retry."""
+    from tests.integration.test_prompt_files_gate import write
+
+    ids = emulated.ids
+    emulated.emulator.generator = FlakyProvider(FLAKY_ORDER, failures=1)
+    write(
+        action_env,
+        "prompts/refund-reply.yml",
+        "Explain the refund of order #{{order_number}}: {{customer_message}}",
+        prompt="Refund reply",
+        create=True,
+        eval={"dataset-id": ids.dataset_id, "metric-ids": ids.metric_ids, "judge-model": "gpt-4.1"},
+    )
+    result = run_action(
+        emulated, action_env, {"api-url": emulated.url, "prompt-files": "prompts/*.yml"}
+    )
+    assert result.code == 0, result.stdout
+    assert result.report is not None
+    (file,) = result.report["files"]
+    run_id = file["run-id"]
+    assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
+    assert f"Retried 1 failed row of run {run_id} once" in result.summary_text
