@@ -7,6 +7,8 @@ nothing a confirm makes becomes a baseline."""
 from __future__ import annotations
 
 from ckaction.candidates import PASSED_TAG
+from ckaction.clock import Deadline
+from ckaction.confirm import Confirmer
 from ckaction.emulator import Fault
 from ckaction.emulator.judging import JudgeCall, NoisyJudge, ScriptedJudge, Verdict
 from ckaction.emulator.records import parse_csv
@@ -15,6 +17,7 @@ from ckaction.filegate import CONTENT_RUN_PREFIX
 from ckaction.runtags import CONFIRM_TAG
 from tests.conftest import ActionEnv, Emulated
 from tests.integration.helpers import api_root, gate_step, run_action
+from tests.integration.test_engine_offers import emulated_gate
 from tests.integration.test_prompt_files_gate import PASSING, write
 
 FLIP_SEED = 1
@@ -322,3 +325,41 @@ def test_a_stuck_prompt_files_run_replaced_then_confirmed_trusts_the_fresh_run(
     assert PASSED_TAG not in tags(stuck["id"])
     _, runs = confirm_made(emulated)
     assert runs and all(f"run {fresh} " in r["name"] for r in runs)
+
+
+def test_no_confirm_run_is_paid_for_once_the_deadline_has_passed(emulated: Emulated) -> None:
+    """A confirm reached after the step's deadline (another prompt file's retry waited it out)
+    starts nothing it could never read: the rows keep their verdict and the report says why.
+    Fails before the fix: the dataset and 2 × N runs were made after the deadline."""
+    drops_on(emulated, DROPPED_ORDER)
+    gate = emulated_gate(emulated)
+    report = gate.run()
+    evaluation = report.evaluation
+    assert evaluation is not None and evaluation.counts.regressed == 1
+    client, time = gate.client, emulated.time
+    baseline = client.get_run(emulated.ids.baseline_run_id)
+    candidate = client.get_run(int(report.outputs()["run-id"]))
+    inputs = {r.id: r.input_data for r in client.responses(baseline.id, ("id", "input_data"))}
+    emulated.emulator.requests.clear()
+    confirmer = Confirmer(
+        client,
+        runs=2,
+        max_rows=20,
+        log=gate.log,
+        clock=time.now,
+        sleep=time.sleep,
+        deadline=Deadline(time.now() - 1.0, time.now),
+    )
+    confirmed, facts = confirmer.confirm(
+        evaluation,
+        baseline=baseline,
+        candidate=candidate,
+        inputs=inputs,
+        tolerances=gate.tolerances,
+        label=None,
+        mark="late",
+    )
+    assert confirmed == evaluation
+    assert facts is not None and facts.skipped is not None
+    assert "timeout-minutes" in facts.skipped
+    assert not [r for r in emulated.emulator.requests if r.method == "POST"]

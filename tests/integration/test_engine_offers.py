@@ -23,6 +23,7 @@ from ckaction.report import Facts
 from ckaction.rerun import Reruns
 from tests.conftest import TOKEN, ActionEnv, Emulated
 from tests.integration.helpers import Result, api_root, gate_step, run_action, statuses
+from tests.integration.test_prompt_files_gate import write
 
 VERDICT_QUERY = ",".join(VERDICT_FIELDS)
 WITH_OUTPUT_QUERY = ",".join((*VERDICT_FIELDS, OUTPUT_FIELD))
@@ -541,8 +542,6 @@ def test_a_new_prompt_files_failed_row_is_retried_once_too(
     """A prompt file with `create: true` has no baseline, and its run's failed rows get the same
     one retry as a compared run's. Fails before the fix: the new prompt's run was scored as it was,
     its failed row left out of its average without a retry."""
-    from tests.integration.test_prompt_files_gate import write
-
     ids = emulated.ids
     emulated.emulator.generator = FlakyProvider(FLAKY_ORDER, failures=1)
     write(
