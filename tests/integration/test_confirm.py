@@ -209,6 +209,7 @@ def test_a_prompt_file_whose_only_regression_is_a_flip_passes_and_is_trusted(
     assert by_row_of(file["report"])[FLIPPED_ROW]["status"] == "flaky"
     assert PASSED_TAG in [t["name"] for t in emulated.emulator.get_run(file["run-id"])["tags"]]
     assert "Confirming 1 flagged row before failing" in result.summary_text
+    assert "✅ passed (1 flaky row, not failing)" in result.summary_text  # the overview's verdict
     # The baseline's inputs for the confirm are read with `fields=`, not its whole responses
     # (fails before the fix: the confirm downloaded every output of the baseline again).
     baseline = f"/runs/{file['baseline-run-id']}/responses"
