@@ -646,8 +646,8 @@ class Gate:
         return self.obtain_run(spec, f"{mark} fresh-{stuck_run.id}")
 
     def wait_unless_stuck(self, run: Run) -> tuple[Run, str | None]:
-        """Wait for a run this job did not start: (the finished run, None), or (the run, why it
-        is stuck) as soon as it is; `GateTimeout` at the deadline."""
+        """Wait for a run this job did not start (or whose retry it sent): (the finished run,
+        None), or (the run, why it is stuck) as soon as it is; `GateTimeout` at the deadline."""
         watch = ProgressWatch.start(run, self.clock(), self.settings.stale_minutes * 60.0)
         stuck: str | None = None
 
@@ -685,9 +685,10 @@ class Gate:
     def salvage(self, run: Run) -> Run:
         """Give the finished run's failed rows (failed to generate or to be judged) one more
         chance before they are declared unscored: `POST /runs/:id/retry_failures` once, when at
-        least `RETRY_MIN_SECONDS` are left, then wait for the run again within the deadline (a run
-        the retry leaves `running` times out like any other). What was retried, and what came
-        of it, is a note of the report."""
+        least `RETRY_MIN_SECONDS` are left, then wait for the run again within the deadline. A
+        run the retry leaves `running` with no progress falls under the stuck rule
+        (`wait_unless_stuck`): not waited on, its rows compared as they were before the retry.
+        What was retried, and what came of it, is a note of the report."""
         failed = failed_rows(run)
         if not failed or not run.is_terminal:
             return run
@@ -721,7 +722,13 @@ class Gate:
             )
             return run
         self.log.info(f"Retrying {counted(failed, 'failed row')} of run {run.id} once")
-        finished = self.wait(retried)
+        finished, stuck = self.wait_unless_stuck(retried)
+        if stuck is not None:  # the stuck rule: not waited on; the rows stay as they were
+            self.note(
+                f"The retry of {counted(failed, 'failed row')} of run {run.id} was not waited on "
+                f"({stuck}): {plural(failed, 'it is', 'they are')} compared as they were."
+            )
+            return run
         still = failed_rows(finished)
         self.note(
             f"Retried {counted(failed, 'failed row')} of run {run.id} once (retry_failures): "

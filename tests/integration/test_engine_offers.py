@@ -561,3 +561,35 @@ def test_a_new_prompt_files_failed_row_is_retried_once_too(
     run_id = file["run-id"]
     assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
     assert f"Retried 1 failed row of run {run_id} once" in result.summary_text
+
+
+class StallingRetry(FlakyProvider):
+    """A row fails once, and the retry of it never moves: the engine before 0.28.39 could leave a
+    retried run `running` for ever (shared/completionkit-api.md §15). The emulator's pace after the
+    failure puts the retried row a year away."""
+
+    def __init__(self, emulated: Emulated) -> None:
+        super().__init__(FLAKY_ORDER, failures=1)
+        self.emulated = emulated
+
+    def __call__(self, prompt: JsonDict, row: dict[str, str]) -> str:
+        if row.get("order_number") == self.order and self.failures > 0:
+            self.emulated.emulator.run_duration = 365 * 24 * 3600.0
+        return super().__call__(prompt, row)
+
+
+def test_a_retry_that_leaves_the_run_stuck_falls_under_the_stuck_rule(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """Fails before the fix: the gate waited on the stalled retry until timeout-minutes and ended
+    in an error, with the other rows measured and never compared."""
+    emulated.emulator.generator = StallingRetry(emulated)
+    started = emulated.time.now()
+    result = gate_step(emulated, action_env, **{"stale-minutes": "1", "timeout-minutes": "20"})
+    assert result.code == 1, result.summary  # the seeded regression, compared
+    assert emulated.time.now() - started < 20 * 60
+    run_id = result.outputs["run-id"]
+    assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
+    assert f"The progress of run {run_id} has not moved for 1 minute" in result.summary_text
+    assert result.report is not None
+    assert result.report["counts"]["unscored"] == 1
