@@ -125,6 +125,9 @@ def test_a_real_drop_is_confirmed_and_the_build_red(emulated, action_env) -> Non
     assert "Confirming 1 flagged row before failing" in result.summary_text
     assert "❌ confirmed" in result.summary
     assert "Regressed rows" in result.summary
+    # The log's regression line says the confirm's verdict (fails before: it read as unconfirmed).
+    index = emulated.ids.regressed_row_index
+    assert f"regression: row {index} (confirmed): Accuracy 4" in result.stdout
 
 
 def test_failed_confirm_runs_leave_the_row_unassessable_and_failing(emulated, action_env) -> None:
@@ -138,6 +141,8 @@ def test_failed_confirm_runs_leave_the_row_unassessable_and_failing(emulated, ac
     assert result.outputs["regressions"] == "1"
     assert result.report["confirm"]["problem"]
     assert "keep their verdict" in result.summary_text
+    index = emulated.ids.regressed_row_index
+    assert f"regression: row {index} (unassessable, verdict kept): Accuracy 4" in result.stdout
 
 
 def test_more_flagged_rows_than_confirm_max_rows_fail_without_confirming(
