@@ -54,6 +54,9 @@ LOOKUP_ATTEMPTS = 3
 LOOKUP_PAUSE_SECONDS = 2.0
 RETRY_MIN_SECONDS = 30.0
 """`retry_failures` is sent only with at least this long left before the step's deadline."""
+RETRY_RESERVE_SECONDS = 15.0
+"""A retry still going this long before the deadline is given up on: the time left compares the
+rows as they were (a retry never costs the verdict)."""
 
 
 class Log(Protocol):
@@ -645,9 +648,12 @@ class Gate:
         mark = stuck_run.name or run_mark(spec, self.commit)
         return self.obtain_run(spec, f"{mark} fresh-{stuck_run.id}")
 
-    def wait_unless_stuck(self, run: Run) -> tuple[Run, str | None]:
+    def wait_unless_stuck(
+        self, run: Run, *, give_up_at: float | None = None
+    ) -> tuple[Run, str | None]:
         """Wait for a run this job did not start (or whose retry it sent): (the finished run,
-        None), or (the run, why it is stuck) as soon as it is; `GateTimeout` at the deadline."""
+        None), or (the run, why it is not waited on) as soon as it is stuck or, with
+        `give_up_at`, still running then; `GateTimeout` at the deadline."""
         watch = ProgressWatch.start(run, self.clock(), self.settings.stale_minutes * 60.0)
         stuck: str | None = None
 
@@ -659,7 +665,11 @@ class Gate:
 
         def is_stuck(runs: list[Run]) -> bool:
             nonlocal stuck
-            stuck = watch.stuck(runs[0], self.clock())
+            now = self.clock()
+            stuck = watch.stuck(runs[0], now)
+            if stuck is None and give_up_at is not None and now >= give_up_at:
+                left = self.deadline - now
+                stuck = f"run {run.id} was still running with {left:.0f} s of timeout-minutes left"
             return stuck is not None
 
         (last,) = self.wait_all([run], look, stop=is_stuck)
@@ -685,9 +695,10 @@ class Gate:
     def salvage(self, run: Run) -> Run:
         """Give the finished run's failed rows (failed to generate or to be judged) one more
         chance before they are declared unscored: `POST /runs/:id/retry_failures` once, when at
-        least `RETRY_MIN_SECONDS` are left, then wait for the run again within the deadline. A
-        run the retry leaves `running` with no progress falls under the stuck rule
-        (`wait_unless_stuck`): not waited on, its rows compared as they were before the retry.
+        least `RETRY_MIN_SECONDS` are left, then wait for the run again. A run the retry leaves
+        `running` with no progress falls under the stuck rule (`wait_unless_stuck`), and one still
+        running `RETRY_RESERVE_SECONDS` before the deadline is given up on: either way its rows
+        are compared as they were before the retry.
         What was retried, and what came of it, is a note of the report."""
         failed = failed_rows(run)
         if not failed or not run.is_terminal:
@@ -722,8 +733,9 @@ class Gate:
             )
             return run
         self.log.info(f"Retrying {counted(failed, 'failed row')} of run {run.id} once")
-        finished, stuck = self.wait_unless_stuck(retried)
-        if stuck is not None:  # the stuck rule: not waited on; the rows stay as they were
+        give_up_at = self.deadline - RETRY_RESERVE_SECONDS
+        finished, stuck = self.wait_unless_stuck(retried, give_up_at=give_up_at)
+        if stuck is not None:  # not waited on: the rows stay as they were
             self.note(
                 f"The retry of {counted(failed, 'failed row')} of run {run.id} was not waited on "
                 f"({stuck}): {plural(failed, 'it is', 'they are')} compared as they were."

@@ -593,3 +593,20 @@ def test_a_retry_that_leaves_the_run_stuck_falls_under_the_stuck_rule(
     assert f"The progress of run {run_id} has not moved for 1 minute" in result.summary_text
     assert result.report is not None
     assert result.report["counts"]["unscored"] == 1
+
+
+def test_a_retry_still_going_near_the_deadline_leaves_the_rows_compared_as_they_were(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """The retry may not cost the verdict: a retried row still pending as the deadline nears is
+    given up on in time to compare the rows as they were. Fails before the fix: the gate waited on
+    the retry to the deadline and ended in a timeout error, the run measured and never compared."""
+    emulated.emulator.generator = StallingRetry(emulated)
+    result = gate_step(emulated, action_env, **{"stale-minutes": "60", "timeout-minutes": "5"})
+    assert result.code == 1, result.summary  # the seeded regression, compared
+    run_id = result.outputs["run-id"]
+    assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
+    assert f"The retry of 1 failed row of run {run_id} was not waited on" in result.summary_text
+    assert "s of timeout-minutes left" in result.summary_text
+    assert result.report is not None
+    assert result.report["counts"]["unscored"] == 1
