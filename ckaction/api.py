@@ -237,16 +237,20 @@ class CompletionKitClient:
         """`POST /runs/:id/regrade`: re-judge the run's succeeded responses in place under the
         metrics' current versions, without generating again (the run is `running` meanwhile).
         Not retried after it may have landed: the caller reads the run first."""
-        data = self._call("POST", f"runs/{run_id}/regrade", idempotent=False, what=f"run {run_id}")
+        with _unrouted_means_too_old("regrade"):
+            data = self._call(
+                "POST", f"runs/{run_id}/regrade", idempotent=False, what=f"run {run_id}"
+            )
         return self._parse(Run, data)
 
     def retry_failures(self, run_id: int) -> Run:
         """`POST /runs/:id/retry_failures`: queue the run's failed rows again, in place (409 when
         a metric's version moved since the run was judged). Not retried after it may have
         landed: the caller reads the run first."""
-        data = self._call(
-            "POST", f"runs/{run_id}/retry_failures", idempotent=False, what=f"run {run_id}"
-        )
+        with _unrouted_means_too_old("retry_failures"):
+            data = self._call(
+                "POST", f"runs/{run_id}/retry_failures", idempotent=False, what=f"run {run_id}"
+            )
         return self._parse(Run, data)
 
     def probe_engine(self, run_id: int) -> None:

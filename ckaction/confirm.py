@@ -5,7 +5,8 @@ for all of them, their scores read back; the verdicts are `flaky.py`'s.
 Everything it makes is tagged `ckaction-confirm` and named `ckaction confirm …`, so baseline
 resolution skips it and `cleanup` removes it after `keep-days`. Whatever goes wrong on the way (a
 refused write, a failed run, the step's deadline) leaves the flagged rows `unassessable`: they keep
-their verdict, and the gate fails on them as it would have without confirming.
+their verdict, and the gate fails on them as it would have without confirming. Nothing is made once
+the deadline has passed.
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ class Confirmer:
                 f"{in_step} rows were flagged, more than confirm-max-rows "
                 f"({self.max_rows}): that is a real regression, so the gate fails without "
                 "confirming"
+            )
+        if reason is None and self.deadline.passed:
+            reason = (
+                "the step's timeout-minutes had run out, so no confirm run could be read; the "
+                "flagged rows keep their verdict"
             )
         if reason is not None:
             self.log.info(f"Not confirming the flagged rows: {reason}.")

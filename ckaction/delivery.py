@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 REGRESSED_ROWS_ECHOED = 200
 ECHOED_INPUT_CHARS = 200
+CONFIRM_VERDICTS = {"confirmed": " (confirmed)", "unassessable": " (unassessable, verdict kept)"}
+"""What a failing row's log line adds after a confirm (`confirm-runs`) re-tested it."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,8 @@ def _announce_regressions(
                     else f"{cell.baseline} → {cell.new} ({cell.delta:+})"
                 )
                 runner.info(
-                    f"regression: {prefix}row {row.row_index}: {cell.metric_name} {change}: "
+                    f"regression: {prefix}row {row.row_index}{CONFIRM_VERDICTS.get(row.status, '')}"
+                    f": {cell.metric_name} {change}: "
                     f"{row.input[:ECHOED_INPUT_CHARS]}"
                 )
         if len(rows) > REGRESSED_ROWS_ECHOED:

@@ -61,6 +61,10 @@ from ckaction.wording import counted
 CONTENT_RUN_PREFIX = "ckaction gate cfg-"
 
 
+INPUT_FIELDS = ("id", "input_data")
+"""What a confirm reads of the baseline's responses: each row's input, to rebuild the flagged rows."""
+
+
 def content_run_name(spec: RunSpec) -> str:
     """A candidate run's name: the plan's hash, no commit (the candidate prompt is the content's)."""
     return f"{CONTENT_RUN_PREFIX}{spec.config_hash()}"
@@ -160,6 +164,8 @@ class FileGate:
             else:
                 outcomes[file.path] = step
         by_run = {item.run.id: item for item in started}
+        # Each file's run as it stands: a stuck one's replacement (`restart`) takes its place.
+        current = {item.file.path: item for item in started}
 
         def finished(run: Run) -> None:
             item = by_run[run.id]
@@ -182,14 +188,14 @@ class FileGate:
                 else:  # still running: another file's run was stuck
                     step = replace(item, run=run)
                 if isinstance(step, Started):
-                    by_run[step.run.id] = step
+                    by_run[step.run.id] = current[step.file.path] = step
                     still.append(step)
                 else:
                     outcomes[item.file.path] = step
             waiting = still
         ordered = tuple(outcomes[file.path] for file in files)
         if self.confirmer is not None:
-            ordered = self.confirmed(self.confirmer, ordered, started)
+            ordered = self.confirmed(self.confirmer, ordered, list(current.values()))
         return Report(
             result=step_result(ordered),
             tolerances=tolerances_of(self.settings),
@@ -428,7 +434,8 @@ class FileGate:
                 continue
             with self.log.group(f"{outcome.path}: confirming the flagged rows"):
                 try:
-                    inputs = {r.id: r.input_data for r in self.client.responses(item.baseline.id)}
+                    baseline_rows = self.client.responses(item.baseline.id, INPUT_FIELDS)
+                    inputs = {r.id: r.input_data for r in baseline_rows}
                     report = item.gate.confirm(
                         confirmer, item.baseline, item.run, inputs, flagged_in_step=in_step
                     )
@@ -445,8 +452,9 @@ class FileGate:
 
     def score_new(self, item: Started, run: Run) -> Report:
         """A new prompt has nothing to compare with: its absolute scores, passed unless a check
-        failed."""
+        failed. Its failed rows get the one retry a compared run's get (`Gate.salvage`)."""
         gate = item.gate
+        run = gate.salvage(run)
         gate.scored(run)
         rate = run.check_pass_rate
         checks = "no checks" if rate is None else f"{rate:.0%} of checks passed"

@@ -36,7 +36,7 @@ from ckaction.report import Facts, Report, RunRef, rebaseline_command, tolerance
 from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
-from ckaction.wording import counted
+from ckaction.wording import counted, plural
 
 if TYPE_CHECKING:
     from ckaction.confirm import Confirmer
@@ -54,6 +54,9 @@ LOOKUP_ATTEMPTS = 3
 LOOKUP_PAUSE_SECONDS = 2.0
 RETRY_MIN_SECONDS = 30.0
 """`retry_failures` is sent only with at least this long left before the step's deadline."""
+RETRY_RESERVE_SECONDS = 15.0
+"""A retry still going this long before the deadline is given up on: the time left compares the
+rows as they were (a retry never costs the verdict)."""
 
 
 class Log(Protocol):
@@ -645,9 +648,12 @@ class Gate:
         mark = stuck_run.name or run_mark(spec, self.commit)
         return self.obtain_run(spec, f"{mark} fresh-{stuck_run.id}")
 
-    def wait_unless_stuck(self, run: Run) -> tuple[Run, str | None]:
-        """Wait for a run this job did not start: (the finished run, None), or (the run, why it
-        is stuck) as soon as it is; `GateTimeout` at the deadline."""
+    def wait_unless_stuck(
+        self, run: Run, *, give_up_at: float | None = None
+    ) -> tuple[Run, str | None]:
+        """Wait for a run this job did not start (or whose retry it sent): (the finished run,
+        None), or (the run, why it is not waited on) as soon as it is stuck or, with
+        `give_up_at`, still running then; `GateTimeout` at the deadline."""
         watch = ProgressWatch.start(run, self.clock(), self.settings.stale_minutes * 60.0)
         stuck: str | None = None
 
@@ -659,7 +665,11 @@ class Gate:
 
         def is_stuck(runs: list[Run]) -> bool:
             nonlocal stuck
-            stuck = watch.stuck(runs[0], self.clock())
+            now = self.clock()
+            stuck = watch.stuck(runs[0], now)
+            if stuck is None and give_up_at is not None and now >= give_up_at:
+                left = self.deadline - now
+                stuck = f"run {run.id} was still running with {left:.0f} s of timeout-minutes left"
             return stuck is not None
 
         (last,) = self.wait_all([run], look, stop=is_stuck)
@@ -685,18 +695,19 @@ class Gate:
     def salvage(self, run: Run) -> Run:
         """Give the finished run's failed rows (failed to generate or to be judged) one more
         chance before they are declared unscored: `POST /runs/:id/retry_failures` once, when at
-        least `RETRY_MIN_SECONDS` are left, then wait for the run again within the deadline (a run
-        the retry leaves `running` times out like any other). What was retried, and what came
-        of it, is a note of the report."""
+        least `RETRY_MIN_SECONDS` are left, then wait for the run again. A run the retry leaves
+        `running` with no progress falls under the stuck rule (`wait_unless_stuck`), and one still
+        running `RETRY_RESERVE_SECONDS` before the deadline is given up on: either way its rows
+        are compared as they were before the retry.
+        What was retried, and what came of it, is a note of the report."""
         failed = failed_rows(run)
         if not failed or not run.is_terminal:
             return run
+        were = plural(failed, "was", "were")
+        not_retried = f"{counted(failed, 'failed row')} of run {run.id} {were} not retried"
         left = self.deadline - self.clock()
         if left < RETRY_MIN_SECONDS:
-            self.note(
-                f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: {left:.0f} s of "
-                "timeout-minutes were left."
-            )
+            self.note(f"{not_retried}: {left:.0f} s of timeout-minutes were left.")
             return run
         try:
             retried = self.client.retry_failures(run.id)
@@ -709,20 +720,27 @@ class Gate:
             retried = self.client.get_run(run.id)
             if retried.status != "running":
                 self.note(
-                    f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: the answer to "
-                    "retry_failures was lost and the run shows no retry."
+                    f"{not_retried}: the answer to retry_failures was lost and the run shows no "
+                    "retry."
                 )
                 return retried
         except ApiError as exc:
             if exc.status != HTTPStatus.CONFLICT:
                 raise
             self.note(
-                f"{counted(failed, 'failed row')} of run {run.id} {'was' if failed == 1 else 'were'} not retried: a metric changed "
-                "since the run was judged (CompletionKit refuses to mix versions in one run)."
+                f"{not_retried}: a metric changed since the run was judged (CompletionKit "
+                "refuses to mix versions in one run)."
             )
             return run
         self.log.info(f"Retrying {counted(failed, 'failed row')} of run {run.id} once")
-        finished = self.wait(retried)
+        give_up_at = self.deadline - RETRY_RESERVE_SECONDS
+        finished, stuck = self.wait_unless_stuck(retried, give_up_at=give_up_at)
+        if stuck is not None:  # not waited on: the rows stay as they were
+            self.note(
+                f"The retry of {counted(failed, 'failed row')} of run {run.id} was not waited on "
+                f"({stuck}): {plural(failed, 'it is', 'they are')} compared as they were."
+            )
+            return run
         still = failed_rows(finished)
         self.note(
             f"Retried {counted(failed, 'failed row')} of run {run.id} once (retry_failures): "
@@ -891,9 +909,10 @@ def failed_rows(run: Run) -> int:
 
 def _run_notes(run: Run) -> Iterator[str]:
     if run.progress and run.progress.generated.failed:
+        failed = run.progress.generated.failed
         yield (
-            f"{counted(run.progress.generated.failed, 'row')} of run {run.id} failed to generate and were "
-            "not compared."
+            f"{counted(failed, 'row')} of run {run.id} failed to generate and "
+            f"{plural(failed, 'was', 'were')} not compared."
         )
     if run.progress and run.progress.judged.failed:
         yield f"{counted(run.progress.judged.failed, 'row')} of run {run.id} failed judging."

@@ -216,7 +216,9 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "stale-minutes",
         "A reused or attached run that has had no rows, or whose progress has not moved, for this "
-        "many minutes is not waited on: a fresh run is started and the report says why.",
+        "many minutes is not waited on: a fresh run is started and the report says why. A "
+        "retry of a run's failed rows that has not moved for as long is not waited on either: "
+        "those rows are compared as they were.",
         GATE,
         default="10",
         metavar="MINUTES",

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from ckaction.api import CompletionKitClient
-from ckaction.clock import Sleep, WallClock
+from ckaction.clock import Clock, Sleep, WallClock
 from ckaction.errors import UncertainOutcome
 from ckaction.flow import Gate, Log
 from ckaction.models import Run
@@ -57,22 +57,34 @@ class Reruns:
         client: CompletionKitClient,
         *,
         log: Log,
+        clock: Clock,
         sleep: Sleep,
+        deadline: float,
         wall_clock: WallClock,
     ) -> None:
         self.client = client
         self.log = log
+        self.clock = clock
         self.sleep = sleep
+        self.deadline = deadline
         self.wall_clock = wall_clock
 
     @classmethod
     def of(cls, gate: Gate) -> Reruns:
-        """Reruns through the gate's client, log, sleep and wall clock."""
-        return cls(gate.client, log=gate.log, sleep=gate.sleep, wall_clock=gate.wall_clock)
+        """Reruns through the gate's client, log, clocks, sleep and deadline."""
+        return cls(
+            gate.client,
+            log=gate.log,
+            clock=gate.clock,
+            sleep=gate.sleep,
+            deadline=gate.deadline,
+            wall_clock=gate.wall_clock,
+        )
 
     def rerun(self, old: Run, *, taken: Collection[int] = ()) -> Run:
         """A new, started run with `old`'s settings. `taken`: runs that are already someone's
-        (earlier reruns of the same step), never read back as this one."""
+        (earlier reruns of the same step), never read back as this one. Nothing is sent again
+        once the step's deadline has passed."""
         for attempt in range(1, MAX_RERUN_ATTEMPTS + 1):
             started = self.wall_clock()
             try:
@@ -86,13 +98,13 @@ class Reruns:
                 found = self.read_back(old, started - CLOCK_SKEW, {old.id, *taken})
                 if found is not None:
                     return found
-                if attempt == MAX_RERUN_ATTEMPTS:
+                if attempt == MAX_RERUN_ATTEMPTS or self.clock() >= self.deadline:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read_back(self, old: Run, since: datetime, taken: Collection[int]) -> Run | None:
         """The newest copy of `old` created since `since` and not `taken`: now, then twice more
-        a moment apart (a rerun may land after its answer was lost)."""
+        a moment apart (a rerun may land after its answer was lost), never past the deadline."""
         filters = {
             key: value
             for key, value in (("prompt_id", old.prompt_id), ("dataset_id", old.dataset_id))
@@ -100,7 +112,10 @@ class Reruns:
         }
         for attempt in range(READ_BACK_ATTEMPTS):
             if attempt:
-                self.sleep(READ_BACK_PAUSE_SECONDS)
+                pause = min(READ_BACK_PAUSE_SECONDS, self.deadline - self.clock())
+                if pause <= 0:
+                    break
+                self.sleep(pause)
             for run in self.client.list_runs(**filters):  # newest first
                 stamp = created_at(run)
                 if stamp is not None and stamp < since:

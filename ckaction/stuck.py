@@ -1,7 +1,7 @@
 """Pure: whether a run this job did not start is stuck. The engine can leave a run `running` for
-ever (a lost start job; `retry_failures` before 0.28.39), so a gate that reuses or attaches to a run
-watches its progress over its own polling: no rows, or no movement, for `stale-minutes` means the
-run is not waited on any longer.
+ever (a lost start job; `retry_failures` before 0.28.39), so a gate that reuses or attaches to a
+run, or retries its failed rows, watches its progress over its own polling: no rows, or no
+movement, for `stale-minutes` means the run is not waited on any longer.
 
 Time is this job's own clock from the moment it first saw the run, so never less than the same span
 after the run's `created_at`, whatever the skew between our clock and the server's."""

@@ -178,6 +178,16 @@ def test_a_rerun_answered_404_by_an_old_engine_names_the_version_needed(
         client_for(served.url).rerun(emulated.ids.baseline_run_id)
 
 
+@pytest.mark.parametrize("endpoint", ["regrade", "retry_failures"])
+def test_regrade_and_retry_answered_404_by_an_old_engine_name_the_version_needed(
+    emulated, served, client_for, endpoint
+):
+    """The other 0.7.0 endpoints read as rerun does (fails before: a bare 404, "Not Found")."""
+    emulated.emulator.old_engine = True
+    with pytest.raises(EngineTooOld, match=rf"`{endpoint}` endpoint .* needs {api.OLDEST_ENGINE}"):
+        getattr(client_for(served.url), endpoint)(emulated.ids.baseline_run_id)
+
+
 def test_a_rerun_of_a_run_that_does_not_exist_is_still_not_found(served, client_for):
     with pytest.raises(NotFound, match="Record not found"):
         client_for(served.url).rerun(999_999)

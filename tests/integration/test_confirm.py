@@ -7,13 +7,17 @@ nothing a confirm makes becomes a baseline."""
 from __future__ import annotations
 
 from ckaction.candidates import PASSED_TAG
+from ckaction.clock import Deadline
+from ckaction.confirm import Confirmer
 from ckaction.emulator import Fault
 from ckaction.emulator.judging import JudgeCall, NoisyJudge, ScriptedJudge, Verdict
 from ckaction.emulator.records import parse_csv
 from ckaction.emulator.seed import DEMO_ROWS, TEMPLATE_V2
+from ckaction.filegate import CONTENT_RUN_PREFIX
 from ckaction.runtags import CONFIRM_TAG
 from tests.conftest import ActionEnv, Emulated
 from tests.integration.helpers import api_root, gate_step, run_action
+from tests.integration.test_engine_offers import emulated_gate
 from tests.integration.test_prompt_files_gate import PASSING, write
 
 FLIP_SEED = 1
@@ -121,6 +125,9 @@ def test_a_real_drop_is_confirmed_and_the_build_red(emulated, action_env) -> Non
     assert "Confirming 1 flagged row before failing" in result.summary_text
     assert "❌ confirmed" in result.summary
     assert "Regressed rows" in result.summary
+    # The log's regression line says the confirm's verdict (fails before: it read as unconfirmed).
+    index = emulated.ids.regressed_row_index
+    assert f"regression: row {index} (confirmed): Accuracy 4" in result.stdout
 
 
 def test_failed_confirm_runs_leave_the_row_unassessable_and_failing(emulated, action_env) -> None:
@@ -134,6 +141,8 @@ def test_failed_confirm_runs_leave_the_row_unassessable_and_failing(emulated, ac
     assert result.outputs["regressions"] == "1"
     assert result.report["confirm"]["problem"]
     assert "keep their verdict" in result.summary_text
+    index = emulated.ids.regressed_row_index
+    assert f"regression: row {index} (unassessable, verdict kept): Accuracy 4" in result.stdout
 
 
 def test_more_flagged_rows_than_confirm_max_rows_fail_without_confirming(
@@ -205,6 +214,12 @@ def test_a_prompt_file_whose_only_regression_is_a_flip_passes_and_is_trusted(
     assert by_row_of(file["report"])[FLIPPED_ROW]["status"] == "flaky"
     assert PASSED_TAG in [t["name"] for t in emulated.emulator.get_run(file["run-id"])["tags"]]
     assert "Confirming 1 flagged row before failing" in result.summary_text
+    assert "✅ passed (1 flaky row, not failing)" in result.summary_text  # the overview's verdict
+    # The baseline's inputs for the confirm are read with `fields=`, not its whole responses
+    # (fails before the fix: the confirm downloaded every output of the baseline again).
+    baseline = f"/runs/{file['baseline-run-id']}/responses"
+    asked = [r.query.get("fields") for r in emulated.emulator.requests if r.path == baseline]
+    assert asked and None not in asked
 
 
 def test_confirm_max_rows_caps_the_flagged_rows_of_all_files_together(emulated, action_env) -> None:
@@ -266,3 +281,91 @@ def test_confirm_runs_still_going_at_the_deadline_leave_the_row_unassessable(
     assert "the flagged rows keep their verdict" in result.summary_text
     _, runs = confirm_made(emulated)
     assert len(runs) == 4 and all(run["status"] == "running" for run in runs)
+
+
+def flips_in_gate_runs(call: JudgeCall) -> Verdict:
+    """A flip only the gate's own candidate run sees: its answer to order 10533 scores 2 on
+    Accuracy there, and 4 wherever else it is judged (the confirm runs), so the row proves flaky."""
+    if (
+        str(call.run.get("name", "")).startswith(CONTENT_RUN_PREFIX)
+        and call.row.get("order_number") == DROPPED_ORDER
+        and call.metric.get("name") == "Accuracy"
+    ):
+        return Verdict(2, None, "Misses what the customer asked.")
+    return ScriptedJudge(default=4)(call)
+
+
+def test_a_stuck_prompt_files_run_replaced_then_confirmed_trusts_the_fresh_run(
+    emulated, action_env
+) -> None:
+    """Stuck replacement and confirm meet: the run the confirm re-tests, and the run tagged
+    `ckaction-passed` when its rows prove flaky, are the fresh run that was measured, never the
+    stuck one it replaced. Fails before the fix: the confirm took the file's first (stuck) run."""
+    emulated.emulator.judge = flips_in_gate_runs
+    write(action_env, "prompts/support-reply.yml", PASSING)
+    first = files_step(emulated, action_env)
+    assert first.code == 1, first.stdout  # the flip fails a gate that does not confirm
+    (stuck,) = [
+        r
+        for r in emulated.emulator.list_runs().items
+        if r.get("name", "").startswith(CONTENT_RUN_PREFIX)
+    ]
+    record = emulated.emulator._runs[stuck["id"]]
+    record.status, record.responses = "running", []  # its start job lost: no rows, for ever
+    again = files_step(
+        emulated,
+        action_env,
+        **{"confirm-runs": "2", "stale-minutes": "1"},
+        GITHUB_SHA="f" * 40,
+    )
+    assert again.code == 0, again.stdout
+    (file,) = again.report["files"]
+    fresh = int(file["run-id"])
+    assert fresh != stuck["id"]
+    assert by_row_of(file["report"])[2]["status"] == "flaky"
+
+    def tags(run_id: int) -> list[str]:
+        return [t["name"] for t in emulated.emulator.get_run(run_id)["tags"]]
+
+    assert PASSED_TAG in tags(fresh)
+    assert PASSED_TAG not in tags(stuck["id"])
+    _, runs = confirm_made(emulated)
+    assert runs and all(f"run {fresh} " in r["name"] for r in runs)
+
+
+def test_no_confirm_run_is_paid_for_once_the_deadline_has_passed(emulated: Emulated) -> None:
+    """A confirm reached after the step's deadline (another prompt file's retry waited it out)
+    starts nothing it could never read: the rows keep their verdict and the report says why.
+    Fails before the fix: the dataset and 2 × N runs were made after the deadline."""
+    drops_on(emulated, DROPPED_ORDER)
+    gate = emulated_gate(emulated)
+    report = gate.run()
+    evaluation = report.evaluation
+    assert evaluation is not None and evaluation.counts.regressed == 1
+    client, time = gate.client, emulated.time
+    baseline = client.get_run(emulated.ids.baseline_run_id)
+    candidate = client.get_run(int(report.outputs()["run-id"]))
+    inputs = {r.id: r.input_data for r in client.responses(baseline.id, ("id", "input_data"))}
+    emulated.emulator.requests.clear()
+    confirmer = Confirmer(
+        client,
+        runs=2,
+        max_rows=20,
+        log=gate.log,
+        clock=time.now,
+        sleep=time.sleep,
+        deadline=Deadline(time.now() - 1.0, time.now),
+    )
+    confirmed, facts = confirmer.confirm(
+        evaluation,
+        baseline=baseline,
+        candidate=candidate,
+        inputs=inputs,
+        tolerances=gate.tolerances,
+        label=None,
+        mark="late",
+    )
+    assert confirmed == evaluation
+    assert facts is not None and facts.skipped is not None
+    assert "timeout-minutes" in facts.skipped
+    assert not [r for r in emulated.emulator.requests if r.method == "POST"]

@@ -16,11 +16,14 @@ from ckaction.clock import Deadline
 from ckaction.emulator.faults import Fault
 from ckaction.emulator.judging import GenerationError, JsonDict, default_generator
 from ckaction.emulator.seed import DEMO_ROWS, TEMPLATE_V1
+from ckaction.errors import UncertainOutcome
 from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate
 from ckaction.inputs import Settings
 from ckaction.report import Facts
+from ckaction.rerun import Reruns
 from tests.conftest import TOKEN, ActionEnv, Emulated
 from tests.integration.helpers import Result, api_root, gate_step, run_action, statuses
+from tests.integration.test_prompt_files_gate import write
 
 VERDICT_QUERY = ",".join(VERDICT_FIELDS)
 WITH_OUTPUT_QUERY = ",".join((*VERDICT_FIELDS, OUTPUT_FIELD))
@@ -453,6 +456,10 @@ def test_a_row_that_fails_again_is_retried_only_once(
     assert "0 recovered, 1 still failed" in result.summary_text
     assert result.report is not None
     assert result.report["counts"]["unscored"] == 1
+    run_id = result.outputs["run-id"]
+    assert (
+        f"1 row of run {run_id} failed to generate and was not compared." in result.report["notes"]
+    )
 
 
 def test_a_retry_refused_for_a_changed_metric_leaves_the_rows_unscored(
@@ -513,3 +520,93 @@ def test_a_run_without_failures_is_not_retried(emulated: Emulated, action_env: A
     result = gate_step(emulated, action_env)
     assert result.code == 1, result.summary
     assert requests_to(emulated, "POST", r"/retry_failures$") == []
+
+
+def test_the_read_back_of_a_lost_rerun_never_waits_past_the_deadline(emulated: Emulated) -> None:
+    """A rerun answered 504 that never lands, one second before the step's deadline: the read-back
+    pauses stop at the deadline and nothing is sent again after it. Fails before the fix: the
+    read-back paused 2 s twice whatever the time left, and resent the rerun past the deadline."""
+    gate = emulated_gate(emulated, **{"timeout-minutes": "1"})
+    emulated.time.sleep(gate.deadline - gate.clock() - 1.0)
+    emulated.emulator.faults.append(Fault("POST", r"/rerun$", status=504, times=10))
+    old = gate.client.get_run(emulated.ids.baseline_run_id)
+    with pytest.raises(UncertainOutcome):
+        Reruns.of(gate).rerun(old)
+    assert gate.clock() <= gate.deadline
+    assert len(requests_to(emulated, "POST", r"/rerun$")) == 1
+
+
+def test_a_new_prompt_files_failed_row_is_retried_once_too(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """A prompt file with `create: true` has no baseline, and its run's failed rows get the same
+    one retry as a compared run's. Fails before the fix: the new prompt's run was scored as it was,
+    its failed row left out of its average without a retry."""
+    ids = emulated.ids
+    emulated.emulator.generator = FlakyProvider(FLAKY_ORDER, failures=1)
+    write(
+        action_env,
+        "prompts/refund-reply.yml",
+        "Explain the refund of order #{{order_number}}: {{customer_message}}",
+        prompt="Refund reply",
+        create=True,
+        eval={"dataset-id": ids.dataset_id, "metric-ids": ids.metric_ids, "judge-model": "gpt-4.1"},
+    )
+    result = run_action(
+        emulated, action_env, {"api-url": emulated.url, "prompt-files": "prompts/*.yml"}
+    )
+    assert result.code == 0, result.stdout
+    assert result.report is not None
+    (file,) = result.report["files"]
+    run_id = file["run-id"]
+    assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
+    assert f"Retried 1 failed row of run {run_id} once" in result.summary_text
+
+
+class StallingRetry(FlakyProvider):
+    """A row fails once, and the retry of it never moves: the engine before 0.28.39 could leave a
+    retried run `running` for ever (shared/completionkit-api.md §15). The emulator's pace after the
+    failure puts the retried row a year away."""
+
+    def __init__(self, emulated: Emulated) -> None:
+        super().__init__(FLAKY_ORDER, failures=1)
+        self.emulated = emulated
+
+    def __call__(self, prompt: JsonDict, row: dict[str, str]) -> str:
+        if row.get("order_number") == self.order and self.failures > 0:
+            self.emulated.emulator.run_duration = 365 * 24 * 3600.0
+        return super().__call__(prompt, row)
+
+
+def test_a_retry_that_leaves_the_run_stuck_falls_under_the_stuck_rule(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """Fails before the fix: the gate waited on the stalled retry until timeout-minutes and ended
+    in an error, with the other rows measured and never compared."""
+    emulated.emulator.generator = StallingRetry(emulated)
+    started = emulated.time.now()
+    result = gate_step(emulated, action_env, **{"stale-minutes": "1", "timeout-minutes": "20"})
+    assert result.code == 1, result.summary  # the seeded regression, compared
+    assert emulated.time.now() - started < 20 * 60
+    run_id = result.outputs["run-id"]
+    assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
+    assert f"The progress of run {run_id} has not moved for 1 minute" in result.summary_text
+    assert result.report is not None
+    assert result.report["counts"]["unscored"] == 1
+
+
+def test_a_retry_still_going_near_the_deadline_leaves_the_rows_compared_as_they_were(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """The retry may not cost the verdict: a retried row still pending as the deadline nears is
+    given up on in time to compare the rows as they were. Fails before the fix: the gate waited on
+    the retry to the deadline and ended in a timeout error, the run measured and never compared."""
+    emulated.emulator.generator = StallingRetry(emulated)
+    result = gate_step(emulated, action_env, **{"stale-minutes": "60", "timeout-minutes": "5"})
+    assert result.code == 1, result.summary  # the seeded regression, compared
+    run_id = result.outputs["run-id"]
+    assert requests_to(emulated, "POST", r"/retry_failures$") == [f"/runs/{run_id}/retry_failures"]
+    assert f"The retry of 1 failed row of run {run_id} was not waited on" in result.summary_text
+    assert "s of timeout-minutes left" in result.summary_text
+    assert result.report is not None
+    assert result.report["counts"]["unscored"] == 1

@@ -89,3 +89,32 @@ def test_flaky_rows_are_not_regressions_and_the_failing_ones_are() -> None:
     assert "0: " not in visible(regressed)  # the flaky row 0 is not among them
     first = tables(markdown.split("### Confirm before failing")[1])[0].rows[0]
     assert visible(first[1]) == shorten(f"0: {HOSTILE}", SUMMARY.input_limit)
+
+
+def flaky_only_report() -> Report:
+    """One flagged row, and the confirm found it flaky: the gate passes."""
+    report = gate_report(row(0, judge(1, 5, 2)), row(1, judge(1, 4, 4)), tol=TOL)
+    evaluation = report.evaluation
+    assert evaluation is not None
+    flagged = evaluation.rows[0]
+    verdicts = {
+        flagged.baseline_response_id: RowConfirmation(
+            "flaky", (MetricRecheck(1, "judge", RUNS, scores(4, 4, 4), scores(5, 4, 4)),)
+        )
+    }
+    confirmed = with_confirmations(evaluation, verdicts, TOL)
+    return Report(
+        result=confirmed.result,
+        tolerances=TOL,
+        facts=replace(report.facts, evaluation=confirmed, confirmation=ConfirmFacts(RUNS, 1, 6)),
+    )
+
+
+@pytest.mark.parametrize("render", [render_comment, render_summary], ids=["comment", "summary"])
+def test_a_gate_green_only_because_its_rows_proved_flaky_says_so_in_its_headline(render) -> None:
+    """Fails before the fix: the headline read "passed: no regression", hiding the flagged row."""
+    report = flaky_only_report()
+    assert report.result == "passed" and report.counts.flaky == 1
+    headline = next(line for line in render(report).splitlines() if line.startswith("## "))
+    assert "no regression" not in headline
+    assert "1 flaky row" in headline
