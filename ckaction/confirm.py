@@ -18,12 +18,10 @@ from typing import Any
 
 from ckaction.api import CompletionKitClient
 from ckaction.clock import Clock, Deadline, Sleep
-from ckaction.decide import Evaluation, RowResult, Tolerances
+from ckaction.decide import UNASSESSABLE, Evaluation, RowConfirmation, RowResult, Tolerances
 from ckaction.errors import CkError
 from ckaction.flaky import (
-    UNASSESSABLE,
     ConfirmFacts,
-    RowConfirmation,
     confirm_csv,
     cost,
     flagged_rows,

@@ -20,16 +20,13 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ckaction.errors import NothingMeasured, UntrustedComparison
 from ckaction.models import CompareRow, Comparison, MetricCompare, ResponseFacts
 from ckaction.signoff import SignOffs
 from ckaction.stats import Interval, mean_interval, underpowered
 from ckaction.wording import counted
-
-if TYPE_CHECKING:
-    from ckaction.flaky import RowConfirmation
 
 RowStatus = Literal[
     "regressed",
@@ -101,6 +98,43 @@ class Cell:
         """Sorts worst first: a broken check (a regression without a delta) before any delta,
         then the most negative delta."""
         return (self.delta is not None, self.delta or Decimal(0))
+
+
+ConfirmStatus = Literal["confirmed", "flaky", "unassessable"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRecheck:
+    """One regressed LLM-judge metric of a flagged row, as N reruns a side scored it."""
+
+    metric_id: int
+    metric_name: str
+    runs: int
+    baseline_scores: tuple[Decimal, ...]
+    candidate_scores: tuple[Decimal, ...]
+
+    @property
+    def complete(self) -> bool:
+        return len(self.baseline_scores) == self.runs == len(self.candidate_scores)
+
+    @property
+    def mean_delta(self) -> Decimal | None:
+        """The mean of the candidate's scores minus the mean of the baseline's; None unless each
+        side has all N."""
+        if not self.complete or not self.runs:
+            return None
+        total = sum(self.candidate_scores, Decimal(0)) - sum(self.baseline_scores, Decimal(0))
+        return total / self.runs
+
+
+@dataclass(frozen=True, slots=True)
+class RowConfirmation:
+    status: ConfirmStatus
+    metrics: tuple[MetricRecheck, ...]
+
+
+UNASSESSABLE = RowConfirmation("unassessable", ())
+"""A flagged row the confirm could not measure at all: it keeps its verdict."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,13 +27,13 @@ from ckaction.candidates import (
     passed_runs,
 )
 from ckaction.clock import Clock, Deadline, Sleep
-from ckaction.confirm import Confirmer
 from ckaction.errors import CkError, ConfigurationError
 from ckaction.flaky import flagged_rows
 from ckaction.flow import (
     GATE_TAG,
     Gate,
     Log,
+    RowConfirmer,
     RunSpec,
     changed_judge,
     is_gate_run,
@@ -134,7 +134,7 @@ class FileGate:
         deadline: Deadline,
         facts: Facts,
         signoffs: SignOffs,
-        confirmer: Confirmer | None = None,
+        confirmer: RowConfirmer | None = None,
     ) -> None:
         self.settings = settings
         self.confirmer = confirmer
@@ -415,7 +415,7 @@ class FileGate:
             self.log.info(f"Tagged run {run.id} `{PASSED_TAG}`: publish trusts it.")
 
     def confirmed(
-        self, confirmer: Confirmer, outcomes: tuple[FileOutcome, ...], started: list[Started]
+        self, confirmer: RowConfirmer, outcomes: tuple[FileOutcome, ...], started: list[Started]
     ) -> tuple[FileOutcome, ...]:
         """Confirm before failing (`confirm-runs`) over the whole step: each regressed file's
         flagged rows re-tested, once every file is compared, so that `confirm-max-rows` caps the

@@ -20,10 +20,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Literal
 
 from ckaction.decide import (
+    ConfirmStatus,
     Evaluation,
+    MetricRecheck,
+    RowConfirmation,
     RowResult,
     Tolerances,
     concluded,
@@ -32,43 +34,8 @@ from ckaction.decide import (
 )
 from ckaction.wording import counted
 
-ConfirmStatus = Literal["confirmed", "flaky", "unassessable"]
 SIDES = 2
 """A confirm runs both prompts, the baseline's and the candidate's, N times each."""
-
-
-@dataclass(frozen=True, slots=True)
-class MetricRecheck:
-    """One regressed LLM-judge metric of a flagged row, as N reruns a side scored it."""
-
-    metric_id: int
-    metric_name: str
-    runs: int
-    baseline_scores: tuple[Decimal, ...]
-    candidate_scores: tuple[Decimal, ...]
-
-    @property
-    def complete(self) -> bool:
-        return len(self.baseline_scores) == self.runs == len(self.candidate_scores)
-
-    @property
-    def mean_delta(self) -> Decimal | None:
-        """The mean of the candidate's scores minus the mean of the baseline's; None unless each
-        side has all N."""
-        if not self.complete or not self.runs:
-            return None
-        total = sum(self.candidate_scores, Decimal(0)) - sum(self.baseline_scores, Decimal(0))
-        return total / self.runs
-
-
-@dataclass(frozen=True, slots=True)
-class RowConfirmation:
-    status: ConfirmStatus
-    metrics: tuple[MetricRecheck, ...]
-
-
-UNASSESSABLE = RowConfirmation("unassessable", ())
-"""A flagged row the confirm could not measure at all: it keeps its verdict."""
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import PASSED_TAG
 from ckaction.clock import Clock, Deadline, Sleep, WallClock, utc_now
-from ckaction.decide import evaluate, regressed_responses
+from ckaction.decide import Evaluation, Tolerances, evaluate, regressed_responses
 from ckaction.errors import (
     ApiError,
     ConfigurationError,
@@ -29,6 +29,7 @@ from ckaction.errors import (
     StaleBaseline,
     UncertainOutcome,
 )
+from ckaction.flaky import ConfirmFacts
 from ckaction.inputs import Settings
 from ckaction.models import Comparison, Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
@@ -37,9 +38,6 @@ from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
 from ckaction.wording import counted, plural
-
-if TYPE_CHECKING:
-    from ckaction.confirm import Confirmer
 
 GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
@@ -63,6 +61,24 @@ class Log(Protocol):
     def info(self, text: str) -> None: ...
     def warning(self, message: str, *, title: str = "") -> bool: ...
     def group(self, title: str) -> AbstractContextManager[None]: ...
+
+
+class RowConfirmer(Protocol):
+    """What a gate needs of confirm-runs (`confirm.Confirmer`): the evaluation with its flagged
+    rows re-tested, and what that did (None when there was nothing to confirm)."""
+
+    def confirm(
+        self,
+        evaluation: Evaluation,
+        *,
+        baseline: Run,
+        candidate: Run,
+        inputs: Mapping[int, str | None],
+        tolerances: Tolerances,
+        label: str | None,
+        mark: str,
+        flagged_in_step: int = 0,
+    ) -> tuple[Evaluation, ConfirmFacts | None]: ...
 
 
 @dataclass(frozen=True)
@@ -219,7 +235,7 @@ class Gate:
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
         known_metrics: dict[int, Metric] | None = None,
-        confirmer: Confirmer | None = None,
+        confirmer: RowConfirmer | None = None,
         known_prompts: dict[str, Prompt] | None = None,
         wall_clock: WallClock = utc_now,
     ) -> None:
@@ -801,7 +817,7 @@ class Gate:
 
     def confirm(
         self,
-        confirmer: Confirmer,
+        confirmer: RowConfirmer,
         baseline: Run,
         run: Run,
         inputs: Mapping[int, str | None],

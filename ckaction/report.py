@@ -11,8 +11,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from ckaction import __version__
-from ckaction.decide import Cell, Counts, Evaluation, MetricResult, Result, RowResult, Tolerances
-from ckaction.flaky import ConfirmFacts, RowConfirmation
+from ckaction.decide import (
+    Cell,
+    Counts,
+    Evaluation,
+    MetricResult,
+    Result,
+    RowConfirmation,
+    RowResult,
+    Tolerances,
+)
+from ckaction.flaky import ConfirmFacts
 
 if TYPE_CHECKING:
     from ckaction.inputs import Settings

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from ckaction.decide import Tolerances
-from ckaction.flaky import ConfirmFacts, MetricRecheck, RowConfirmation, with_confirmations
+from ckaction.decide import MetricRecheck, RowConfirmation, Tolerances
+from ckaction.flaky import ConfirmFacts, with_confirmations
 from ckaction.markdown import shorten
 from ckaction.render import SUMMARY, render_comment, render_summary
 from ckaction.report import Report

@@ -11,10 +11,9 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ckaction.decide import Tolerances, evaluate
+from ckaction.decide import RowConfirmation, Tolerances, evaluate
 from ckaction.emulator.records import parse_csv
 from ckaction.flaky import (
-    RowConfirmation,
     confirm_csv,
     cost,
     flagged_rows,
