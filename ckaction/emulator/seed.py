@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ckaction.emulator.judging import JsonDict, ScriptedJudge, default_generator
+from ckaction.emulator.judging import JsonDict, ScriptedJudge, Verdict, default_generator
 from ckaction.emulator.state import Emulator
 
 DEMO_JUDGE_MODEL = "gpt-4o-mini"
@@ -178,7 +178,12 @@ def seed_demo(emu: Emulator, *, install_judge: bool = True) -> DemoIds:
     # Keyed by the ticket's order number, not its position: a confirm's re-run of the row scores
     # it the same, as a judge reading the reply would.
     regressed_order = DEMO_ROWS[regressed_row]["order_number"]
-    judge = ScriptedJudge({(v2["id"], regressed_order, "Accuracy"): 2}, default=4)
+    wrong = Verdict(
+        2,
+        None,
+        "Wrong: the address can change until the order ships, and the reply says it cannot.",
+    )
+    judge = ScriptedJudge({(v2["id"], regressed_order, "Accuracy"): wrong}, default=4)
     if install_judge:
         emu.judge = judge
     metric_ids = [helpfulness["id"], accuracy["id"], mentions["id"]]
