@@ -15,7 +15,9 @@ NEW_JUDGE = "gpt-4.1"
 
 
 def annotations(stdout: str, level: str) -> list[str]:
-    return [line for line in stdout.splitlines() if line.startswith(f"::{level} ")]
+    return [
+        line for line in stdout.splitlines() if line.startswith((f"::{level} ", f"::{level}::"))
+    ]
 
 
 def test_a_judge_change_is_annotated_and_its_hint_rebaselines_with_the_new_judge(
