@@ -133,7 +133,8 @@ INPUTS: tuple[Input, ...] = (
         per_command={
             "gate": "Prompt version id of the candidate to score.",
             "publish": "Prompt version id to make the current version of its prompt family.",
-            "rebaseline": "Prompt whose live version's last green run is rerun as the new baseline.",
+            "rebaseline": "Prompt whose live version gets a fresh baseline (its last green run "
+            "replaced, as `rebaseline-method` says).",
             "calibrate": "Prompt whose live version's last green run is rerun to measure the "
             "judge's noise.",
         },
@@ -169,8 +170,8 @@ INPUTS: tuple[Input, ...] = (
         metavar="ID",
         per_command={
             "gate": "Run to compare with. Empty: the last green run of the live prompt.",
-            "rebaseline": "Run to rerun as the new baseline. Empty: the last green run of the live "
-            "prompt.",
+            "rebaseline": "Run to replace with a fresh baseline (rerun, regraded or run anew, as "
+            "`rebaseline-method` says). Empty: the last green run of the live prompt.",
             "calibrate": "Run to rerun unchanged to measure the judge's noise. Empty: the last "
             "green run of the live prompt.",
         },
@@ -182,7 +183,7 @@ INPUTS: tuple[Input, ...] = (
         BASELINE_READERS,
         metavar="ID",
         per_command={
-            "rebaseline": "The live prompt version whose last green run is rerun. Empty: the "
+            "rebaseline": "The live prompt version whose last green run is replaced. Empty: the "
             "current version of `prompt-id`'s prompt family.",
             "calibrate": "The live prompt version whose last green run is rerun. Empty: the "
             "current version of `prompt-id`'s prompt family.",
