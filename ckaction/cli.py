@@ -40,6 +40,7 @@ from ckaction.metadata import (
     Input,
     inputs_of,
     plain,
+    pull_requirement,
     requirement_for,
 )
 from ckaction.redact import Redactor
@@ -270,10 +271,13 @@ def action_main(environ: Mapping[str, str] | None = None) -> int:
     return App(env).run(raw_inputs_from_env(env))
 
 
+SUMMARY_FILE_VARIABLE = "CKACTION_SUMMARY_FILE"
+"""--summary-file's twin: not an action input (on GitHub the summary goes to the job summary)."""
 ENV_FALLBACK = (
-    "Every flag named like an action input (all but --summary-file here) can also be set as "
-    "CKACTION_<NAME> or INPUT_<NAME> (e.g. CKACTION_API_TOKEN); a flag wins over CKACTION_*, which "
-    "wins over INPUT_*. Paths are relative to the current directory (the workspace)."
+    f"Every flag can also be set as CKACTION_<NAME> (e.g. CKACTION_API_TOKEN, "
+    f"{SUMMARY_FILE_VARIABLE}), and every one but --summary-file as INPUT_<NAME> too; a flag wins "
+    "over CKACTION_*, which wins over INPUT_*. Paths are relative to the current directory (the "
+    "workspace)."
 )
 PULL_ENV_FALLBACK = (
     "--api-token, --org, --api-url and --timeout-minutes can also be set as CKACTION_<NAME> or "
@@ -284,13 +288,23 @@ EXIT_CODES = "Exit codes: 0 passed, 1 regressed, 2 error."
 
 
 def _flag_help(spec: Input, command: Command) -> str:
-    """The input's description, "(required …)" where `command` needs it, and its default."""
-    parts = [plain(spec.description)]
-    requirement = requirement_for(spec.id, command)
+    """The input's description for `command`, "(required …)" where it needs it, and its default."""
+    return _help_text(
+        spec.description_for(command), requirement_for(spec.id, command), spec.cli_default
+    )
+
+
+def _pull_flag_help(spec: Input) -> str:
+    """A connection flag of `pull`, required as every command requires it."""
+    return _help_text(spec.description, pull_requirement(spec.id), spec.cli_default)
+
+
+def _help_text(description: str, requirement: str | None, default: str | None) -> str:
+    parts = [plain(description)]
     if requirement is not None:
         parts.append(f"({plain(requirement)})")
-    if spec.cli_default is not None:
-        parts.append(f"(default: {spec.cli_default})")
+    if default is not None:
+        parts.append(f"(default: {default})")
     return " ".join(parts).replace("%", "%%")  # argparse %-formats help strings
 
 
@@ -346,7 +360,7 @@ def _parser() -> argparse.ArgumentParser:
                 dest=spec.field,
                 default=None,
                 metavar=spec.metavar,
-                help=plain(spec.description).replace("%", "%%"),
+                help=_pull_flag_help(spec),
             )
     demo = sub.add_parser(
         "demo",
@@ -390,7 +404,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "pull":
         return App(env, door="cli").pull(raw, args.prompts, Path(args.dir), args.force)
     raw["command"] = args.command
-    return App(env, summary_file=args.summary_file, door="cli").run(raw)
+    summary_file = args.summary_file or env.get(SUMMARY_FILE_VARIABLE, "").strip() or None
+    return App(env, summary_file=summary_file, door="cli").run(raw)
 
 
 if __name__ == "__main__":  # pragma: no cover

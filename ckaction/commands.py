@@ -482,8 +482,9 @@ def captured(
     facts = gate.learn(
         avg_score=run.avg_score,
         done=(
-            f"Captured a fresh baseline ({method}): run {run.id}, {how}. Gates now compare with it when "
-            f"baseline-run-id is {run.id} (or when it is the newest green run of the live prompt).",
+            f"Captured a fresh baseline ({method}): run {run.id}, {how}. Gates compare with it "
+            "while it is the live prompt's newest green run, or always with baseline-run-id "
+            f"{run.id}.",
         ),
         outputs={
             "run-id": str(run.id),

@@ -123,9 +123,9 @@ def record(
         data = runner.redact.tree(report.to_dict(outputs, delivered))
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         target.write_text(text, encoding="utf-8")
-        runner.notice(f"The JSON report is at {report_path} in the workspace.", title="Report")
+        runner.notice(f"JSON report written to {report_path} in the workspace.")
     except OSError as exc:
-        runner.warning(f"Could not write the JSON report: {exc}", title="Report not written")
+        runner.warning(str(exc), title="JSON report not written")
         outputs["report"] = ""
     runner.set_output("report", outputs["report"])
     return outputs

@@ -126,6 +126,42 @@ def md_text(text: str, limit: int = 200) -> str:
     return out
 
 
+_CODE_SPAN = re.compile(r"[^\s`<>|\\](?:[^`<>|\\]*[^\s`<>|\\])?")
+"""What a code span of untrusted text may hold: no backtick (it would end the span), nothing that
+is not inert in the raw body (`<`, `>`: our marker and HTML), no cell break (`|`) or backslash,
+and no space at either end (the span would lose it)."""
+
+
+def md_sentence(text: str, limit: int = 200) -> str:
+    """Untrusted text as `md_text` makes it, except that a part between two backticks (a name, a
+    path, a command: "published `Support reply`") becomes a code span when it holds nothing
+    `_CODE_SPAN` refuses; other backticks are escaped. A code span cannot run past its part."""
+    out = _with_code_spans(shorten(text, limit))
+    budget = _EXPANSION * limit + 16
+    while len(out) > budget and limit > 1:
+        limit = max(1, limit * budget // len(out) - 1)
+        out = _with_code_spans(shorten(text, limit))
+    return out
+
+
+def _with_code_spans(flat: str) -> str:
+    parts = flat.split("`")
+    out = ""
+    span_closed = False  # the backtick before this part closed a code span
+    for index, part in enumerate(parts):
+        closed = index % 2 == 1 and index < len(parts) - 1
+        # A span right after another (`a``b`) would read as one: it stays escaped text.
+        if closed and not out.endswith("`") and _CODE_SPAN.fullmatch(part):
+            out += f"`{_REFS.sub(_after, _broken(part))}`"
+            span_closed = True
+            continue
+        if index and not span_closed:
+            out += "\\`"
+        out += _inert(part)
+        span_closed = False
+    return out
+
+
 def md_url(url: str | None) -> str | None:
     """An http(s) URL fit for a Markdown link destination, or None: characters that could end the
     destination or a table cell (spaces, parentheses, `<>`, `|`, quotes, backslashes) are

@@ -8,7 +8,8 @@ README's tables from it; `cli._parser` builds each subcommand's flags, help and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import get_args
 
 from ckaction.inputs import CONNECTION_FIELDS, Command, input_id
@@ -38,13 +39,20 @@ PULL_INPUTS = tuple(input_id(name) for name in CONNECTION_FIELDS)
 class Input:
     """One `with:` key of the action and one CLI flag (`--<id>`) of the commands that read it.
 
-    Descriptions mark code with backticks for the README; `plain` drops them elsewhere."""
+    `description` is the action's, for every command that reads the input; `per_command` says it
+    for one command where that reads better (its `--help`). Descriptions mark code with backticks
+    for the README; `plain` drops them elsewhere."""
 
     id: str
     description: str
     commands: tuple[Command, ...]
     default: str | None = None
     metavar: str = "TEXT"  # what the value looks like in --help
+    per_command: Mapping[Command, str] = field(default_factory=dict)
+
+    def description_for(self, command: Command) -> str:
+        """What this input means to `command` (its `--help`)."""
+        return self.per_command.get(command, self.description)
 
     @property
     def field(self) -> str:
@@ -122,6 +130,14 @@ INPUTS: tuple[Input, ...] = (
         "(rebaseline, calibrate).",
         PROMPT_ID_READERS,
         metavar="ID",
+        per_command={
+            "gate": "Prompt version id of the candidate to score.",
+            "publish": "Prompt version id to make the current version of its prompt family.",
+            "rebaseline": "Prompt whose live version gets a fresh baseline (its last green run "
+            "replaced, as `rebaseline-method` says).",
+            "calibrate": "Prompt whose live version's last green run is rerun to measure the "
+            "judge's noise.",
+        },
     ),
     Input(
         "prompt-files",
@@ -131,6 +147,20 @@ INPUTS: tuple[Input, ...] = (
         "gives the dataset, metrics and judge.",
         PROMPT_FILES_READERS,
         metavar="GLOBS",
+        per_command={
+            "gate": "Prompt files to gate (YAML, or Markdown with front matter), newline- or "
+            "comma-separated paths or globs relative to the workspace, such as `prompts/*.yml`. "
+            "Not with `prompt-id`, `baseline-run-id` or `baseline-prompt-id`.",
+            "publish": "Prompt files to publish (YAML, or Markdown with front matter), newline- or "
+            "comma-separated paths or globs relative to the workspace, such as `prompts/*.yml`. "
+            "Not with `prompt-id`.",
+            "rebaseline": "One prompt file (YAML, or Markdown with front matter), relative to the "
+            "workspace, whose live prompt gets the new baseline; its `eval:` gives the dataset, "
+            "metrics and judge. Not with `prompt-id`, `baseline-run-id` or `baseline-prompt-id`.",
+            "drift": "Prompt files to compare with their live prompts (YAML, or Markdown with "
+            "front matter), newline- or comma-separated paths or globs relative to the "
+            "workspace, such as `prompts/*.yml`.",
+        },
     ),
     Input(
         "baseline-run-id",
@@ -138,6 +168,13 @@ INPUTS: tuple[Input, ...] = (
         "Empty: the last green run of the live prompt.",
         BASELINE_READERS,
         metavar="ID",
+        per_command={
+            "gate": "Run to compare with. Empty: the last green run of the live prompt.",
+            "rebaseline": "Run to replace with a fresh baseline (rerun, regraded or run anew, as "
+            "`rebaseline-method` says). Empty: the last green run of the live prompt.",
+            "calibrate": "Run to rerun unchanged to measure the judge's noise. Empty: the last "
+            "green run of the live prompt.",
+        },
     ),
     Input(
         "baseline-prompt-id",
@@ -145,6 +182,12 @@ INPUTS: tuple[Input, ...] = (
         "Empty: the current version of the candidate's prompt family.",
         BASELINE_READERS,
         metavar="ID",
+        per_command={
+            "rebaseline": "The live prompt version whose last green run is replaced. Empty: the "
+            "current version of `prompt-id`'s prompt family.",
+            "calibrate": "The live prompt version whose last green run is rerun. Empty: the "
+            "current version of `prompt-id`'s prompt family.",
+        },
     ),
     Input(
         "dataset-id",
@@ -154,6 +197,12 @@ INPUTS: tuple[Input, ...] = (
         "baseline of a live prompt without runs (then it is required).",
         RUN_SETTINGS_READERS,
         metavar="ID",
+        per_command={
+            "gate": "Dataset to score on. Empty: the baseline run's dataset.",
+            "rebaseline": "Dataset of a new run (`rebaseline-method: new-run`, the default when "
+            "`judge-model` or `temperature` changes), required for the first baseline of a live "
+            "prompt without runs. Empty: the baseline run's dataset.",
+        },
     ),
     Input(
         "metric-ids",
@@ -163,6 +212,14 @@ INPUTS: tuple[Input, ...] = (
         "baseline of a live prompt without runs (then they are required).",
         RUN_SETTINGS_READERS,
         metavar="IDS",
+        per_command={
+            "gate": "Metric ids as `1,2,3`, `1 2 3` or `[1, 2, 3]`. Empty: the baseline run's "
+            "metrics.",
+            "rebaseline": "Metric ids of a new run (`rebaseline-method: new-run`, the default when "
+            "`judge-model` or `temperature` changes) as `1,2,3`, `1 2 3` or `[1, 2, 3]`, required "
+            "for the first baseline of a live prompt without runs. Empty: the baseline run's "
+            "metrics.",
+        },
     ),
     Input(
         "judge-model",
@@ -243,6 +300,13 @@ INPUTS: tuple[Input, ...] = (
         ("gate", "publish"),
         default="${{ github.token }}",
         metavar="TOKEN",
+        per_command={
+            "gate": "Token for the PR comment (needs `pull-requests: write`). The action passes "
+            "the job's token.",
+            "publish": "Token to read the branch's head commit on a push (needs `contents: read`), "
+            "so a push that is no longer its branch's head publishes nothing. The action passes "
+            "the job's token.",
+        },
     ),
     Input(
         "report-path",
@@ -443,6 +507,14 @@ def requirement_for(input_id: str, command: Command) -> str | None:
     """How `command` requires this input: "required", "required unless api-url is set", or None."""
     for requirement in REQUIREMENTS:
         if command in requirement.commands and input_id in requirement.any_of:
+            return "required" + requirement.unless(input_id)
+    return None
+
+
+def pull_requirement(input_id: str) -> str | None:
+    """How `ckaction pull` requires a connection input: as every command does."""
+    for requirement in REQUIREMENTS:
+        if requirement.commands == EVERY_COMMAND and input_id in requirement.any_of:
             return "required" + requirement.unless(input_id)
     return None
 

@@ -37,11 +37,12 @@ from ckaction.markdown import (
     fmt_score,
     fmt_tolerance,
     md_link,
+    md_sentence,
     md_text,
     md_url,
 )
 from ckaction.outputdiff import OutputDiff, output_diff
-from ckaction.report import Report
+from ckaction.report import FileOutcome, Report
 from ckaction.stats import Interval
 from ckaction.wording import counted, plural
 
@@ -226,9 +227,12 @@ def interval(value: Interval | None) -> str:
 
 
 def listed(items: Sequence[str], limit: int = LISTED_CHARS) -> dict[str, Any]:
-    """The first MAX_LISTED items as Markdown, and how many more there are."""
+    """The first MAX_LISTED sentences as Markdown (a `quoted` name a code span), and how many
+    more there are."""
     return {
-        "lines": [text for text in (md_text(item, limit) for item in items[:MAX_LISTED]) if text],
+        "lines": [
+            text for text in (md_sentence(item, limit) for item in items[:MAX_LISTED]) if text
+        ],
         "more": max(0, len(items) - MAX_LISTED),
     }
 
@@ -249,6 +253,7 @@ def workflow_link(url: str | None) -> str:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "md": md_text,
+    "sentence": md_sentence,
     "md_name": md_name,
     "link": md_link,
     "score": fmt_score,
@@ -397,8 +402,16 @@ def _render_files(report: Report, layout: Layout) -> str:
     remaining = layout.budget - size(template.render(context))
     share = max(0, remaining // len(files))
     nested = dataclasses.replace(layout, budget=share, hard_limit=share, marker=None, nested=True)
-    context["bodies"] = [render(file.report, nested).rstrip("\n") for file in files]
+    context["bodies"] = [
+        render(file.report, nested).rstrip("\n") if _says_more(file) else "" for file in files
+    ]
     return _within(template.render(context), layout)
+
+
+def _says_more(file: FileOutcome) -> bool:
+    """Whether a file's own report says more than its overview row and sentence: a gate's or a
+    rebaseline's always; a publish's only when something went wrong."""
+    return file.report.command != "publish" or file.report.error is not None
 
 
 def _within(text: str, layout: Layout) -> str:

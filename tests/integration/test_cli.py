@@ -106,5 +106,5 @@ def test_the_demo_catches_the_regression(in_tmp, capsys):
     assert "Regressed rows" in out
     assert "caught the regression" in out
     # The JSON report is where the notice says: in the current directory, not a deleted temp dir.
-    assert "The JSON report is at ckaction-report.json" in out
+    assert "notice: JSON report written to ckaction-report.json in the workspace." in out
     assert json.loads((in_tmp / "ckaction-report.json").read_text())["result"] == "regressed"

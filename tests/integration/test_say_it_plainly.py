@@ -15,7 +15,9 @@ NEW_JUDGE = "gpt-4.1"
 
 
 def annotations(stdout: str, level: str) -> list[str]:
-    return [line for line in stdout.splitlines() if line.startswith(f"::{level} ")]
+    return [
+        line for line in stdout.splitlines() if line.startswith((f"::{level} ", f"::{level}::"))
+    ]
 
 
 def test_a_judge_change_is_annotated_and_its_hint_rebaselines_with_the_new_judge(
@@ -66,6 +68,6 @@ def test_a_regression_that_does_not_fail_the_job_is_no_error_in_the_log(
 def test_a_notice_says_where_the_json_report_is(emulated: Emulated, action_env: ActionEnv) -> None:
     result = gate_step(emulated, action_env, **{"report-path": "out/eval.json"})
     assert annotations(result.stdout, "notice") == [
-        "::notice title=Report::The JSON report is at out/eval.json in the workspace."
+        "::notice::JSON report written to out/eval.json in the workspace."
     ]
     assert (action_env.workspace / "out" / "eval.json").is_file()

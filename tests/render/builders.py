@@ -249,8 +249,8 @@ def rebaseline() -> Report:
         avg_score=Decimal("4.25"),
         done=[
             "Captured a fresh baseline: run 610, a rerun of run 501 (same settings, today's "
-            "metric versions). Gates now compare with it when baseline-run-id is 610 (or when it "
-            "is the newest green run of the live prompt)."
+            "metric versions). Gates compare with it while it is the live prompt's newest green "
+            "run, or always with baseline-run-id 610."
         ],
         outputs={"run-id": "610", "baseline-run-id": "501"},
         workflow_run_url=WORKFLOW,

@@ -41,7 +41,7 @@ def test_gate_help_describes_each_flag_with_its_default_and_required_mark(capsys
     for spec in inputs_of("gate"):
         if spec.id == "command":
             continue
-        assert squeezed(plain(spec.description)) in entry(text, f"--{spec.id}"), spec.id
+        assert squeezed(plain(spec.description_for("gate"))) in entry(text, f"--{spec.id}"), spec.id
     assert "(required)" in entry(text, "--api-token")
     assert "(requiredunlessprompt-filesisset)" in entry(text, "--prompt-id")
     assert "(requiredunlessapi-urlisset)" in entry(text, "--org")
