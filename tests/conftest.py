@@ -4,14 +4,22 @@ HTTP on 127.0.0.1 (`served`), and the runner's environment."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from ckaction.emulator import DemoIds, Emulator, EmulatorServer, seed_demo, serve
 from ckaction.emulator.transport import EmulatorTransport
+
+# Property tests draw the same examples on every run (a red build is never a draw's bad luck);
+# HYPOTHESIS_PROFILE=explore draws new ones, to look for counterexamples on purpose.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 TOKEN = "ck-test-token-0123456789"
 RUN_SECONDS = 0.3  # how long an emulated evaluation run takes: short, for the real-clock tests
