@@ -1,7 +1,8 @@
 """`command: calibrate`: measure the judge's noise floor by rerunning the baseline unchanged.
 
-Each rerun is tagged `ckaction-calibrate` in place of the tags it copied from the baseline, so it
-never becomes a baseline itself (`runtags`).
+Each rerun is tagged `ckaction-calibrate` in place of the flow tags it copied from the baseline (the
+owner's own tags kept: `runtags.derived_tags`), so it never becomes a baseline itself; a rerun whose
+tags cannot be replaced is deleted and calibrate stops (`runtags.retag_rerun`).
 
 Each rerun scores the same prompt on the same dataset with the same settings, so every delta
 against the baseline is noise. From those deltas the command recommends tolerances an unchanged

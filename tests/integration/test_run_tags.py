@@ -94,20 +94,30 @@ def run_ids(emulated: Emulated) -> set[int]:
     return {run["id"] for run in emulated.emulator.list_runs({"limit": ["100"]}).items}
 
 
-def test_a_calibrate_rerun_that_cannot_be_retagged_is_deleted_never_a_baseline(
-    emulated, action_env
+def retag_refusal(command_name: str) -> Fault:
+    """How the tag write fails: refused outright (422, not worth a retry) during calibrate; an
+    outage that outlasts the client's retries of the idempotent write during rebaseline."""
+    if command_name == "calibrate":
+        return Fault("PATCH", r"/runs/\d+$", status=422)
+    return Fault("PATCH", r"/runs/\d+$", status=503, times=100)
+
+
+@pytest.mark.parametrize("name", ["calibrate", "rebaseline"])
+def test_a_rerun_that_cannot_be_retagged_is_deleted_never_a_baseline(
+    emulated, action_env, name
 ) -> None:
-    """The tag write is refused (422, not worth a retry): the rerun, which still carries the
-    baseline's copied tags, is deleted and calibrate stops with the error; the next gate takes
-    the seed's baseline. Fails before the fix: the rerun stayed, tagged as its source."""
+    """The rerun, which still carries the baseline's copied tags, is deleted and the command stops
+    with the error; the next gate takes the seed's baseline. Fails before the fix: the rerun
+    stayed, tagged as its source, and became the newest baseline."""
     before = run_ids(emulated)
-    refused = Fault("PATCH", r"/runs/\d+$", status=422)
-    emulated.emulator.faults.append(refused)
-    result = command(emulated, action_env, "calibrate", **{"calibration-runs": "2"})
-    assert refused.hits == 1
+    refusal = retag_refusal(name)
+    emulated.emulator.faults.append(refusal)
+    result = command(emulated, action_env, name, **{"calibration-runs": "2"})
+    assert refusal.hits >= 1
     assert result.code == 2, result.stdout
-    assert "was deleted" in result.summary_text and "could not be replaced" in result.summary_text
     assert run_ids(emulated) == before
+    assert "was deleted" in result.summary_text and "could not be replaced" in result.summary_text
+    refusal.times = 0
     gate = gate_step(emulated, action_env)
     assert gate.outputs["baseline-run-id"] == str(emulated.ids.baseline_run_id)
 
