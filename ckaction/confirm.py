@@ -198,7 +198,10 @@ class Confirmer:
         """An earlier confirm of the same measurement, complete, to reuse: its dataset (tagged,
         named for this baseline, candidate and N, holding exactly `csv_data`) and its runs, the
         baseline's N then the candidate's N, each named, made and finished as this confirm's
-        would be (`_is_run_of`). None when there is none (the newest complete one wins)."""
+        would be (`_is_run_of`). None when there is none (the newest complete one wins). The
+        engine lists each dataset with its `csv_data` (`Dataset#as_json`,
+        `app/models/completion_kit/dataset.rb`; `DatasetsController#index` renders the same), so
+        the rows are compared without another request."""
         named = f"[{measurement(sources, self.runs)}]"
         for dataset in self.client.list_datasets(**{"tag[]": CONFIRM_TAG}):
             if (
@@ -218,12 +221,15 @@ class Confirmer:
                 for source, side in zip(sources, SIDE_NAMES, strict=True)
                 for number in range(1, self.runs + 1)
             ]
-            runs = [listed.get(name) for _, name in wanted]
-            if all(
-                run is not None and run.status == "completed" and _is_run_of(run, source)
-                for run, (source, _) in zip(runs, wanted, strict=True)
-            ):
-                return dataset, [run for run in runs if run is not None]
+            verified = [
+                run
+                for source, name in wanted
+                if (run := listed.get(name)) is not None
+                and run.status == "completed"
+                and _is_run_of(run, source)
+            ]
+            if len(verified) == len(wanted):
+                return dataset, verified
         return None
 
     def _start_runs(self, source: Run, dataset: Dataset, side: str) -> list[Run]:

@@ -467,3 +467,22 @@ def test_a_confirm_with_another_number_of_runs_is_not_reused(emulated, action_en
     assert again.report["confirm"]["reused"] is False
     _, runs = confirm_made(emulated)
     assert len(runs) == 3 + 3 + 2 + 2
+
+
+def test_a_prompt_file_gated_again_on_another_commit_reuses_its_confirm(
+    emulated, action_env
+) -> None:
+    """With prompt files the gate run is found by content from any commit, and so is the confirm of
+    its flagged rows: named for the runs it measures, not for the commit that first paid for it."""
+    noisy(emulated)
+    write(action_env, "prompts/support-reply.yml", PASSING)
+    first = files_step(emulated, action_env, **{"confirm-runs": "3"})
+    assert first.code == 0, first.stdout
+    emulated.emulator.requests.clear()
+    again = files_step(emulated, action_env, **{"confirm-runs": "3"}, GITHUB_SHA="e" * 40)
+    assert again.code == 0, again.stdout
+    assert posts(emulated) == []
+    (file,) = again.report["files"]
+    assert file["report"]["confirm"]["reused"] is True
+    assert by_row_of(file["report"])[FLIPPED_ROW]["status"] == "flaky"
+    assert "no new evaluation is paid for" in again.summary_text
