@@ -22,7 +22,7 @@ from ckaction.models import Prompt, Run
 from ckaction.promptfile import resolve_prompt_files, settings_for
 from ckaction.report import Facts, Report, RunRef
 from ckaction.rerun import Reruns
-from ckaction.runtags import derived_tags, retag_rerun
+from ckaction.runtags import derived_tags
 from ckaction.signoff import LabelSignOff, SignOff, SignOffs, label_signoff, load_signoffs
 
 if TYPE_CHECKING:
@@ -368,9 +368,13 @@ def rebaseline(gate: Gate) -> Report:
             "nothing generated again)"
         )
     else:
-        run = retag_rerun(client, Reruns.of(gate).rerun(old), BASELINE_TAG)
+        reruns = Reruns.of(gate, BASELINE_TAG)
+        run = reruns.rerun(old)
         gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
         how = f"a rerun of run {old.id} (same settings, today's metric versions)"
+        report = captured(gate, run, how, method, baseline_run_id=old.id)
+        reruns.retag_late_copies(taken=[run.id])
+        return report
     return captured(gate, run, how, method, baseline_run_id=old.id)
 
 

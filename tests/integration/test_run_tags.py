@@ -225,3 +225,29 @@ def test_a_new_baseline_run_from_a_passed_gate_run_keeps_no_flow_tag(emulated, a
     )
     assert result.code == 0, result.stdout
     assert tags_of(emulated, int(result.outputs["run-id"])) == ["team-a", BASELINE_TAG]
+
+
+def test_a_lost_rerun_that_lands_late_is_retagged_never_a_baseline(emulated, action_env) -> None:
+    """calibrate's rerun is answered 504 and lands 30 s later, after the read-back gave up and the
+    rerun was sent again: the late copy, carrying the baseline's tags, is found once the reruns
+    are done and retagged `ckaction-calibrate`; the next gate takes the seed's baseline. Fails
+    before the fix: the late copy kept `baseline` alone and became the newest baseline."""
+    emu = emulated.emulator
+    emu.run_duration = 60.0
+    late = Fault("POST", r"/rerun$", status=504, lands_after=30.0)
+    emu.faults.append(late)
+    before = run_ids(emulated)
+    result = command(emulated, action_env, "calibrate", **{"calibration-runs": "1"})
+    assert result.code == 0, result.stdout
+    made = run_ids(emulated) - before
+    assert len(made) == 2  # the resent rerun, and the lost one that landed late
+    assert tags_of(emulated, emulated.ids.baseline_run_id) == ["baseline"]  # the source untouched
+    (measured,) = result.report["calibration"]["reruns"]
+    (landed,) = made - {measured}
+    assert "Late rerun retagged" in result.stdout and f"Run {landed}," in result.stdout
+    assert all(tags_of(emulated, run_id) == ["baseline", CALIBRATE_TAG] for run_id in made)
+    emulated.time.sleep(
+        emu.run_duration
+    )  # the late copy completes, scored: a baseline if tagged as one
+    gate = gate_step(emulated, action_env)
+    assert gate.outputs["baseline-run-id"] == str(emulated.ids.baseline_run_id)
