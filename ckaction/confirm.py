@@ -9,10 +9,9 @@ the commit, reuses an earlier confirm of the same measurement instead of paying 
 (`Confirmer.earlier`): its dataset holds exactly these rows, and every one of its 2 × N runs has the
 name, prompt, metrics and settings it would be made with, and completed. Two jobs that confirm at
 the same moment each find none and both pay (the confirm is not worth a claim protocol); a later
-job reuses the first complete one it lists. Whatever goes wrong on the way (a
-refused write, a failed run, the step's deadline) leaves the flagged rows `unassessable`: they keep
-their verdict, and the gate fails on them as it would have without confirming. Nothing is made once
-the deadline has passed.
+job reuses the newest complete one. Whatever goes wrong on the way (a refused write, a failed run,
+the step's deadline) leaves the flagged rows `unassessable`: they keep their verdict, and the gate
+fails on them as it would have without confirming. Nothing is made once the deadline has passed.
 """
 
 from __future__ import annotations

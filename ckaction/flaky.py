@@ -56,10 +56,10 @@ class ConfirmFacts:
     def cost_line(self) -> str:
         if self.reused:
             return (
-                f"Reusing the confirm runs of an earlier job for {counted(self.flagged, 'flagged row')} "
-                f"(dataset {self.dataset_id}: {counted(self.runs, 'run')} each of the baseline's and "
-                "the candidate's prompt, on the same rows, runs and settings), no new evaluation "
-                "is paid for."
+                "Reusing the confirm runs of an earlier job for "
+                f"{counted(self.flagged, 'flagged row')} (dataset {self.dataset_id}: "
+                f"{counted(self.runs, 'run')} each of the baseline's and the candidate's prompt, on "
+                "the same rows, runs and settings), no new evaluation is paid for."
             )
         return (
             f"Confirming {counted(self.flagged, 'flagged row')} before failing: "

@@ -3,9 +3,11 @@ chooses and no idempotency key, so after a lost answer the run it may have made 
 (the newest run of the same prompt and dataset, created after the request started, whose settings
 equal the old run's) before the rerun is sent again. Used by rebaseline and calibrate.
 
-Every rerun made here is retagged at once with its flow's tags (`runtags.retag_rerun`). A lost rerun that no look found may still land later with the tags it copied from its
-source (`ckaction-baseline`, `ckaction-gate`, `ckaction-passed`): once the step's runs are done,
-`retag_late_copies` looks for such copies once more and gives them the flow's tags too."""
+Every rerun made here is retagged at once with its flow's tags (`runtags.retag_rerun`). A lost
+rerun that no look found may still land later with the tags it copied from its source
+(`ckaction-baseline`, `ckaction-gate`, `ckaction-passed`): once the step's runs are done,
+`retag_late_copies` looks for such copies once more and gives them the flow's tags too. One that
+lands after the step has ended is not seen."""
 
 from __future__ import annotations
 
@@ -158,9 +160,11 @@ class Reruns:
                 yield run
 
     def retag_late_copies(self, taken: Collection[int]) -> list[Run]:
-        """The reruns this step lost that have landed since no look found them, neither their
-        source nor `taken` (this step's own reruns) and still carrying the tags they copied: each given the flow's
-        tags (`retag_rerun`, which deletes one it cannot retag), and said in the log."""
+        """The reruns this step lost that have landed since no look found them (neither their
+        source nor `taken`, this step's own reruns) and still carry the tags they copied: each
+        given the flow's tags (`retag_rerun`, which deletes one it cannot retag), said in the log.
+        Another job's rerun of the same run, caught in the moment before its own retag, would be
+        retagged too (it then replaces the tags with its own)."""
         retagged: list[Run] = []
         for lost in self.lost:
             copied = set(lost.old.tag_names)
