@@ -1,7 +1,9 @@
 """`command: calibrate`: measure the judge's noise floor by rerunning the baseline unchanged.
 
-Each rerun is tagged `ckaction-calibrate` in place of the tags it copied from the baseline, so it
-never becomes a baseline itself (`runtags`).
+Each rerun is tagged `ckaction-calibrate` in place of the flow tags it copied from the baseline (the
+owner's own tags kept: `runtags.derived_tags`), so it never becomes a baseline itself; a rerun whose
+tags cannot be replaced is deleted and calibrate stops (`runtags.retag_rerun`); a rerun whose answer
+was lost and that lands late is retagged once the reruns are done (`Reruns.retag_late_copies`).
 
 Each rerun scores the same prompt on the same dataset with the same settings, so every delta
 against the baseline is noise. From those deltas the command recommends tolerances an unchanged
@@ -20,7 +22,7 @@ from ckaction.flow import Gate
 from ckaction.models import Comparison, Run
 from ckaction.report import Report, RunRef
 from ckaction.rerun import Reruns
-from ckaction.runtags import CALIBRATE_TAG, retag_rerun
+from ckaction.runtags import CALIBRATE_TAG
 from ckaction.stats import mean_interval
 from ckaction.wording import counted
 
@@ -119,14 +121,14 @@ def calibrate(gate: Gate) -> Report:
     with gate.log.group(
         f"Rerunning baseline run {baseline.id} {counted(settings.calibration_runs, 'time')}"
     ):
-        reruns = Reruns.of(gate)
+        reruns = Reruns.of(gate, CALIBRATE_TAG)
         started: list[Run] = []
         for _ in range(settings.calibration_runs):
-            rerun = reruns.rerun(baseline, taken=[run.id for run in started])
-            started.append(retag_rerun(client, rerun, CALIBRATE_TAG))
+            started.append(reruns.rerun(baseline, taken=[run.id for run in started]))
         for run in started:
             gate.log.info(f"Rerun {run.id} started")
     finished = gate.wait_all(started, lambda: read_runs(client, started))
+    reruns.retag_late_copies(taken=[run.id for run in started])
     noise: dict[int, MetricNoise] = {}
     moved: dict[int, Decimal] = {}
     rerun_ids: list[int] = []

@@ -10,19 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckaction.api import CompletionKitClient
-from ckaction.candidates import BASELINE_TAG, PASSED_TAG
+from ckaction.candidates import BASELINE_TAG
 from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.confirm import Confirmer
 from ckaction.context import RunContext
 from ckaction.errors import ConfigurationError, InputError, RunFailed, UncertainOutcome
-from ckaction.flow import GATE_TAG, Gate, Log, is_gate_run
+from ckaction.flow import Gate, Log, is_gate_run
 from ckaction.inputs import RebaselineMethod, Settings
 from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
 from ckaction.promptfile import resolve_prompt_files, settings_for
 from ckaction.report import Facts, Report, RunRef
 from ckaction.rerun import Reruns
-from ckaction.runtags import NOT_BASELINE_TAGS, retag_rerun
+from ckaction.runtags import derived_tags
 from ckaction.signoff import LabelSignOff, SignOff, SignOffs, label_signoff, load_signoffs
 
 if TYPE_CHECKING:
@@ -289,11 +289,6 @@ def publish(gate: Gate) -> Report:
     return Report(result="passed", tolerances=gate.tolerances, facts=facts)
 
 
-FLOW_TAGS = frozenset({GATE_TAG, PASSED_TAG, *NOT_BASELINE_TAGS})
-"""Tags that say which of this tool's flows made a run: a new baseline made from such a run never
-keeps them (a baseline tagged `ckaction-gate` would not be taken as one)."""
-
-
 def rebaseline_method(settings: Settings, old: Run) -> RebaselineMethod:
     """How rebaseline captures a fresh baseline from run `old`: `rebaseline-method` when it is
     given and can honour the inputs, else `new-run` when judge-model or temperature differs from
@@ -328,7 +323,9 @@ def rebaseline_method(settings: Settings, old: Run) -> RebaselineMethod:
 def rebaseline(gate: Gate) -> Report:
     """A fresh baseline under today's conditions, by the method `rebaseline_method` picks: a
     rerun of the baseline, a regrade of it in place, or a new run of the live prompt. A live
-    prompt with no runs at all gets its first baseline."""
+    prompt with no runs at all gets its first baseline. Whatever the method, the new baseline's
+    tags follow one rule (`runtags.derived_tags`): the old run's own tags kept, every flow tag of
+    this tool replaced by `ckaction-baseline`."""
     settings, client = gate.settings, gate.client
     if settings.baseline_run_id is None:
         assert settings.prompt_id is not None
@@ -347,7 +344,7 @@ def rebaseline(gate: Gate) -> Report:
             "dataset_id": settings.dataset_id or old.dataset_id,
             "metric_ids": list(settings.metric_ids or old.metric_ids),
             "judge_model": settings.judge_model or old.judge_model,
-            "tag_names": [t for t in old.tag_names if t not in FLOW_TAGS] + [BASELINE_TAG],
+            "tag_names": derived_tags(old.tag_names, BASELINE_TAG),
         }
         temperature = settings.temperature if settings.temperature is not None else old.temperature
         if temperature is not None:
@@ -362,15 +359,22 @@ def rebaseline(gate: Gate) -> Report:
         how = f"a new run of the live prompt (id {live.id}) with the new settings"
     elif method == "regrade":
         run = regrade(gate, old)
+        tags = derived_tags(old.tag_names, BASELINE_TAG)
+        if set(run.tag_names) != set(tags):
+            run = client.set_run_tags(run.id, tags)
         gate.log.info(f"Run {old.id} is being re-judged in place")
         how = (
             f"run {old.id} re-judged in place under today's metric versions (its outputs kept, "
             "nothing generated again)"
         )
     else:
-        run = retag_rerun(client, Reruns.of(gate).rerun(old), BASELINE_TAG)
+        reruns = Reruns.of(gate, BASELINE_TAG)
+        run = reruns.rerun(old)
         gate.log.info(f"Rerun of run {old.id} started as run {run.id}")
         how = f"a rerun of run {old.id} (same settings, today's metric versions)"
+        report = captured(gate, run, how, method, baseline_run_id=old.id)
+        reruns.retag_late_copies(taken=[run.id])
+        return report
     return captured(gate, run, how, method, baseline_run_id=old.id)
 
 

@@ -3,10 +3,15 @@ the baseline's prompt and N of the candidate's on it (each with its own run's se
 for all of them, their scores read back; the verdicts are `flaky.py`'s.
 
 Everything it makes is tagged `ckaction-confirm` and named `ckaction confirm …`, so baseline
-resolution skips it and `cleanup` removes it after `keep-days`. Whatever goes wrong on the way (a
-refused write, a failed run, the step's deadline) leaves the flagged rows `unassessable`: they keep
-their verdict, and the gate fails on them as it would have without confirming. Nothing is made once
-the deadline has passed.
+resolution skips it and `cleanup` removes it after `keep-days`. The names also say what is measured
+(`measurement`: the baseline and candidate runs and N), so a re-run of the job, or a second job on
+the commit, reuses an earlier confirm of the same measurement instead of paying for it again
+(`Confirmer.earlier`): its dataset holds exactly these rows, and every one of its 2 × N runs has the
+name, prompt, metrics and settings it would be made with, and completed. Two jobs that confirm at
+the same moment each find none and both pay (the confirm is not worth a claim protocol); a later
+job reuses the newest complete one. Whatever goes wrong on the way (a refused write, a failed run,
+the step's deadline) leaves the flagged rows `unassessable`: they keep their verdict, and the gate
+fails on them as it would have without confirming. Nothing is made once the deadline has passed.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from ckaction.flaky import (
     with_confirmations,
 )
 from ckaction.flow import Log, wait_for_runs
-from ckaction.models import Run
+from ckaction.models import Dataset, Run
 from ckaction.runtags import CONFIRM_NAME_PREFIX, CONFIRM_TAG
 
 SETTINGS_COPIED = (
@@ -42,6 +47,8 @@ SETTINGS_COPIED = (
     "expected_column",
 )
 """What a confirm run takes from the run it re-tests, besides its prompt and metrics."""
+SIDE_NAMES = ("baseline", "candidate")
+"""The two sides of a confirm, in the order of its runs: the baseline's prompt, the candidate's."""
 
 
 class Confirmer:
@@ -105,7 +112,6 @@ class Confirmer:
             self.log.info(f"Not confirming the flagged rows: {reason}.")
             return evaluation, ConfirmFacts(facts.runs, facts.flagged, 0, skipped=reason)
         with self.log.group("Confirming the flagged rows"):
-            self.log.info(facts.cost_line)
             confirmations, facts = self._measure(
                 flagged, (baseline, candidate), inputs, facts, mark, tolerances.row
             )
@@ -130,17 +136,34 @@ class Confirmer:
         tested = [(row, data) for row, data in rebuilt if data is not None]
         if not tested:
             return verdicts, replace(facts, problem="no flagged row's input could be rebuilt")
+        csv_data = confirm_csv([data for _, data in tested])
         try:
-            dataset = self.client.create_dataset(
-                f"{CONFIRM_NAME_PREFIX}{mark}",
-                confirm_csv([data for _, data in tested]),
-                tag_names=[CONFIRM_TAG],
-            )
-            facts = replace(facts, dataset_id=dataset.id)
-            baseline = self._start_runs(sources[0], dataset.id, "baseline", mark)
-            candidate = self._start_runs(sources[1], dataset.id, "candidate", mark)
-            facts = replace(facts, run_ids=tuple(run.id for run in (*baseline, *candidate)))
-            finished = self._wait([*baseline, *candidate], dataset.id)
+            earlier = self.earlier(sources, csv_data)
+            if earlier is not None:
+                dataset, finished = earlier
+                facts = replace(
+                    facts,
+                    cost=0,
+                    reused=True,
+                    dataset_id=dataset.id,
+                    run_ids=tuple(run.id for run in finished),
+                )
+                self.log.info(facts.cost_line)
+            else:
+                self.log.info(facts.cost_line)
+                dataset = self.client.create_dataset(
+                    f"{CONFIRM_NAME_PREFIX}{mark} [{measurement(sources, self.runs)}]",
+                    csv_data,
+                    tag_names=[CONFIRM_TAG],
+                )
+                facts = replace(facts, dataset_id=dataset.id)
+                started = [
+                    run
+                    for source, side in zip(sources, SIDE_NAMES, strict=True)
+                    for run in self._start_runs(source, dataset, side)
+                ]
+                facts = replace(facts, run_ids=tuple(run.id for run in started))
+                finished = self._wait(started, dataset.id)
             incomplete = [
                 f"run {run.id} {run.status}" for run in finished if run.status != "completed"
             ]
@@ -150,8 +173,8 @@ class Confirmer:
                     problem=f"not every confirm run completed ({', '.join(incomplete)})",
                 )
             scores = [
-                self._scores(finished[: len(baseline)]),
-                self._scores(finished[len(baseline) :]),
+                self._scores(finished[: self.runs]),
+                self._scores(finished[self.runs :]),
             ]
         except CkError as exc:
             self.log.warning(
@@ -170,20 +193,56 @@ class Confirmer:
             )
         return verdicts, facts
 
-    def _start_runs(self, source: Run, dataset_id: int, side: str, mark: str) -> list[Run]:
+    def earlier(self, sources: tuple[Run, Run], csv_data: str) -> tuple[Dataset, list[Run]] | None:
+        """An earlier confirm of the same measurement, complete, to reuse: its dataset (tagged,
+        named for this baseline, candidate and N, holding exactly `csv_data`) and its runs, the
+        baseline's N then the candidate's N, each named, made and finished as this confirm's
+        would be (`_is_run_of`). None when there is none (the newest complete one wins). The
+        engine lists each dataset with its `csv_data` (`Dataset#as_json`,
+        `app/models/completion_kit/dataset.rb`; `DatasetsController#index` renders the same), so
+        the rows are compared without another request."""
+        named = f"[{measurement(sources, self.runs)}]"
+        for dataset in self.client.list_datasets(**{"tag[]": CONFIRM_TAG}):
+            if (
+                CONFIRM_TAG not in dataset.tag_names
+                or not dataset.name.startswith(CONFIRM_NAME_PREFIX)
+                or not dataset.name.endswith(named)
+                or dataset.csv_data != csv_data
+            ):
+                continue
+            listed = {
+                run.name: run
+                for run in self.client.list_runs(dataset_id=dataset.id, **{"tag[]": CONFIRM_TAG})
+                if run.dataset_id == dataset.id and CONFIRM_TAG in run.tag_names
+            }
+            wanted = [
+                (source, run_name(dataset, side, number, self.runs))
+                for source, side in zip(sources, SIDE_NAMES, strict=True)
+                for number in range(1, self.runs + 1)
+            ]
+            verified = [
+                run
+                for source, name in wanted
+                if (run := listed.get(name)) is not None
+                and run.status == "completed"
+                and _is_run_of(run, source)
+            ]
+            if len(verified) == len(wanted):
+                return dataset, verified
+        return None
+
+    def _start_runs(self, source: Run, dataset: Dataset, side: str) -> list[Run]:
         """N runs of `source`'s prompt and settings on the confirm dataset, each started."""
         runs = []
         for number in range(1, self.runs + 1):
             body: dict[str, Any] = {
-                "name": f"{CONFIRM_NAME_PREFIX}{mark} {side} {number}/{self.runs}",
+                "name": run_name(dataset, side, number, self.runs),
                 "prompt_id": source.prompt_id,
-                "dataset_id": dataset_id,
+                "dataset_id": dataset.id,
                 "metric_ids": list(source.metric_ids),
                 "tag_names": [CONFIRM_TAG],
             }
-            body.update(
-                {key: getattr(source, key) for key in SETTINGS_COPIED if getattr(source, key)}
-            )
+            body.update(_settings(source))
             run = self.client.create_run(body)
             runs.append(self.client.generate(run.id))
         return runs
@@ -226,6 +285,32 @@ class Confirmer:
                     row = scores.setdefault(response.row_index, {})
                     row.setdefault(review.metric_id, []).append(review.ai_score)
         return scores
+
+
+def measurement(sources: tuple[Run, Run], runs: int) -> str:
+    """What a confirm measures, in its dataset's and runs' names: which baseline and candidate runs'
+    prompts and settings, and how many runs a side."""
+    baseline, candidate = sources
+    return f"baseline run {baseline.id}, candidate run {candidate.id}, {runs} a side"
+
+
+def run_name(dataset: Dataset, side: str, number: int, runs: int) -> str:
+    """A confirm run's name: its dataset's, its side (`SIDE_NAMES`) and its number of N."""
+    return f"{dataset.name} {side} {number}/{runs}"
+
+
+def _settings(source: Run) -> dict[str, Any]:
+    """The settings a confirm run takes from the run it re-tests (those that run has)."""
+    return {key: getattr(source, key) for key in SETTINGS_COPIED if getattr(source, key)}
+
+
+def _is_run_of(run: Run, source: Run) -> bool:
+    """Whether `run` was made as a confirm run of `source`: its prompt, metrics and settings."""
+    return (
+        run.prompt_id == source.prompt_id
+        and sorted(run.metric_ids) == sorted(source.metric_ids)
+        and all(getattr(run, key) == value for key, value in _settings(source).items())
+    )
 
 
 def _key(row: RowResult) -> int:

@@ -50,9 +50,17 @@ class ConfirmFacts:
     dataset_id: int | None = None
     run_ids: tuple[int, ...] = ()
     problem: str | None = None  # why the rows are unassessable, when the runs failed
+    reused: bool = False  # the runs of an earlier confirm of the same measurement: nothing paid
 
     @property
     def cost_line(self) -> str:
+        if self.reused:
+            return (
+                "Reusing the confirm runs of an earlier job for "
+                f"{counted(self.flagged, 'flagged row')} (dataset {self.dataset_id}: "
+                f"{counted(self.runs, 'run')} each of the baseline's and the candidate's prompt, on "
+                "the same rows, runs and settings), no new evaluation is paid for."
+            )
         return (
             f"Confirming {counted(self.flagged, 'flagged row')} before failing: "
             f"{counted(self.runs, 'run')} each of the baseline's and the candidate's prompt, "

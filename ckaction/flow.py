@@ -34,12 +34,12 @@ from ckaction.inputs import Settings
 from ckaction.models import Comparison, Metric, Prompt, ResponseFacts, Run
 from ckaction.polling import Poll
 from ckaction.report import Facts, Report, RunRef, rebaseline_command, tolerances_of
+from ckaction.runtags import GATE_TAG as GATE_TAG  # re-exported: where gates import it from
 from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
 from ckaction.wording import counted, plural
 
-GATE_TAG = "ckaction-gate"
 MAX_WRITE_ATTEMPTS = 3
 # An uncertain write (a lost answer) is read back this long, a pause apart, before it is resent.
 READ_BACK_SECONDS = 10.0

@@ -132,6 +132,7 @@ class Prompt(ApiModel):
 class Dataset(ApiModel):
     id: int
     name: str = ""
+    csv_data: str | None = None
     tags: list[Tag] = Field(default_factory=list)
     created_at: str | None = None
 

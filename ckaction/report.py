@@ -379,6 +379,7 @@ def _confirm(facts: ConfirmFacts | None) -> dict[str, Any] | None:
         "dataset_id": facts.dataset_id,
         "run_ids": list(facts.run_ids),
         "problem": facts.problem,
+        "reused": facts.reused,
     }
 
 

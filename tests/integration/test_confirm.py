@@ -6,6 +6,8 @@ nothing a confirm makes becomes a baseline."""
 
 from __future__ import annotations
 
+import pytest
+
 from ckaction.candidates import PASSED_TAG
 from ckaction.clock import Deadline
 from ckaction.confirm import Confirmer
@@ -369,3 +371,118 @@ def test_no_confirm_run_is_paid_for_once_the_deadline_has_passed(emulated: Emula
     assert facts is not None and facts.skipped is not None
     assert "timeout-minutes" in facts.skipped
     assert not [r for r in emulated.emulator.requests if r.method == "POST"]
+
+
+# -- never pay twice for the same measurement: an earlier confirm is reused, once verified ----------
+
+
+def posts(emulated: Emulated) -> list[str]:
+    """The paths of the writes that cost something: datasets, runs and their starts."""
+    return [r.path for r in emulated.emulator.requests if r.method == "POST"]
+
+
+def test_a_re_run_of_the_job_reuses_the_confirm_runs_and_pays_nothing(emulated, action_env) -> None:
+    """The job run again on the same commit: the gate run is reused, and so are the confirm's
+    dataset and its 2 × N runs, verified; the row's verdict and scores are the earlier ones, and
+    the summary says nothing new was paid for. Fails before the fix: a second dataset and six more
+    runs were made."""
+    noisy(emulated)
+    first = gate_step(emulated, action_env, **{"confirm-runs": "3"})
+    assert first.code == 0, first.stdout
+    emulated.emulator.requests.clear()
+    again = gate_step(emulated, action_env, **{"confirm-runs": "3"})
+    assert again.code == 0, again.stdout
+    assert posts(emulated) == []
+    datasets, runs = confirm_made(emulated)
+    assert len(datasets) == 1 and len(runs) == 6
+    assert again.report["confirm"]["reused"] is True and again.report["confirm"]["cost"] == 0
+    assert again.report["confirm"]["dataset_id"] == first.report["confirm"]["dataset_id"]
+    assert sorted(again.report["confirm"]["run_ids"]) == sorted(r["id"] for r in runs)
+    assert by_row(again)[FLIPPED_ROW] == by_row(first)[FLIPPED_ROW]
+    assert "Reusing the confirm runs of an earlier job for 1 flagged row" in again.summary_text
+    assert "no new evaluation is paid for" in again.summary_text
+    assert "Reusing the confirm runs" not in first.summary_text
+
+
+def test_a_reused_confirm_keeps_a_real_drop_confirmed(emulated, action_env) -> None:
+    drops_on(emulated, DROPPED_ORDER)
+    assert gate_step(emulated, action_env, **{"confirm-runs": "2"}).code == 1
+    emulated.emulator.requests.clear()
+    again = gate_step(emulated, action_env, **{"confirm-runs": "2"})
+    assert again.code == 1, again.stdout
+    assert posts(emulated) == []
+    assert by_row(again)[emulated.ids.regressed_row_index]["status"] == "confirmed"
+
+
+def fail_one_run(emulated: Emulated, runs: list[dict]) -> None:
+    emulated.emulator._runs[runs[-1]["id"]].status = "failed"
+
+
+def change_one_judge(emulated: Emulated, runs: list[dict]) -> None:
+    emulated.emulator._runs[runs[0]["id"]].judge_model = "another-judge"
+
+
+def delete_one_run(emulated: Emulated, runs: list[dict]) -> None:
+    emulated.emulator.delete_run(runs[0]["id"])
+
+
+def swap_one_prompt(emulated: Emulated, runs: list[dict]) -> None:
+    ids = emulated.ids
+    baseline_side = next(r for r in runs if " baseline " in r["name"])
+    emulated.emulator._runs[baseline_side["id"]].prompt_id = ids.prompt_v2_id
+
+
+def change_the_rows(emulated: Emulated, runs: list[dict]) -> None:
+    dataset = emulated.emulator._datasets[runs[0]["dataset_id"]]
+    dataset.csv_data = dataset.csv_data.replace("10652", "10653")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [fail_one_run, change_one_judge, delete_one_run, swap_one_prompt, change_the_rows],
+    ids=lambda tamper: tamper.__name__,
+)
+def test_an_earlier_confirm_that_is_not_the_same_measurement_is_not_reused(
+    emulated, action_env, tamper
+) -> None:
+    """Its names alone do not make a confirm reusable: a run that failed or is missing, a run with
+    another judge or prompt, or a dataset of other rows, and the confirm is paid for again."""
+    noisy(emulated)
+    assert gate_step(emulated, action_env, **{"confirm-runs": "3"}).code == 0
+    _, runs = confirm_made(emulated)
+    tamper(emulated, runs)
+    again = gate_step(emulated, action_env, **{"confirm-runs": "3"})
+    assert again.code == 0, again.stdout
+    assert again.report["confirm"]["reused"] is False
+    assert again.report["confirm"]["cost"] == 6
+    datasets, _ = confirm_made(emulated)
+    assert len(datasets) == 2
+    assert "no new evaluation is paid for" not in again.summary_text
+
+
+def test_a_confirm_with_another_number_of_runs_is_not_reused(emulated, action_env) -> None:
+    noisy(emulated)
+    assert gate_step(emulated, action_env, **{"confirm-runs": "3"}).code == 0
+    again = gate_step(emulated, action_env, **{"confirm-runs": "2"})
+    assert again.report["confirm"]["reused"] is False
+    _, runs = confirm_made(emulated)
+    assert len(runs) == 3 + 3 + 2 + 2
+
+
+def test_a_prompt_file_gated_again_on_another_commit_reuses_its_confirm(
+    emulated, action_env
+) -> None:
+    """With prompt files the gate run is found by content from any commit, and so is the confirm of
+    its flagged rows: named for the runs it measures, not for the commit that first paid for it."""
+    noisy(emulated)
+    write(action_env, "prompts/support-reply.yml", PASSING)
+    first = files_step(emulated, action_env, **{"confirm-runs": "3"})
+    assert first.code == 0, first.stdout
+    emulated.emulator.requests.clear()
+    again = files_step(emulated, action_env, **{"confirm-runs": "3"}, GITHUB_SHA="e" * 40)
+    assert again.code == 0, again.stdout
+    assert posts(emulated) == []
+    (file,) = again.report["files"]
+    assert file["report"]["confirm"]["reused"] is True
+    assert by_row_of(file["report"])[FLIPPED_ROW]["status"] == "flaky"
+    assert "no new evaluation is paid for" in again.summary_text

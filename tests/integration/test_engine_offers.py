@@ -21,6 +21,7 @@ from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate
 from ckaction.inputs import Settings
 from ckaction.report import Facts
 from ckaction.rerun import Reruns
+from ckaction.runtags import CALIBRATE_TAG
 from tests.conftest import TOKEN, ActionEnv, Emulated
 from tests.integration.helpers import Result, api_root, gate_step, run_action, statuses
 from tests.integration.test_prompt_files_gate import write
@@ -531,7 +532,7 @@ def test_the_read_back_of_a_lost_rerun_never_waits_past_the_deadline(emulated: E
     emulated.emulator.faults.append(Fault("POST", r"/rerun$", status=504, times=10))
     old = gate.client.get_run(emulated.ids.baseline_run_id)
     with pytest.raises(UncertainOutcome):
-        Reruns.of(gate).rerun(old)
+        Reruns.of(gate, CALIBRATE_TAG).rerun(old)
     assert gate.clock() <= gate.deadline
     assert len(requests_to(emulated, "POST", r"/rerun$")) == 1
 
