@@ -97,6 +97,7 @@ class App:
         self.transport = transport
         # The action (INPUT_*) or the CLI (flags, CKACTION_*): how a missing input is explained.
         self.door = door
+        self._github: Github | None = None
 
     def run(self, raw: Mapping[str, str]) -> int:
         # Mask first: before validation, before anything can print.
@@ -143,6 +144,13 @@ class App:
             http.event_hooks = {"request": [budget.spend]}
             yield CompletionKitClient(http, redact=self.redact, sleep=self.sleep, deadline=deadline)
 
+    def github(self, settings: Settings | None) -> Github | None:
+        """The step's one PyGithub client (built on first use), when the step talks to GitHub
+        and has a token to do it with."""
+        if self._github is None:
+            self._github = github_for(settings, self.context)
+        return self._github
+
     def execute(self, settings: Settings, facts: Facts) -> Report:
         deadline = Deadline.after(settings.timeout_seconds, self.clock)
         with self.client(settings, deadline) as client:
@@ -155,8 +163,7 @@ class App:
                 clock=self.clock,
                 sleep=self.sleep,
                 deadline=deadline,
-                github=publish_github(settings, self.context)
-                or signoff_github(settings, self.context),
+                github=self.github(settings),
             )
 
     def pull(
@@ -217,47 +224,32 @@ class App:
             runner=self.runner,
             context=self.context,
             summary_file=self.summary_file,
-            github=github_client(settings, self.context),
+            github=self.github(settings),
         )
 
 
-def github_client(settings: Settings | None, context: RunContext) -> Github | None:
-    """The PyGithub client for the sticky comment, when a comment may be posted and there is a
-    token to build it with. PyGithub costs ~0.3 s to import, so it is built only then."""
-    if settings is None or not settings.comment or settings.github_token is None:
-        return None
-    if settings.pr_number is None and context.pr_number is None:
+def wants_github(settings: Settings | None, context: RunContext) -> bool:
+    """Whether this step talks to GitHub: a gate that may post its sticky comment or look up its
+    sign-off label (on a push to the default branch, the merged pull request's; on a pull request
+    that carries it, who added it), or a publish on a push (the branch's head commit). PyGithub
+    costs ~0.3 s to import, so it is built only then."""
+    if settings is None:
+        return False
+    if settings.command == "publish":
+        return context.event_name == "push" and bool(context.branch)
+    if settings.command != "gate":
+        return False
+    comments = settings.comment and (settings.pr_number or context.pr_number) is not None
+    on_pull = context.pr_number is not None and settings.signoff_label in context.pr_labels
+    signoff = bool(settings.signoff_label) and (context.pushed_to_default_branch or on_pull)
+    return bool(comments or signoff)
+
+
+def github_for(settings: Settings | None, context: RunContext) -> Github | None:
+    """A PyGithub client for this step when it talks to GitHub (`wants_github`) and has a token."""
+    if settings is None or not wants_github(settings, context) or settings.github_token is None:
         return None
     token = settings.github_token.get_secret_value().strip()
-    if not token:
-        return None
-    from ckaction.github import connect
-
-    return connect(token, context.api_url)
-
-
-def publish_github(settings: Settings, context: RunContext) -> Github | None:
-    """The PyGithub client publish reads the pushed branch's head with, on a push with a token."""
-    if settings.command != "publish" or context.event_name != "push" or not context.branch:
-        return None
-    token = settings.github_token.get_secret_value().strip() if settings.github_token else ""
-    if not token:
-        return None
-    from ckaction.github import connect
-
-    return connect(token, context.api_url)
-
-
-def signoff_github(settings: Settings, context: RunContext) -> Github | None:
-    """The PyGithub client a gate looks its sign-off label up with, with a token: on a push to
-    the default branch (the merged pull request's label), and on a pull request that carries the
-    label (who added it, when the event does not say)."""
-    if settings.command != "gate" or not settings.signoff_label:
-        return None
-    on_pull = context.pr_number is not None and settings.signoff_label in context.pr_labels
-    if not (context.pushed_to_default_branch or on_pull):
-        return None
-    token = settings.github_token.get_secret_value().strip() if settings.github_token else ""
     if not token:
         return None
     from ckaction.github import connect

@@ -54,6 +54,7 @@ _MESSAGE_LIMIT = 200
 # PyGithub's pacing (GitHub asks integrations not to burst) and our retry backoff; module-level so
 # tests against the local fake can set them to zero.
 REQUEST_SPACING_SECONDS = 0.25
+WRITE_SPACING_SECONDS = 1.0  # between writes, as GitHub's REST guidance asks
 RETRY_BACKOFF_SECONDS = 0.5
 RATE_LIMIT_WAIT_SECONDS = 60
 
@@ -253,6 +254,7 @@ def connect(token: str, api_url: str, *, per_page: int = 100) -> Github:
             max_rate_limit_wait=RATE_LIMIT_WAIT_SECONDS,
         ),
         seconds_between_requests=REQUEST_SPACING_SECONDS,
+        seconds_between_writes=WRITE_SPACING_SECONDS,
     )
 
 

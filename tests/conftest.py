@@ -21,6 +21,15 @@ settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
+
+@pytest.fixture(autouse=True)
+def unpaced_github(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyGithub's pacing (a pause between requests, a longer one between writes) and the retry
+    backoff only slow a test down: every GitHub a test talks to is the local fake."""
+    for name in ("REQUEST_SPACING_SECONDS", "WRITE_SPACING_SECONDS", "RETRY_BACKOFF_SECONDS"):
+        monkeypatch.setattr(f"ckaction.github.{name}", 0.0)
+
+
 TOKEN = "ck-test-token-0123456789"
 RUN_SECONDS = 0.3  # how long an emulated evaluation run takes: short, for the real-clock tests
 FAKE_EPOCH = 1000.0  # where the fake clock starts

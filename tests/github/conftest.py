@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ckaction.cli import github_client
+from ckaction.cli import github_for
 from ckaction.context import RunContext
 from ckaction.gha import Runner
 from ckaction.github import post_comment
@@ -94,4 +94,4 @@ def context(api_url: str) -> RunContext:
 
 def send(text: str, settings: Settings, context: RunContext, runner: Runner) -> str | None:
     """`post_comment` with the GitHub client the composition root would build for these settings."""
-    return post_comment(text, settings, context, runner, github_client(settings, context))
+    return post_comment(text, settings, context, runner, github_for(settings, context))

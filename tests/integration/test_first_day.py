@@ -134,7 +134,7 @@ def test_the_gitlab_example_job_gates_and_a_retry_reuses_its_run(served, in_tmp,
 
 
 def test_the_fork_recipes_stage_2_gates_the_artifacts_prompt_files_and_comments_on_the_pr(
-    emulated, action_env, monkeypatch
+    emulated, action_env
 ):
     """examples/fork-comment.yml's gate step, with the artifact stage 1 uploads unpacked where
     stage 2 downloads it (no checkout), on the workflow_run event a fork's pull request gives
@@ -167,7 +167,6 @@ def test_the_fork_recipes_stage_2_gates_the_artifacts_prompt_files_and_comments_
     github = FakeGitHub()
     github.add_pull(REPO, 12)
     github.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
     with serve_github(github) as url:
         result = run_action(
             emulated,

@@ -105,12 +105,10 @@ def test_an_event_file_of_invalid_utf8_is_an_exit_2_report(emulated, action_env,
 
 
 @pytest.fixture
-def github(monkeypatch):
+def github():
     fake = FakeGitHub()
     fake.add_pull(REPO, 12)
     fake.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
-    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
     with serve_github(fake) as url:
         yield fake, url
 

@@ -14,15 +14,12 @@ READ_ONLY = "ghs_forktoken0123456789abcdef"
 
 
 @pytest.fixture
-def github(monkeypatch):
+def github():
     fake = FakeGitHub()
     fake.checkers.append(check_exchange)
     fake.add_pull(REPO, 12)
     fake.add_token(TOKEN, ACTIONS_BOT, installation=True)
     fake.add_token(READ_ONLY, ACTIONS_BOT, installation=True, can_write=False)
-    # PyGithub's pacing and the retry backoff only slow down a gate against a local fake.
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
-    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
     with serve_github(fake) as url:
         yield fake, url
     assert fake.violations == []

@@ -270,14 +270,13 @@ def test_prompt_files_with_prompt_id_is_refused(emu: Emulated, action_env: Actio
 
 @pytest.mark.parametrize("count", [2, 30])
 def test_many_files_one_comment_and_one_listing_per_look(
-    emu: Emulated, action_env: ActionEnv, monkeypatch: pytest.MonkeyPatch, count: int
+    emu: Emulated, action_env: ActionEnv, count: int
 ) -> None:
     for i in range(count):
         write(action_env, f"prompts/p{i:02}.yml", PASSING + f" Variant {i}.")
     github = FakeGitHub()
     github.add_pull(REPO, 12)
     github.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
     pull = {
         "number": 12,
         "labels": [],

@@ -45,8 +45,7 @@ def gate(
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
+def github():
     fake = FakeGitHub()
     fake.add_pull(REPO, 12)
     fake.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)

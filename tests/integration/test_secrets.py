@@ -67,12 +67,10 @@ def test_a_key_in_the_query_string_is_an_input_error(emulated, action_env):
 
 
 @pytest.fixture
-def github(monkeypatch):
+def github():
     fake = FakeGitHub()
     fake.add_pull(REPO, PR)
     fake.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
-    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
     with serve_github(fake) as url:
         yield fake, url
 

@@ -99,11 +99,9 @@ class TurnTransport(EmulatorTransport):
 
 
 @pytest.fixture
-def github(monkeypatch):
+def github():
     fake = FakeGitHub()
     fake.checkers.append(check_exchange)
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
-    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
     with serve_github(fake) as url:
         yield fake, url
     assert fake.violations == []
