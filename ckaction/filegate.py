@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import (
@@ -35,8 +34,8 @@ from ckaction.flow import (
     Log,
     RowConfirmer,
     RunSpec,
+    baselines_of,
     changed_judge,
-    is_gate_run,
     like_for_like_differences,
     wait_for_runs,
 )
@@ -53,7 +52,6 @@ from ckaction.report import (
     step_result,
     tolerances_of,
 )
-from ckaction.runtags import may_be_baseline
 from ckaction.signoff import SignOffs
 from ckaction.stuck import ProgressWatch
 from ckaction.wording import counted
@@ -84,22 +82,7 @@ def find_baseline(
     def on_dataset(run: Run) -> bool:
         return dataset_id is None or run.dataset_id == dataset_id
 
-    filters: dict[str, Any] = {"prompt_id": live.id, "status": "completed"}
-    if dataset_id is not None:
-        filters["dataset_id"] = dataset_id
-    own = next(
-        (
-            run
-            for run in client.list_runs(**filters)
-            if run.prompt_id == live.id
-            and run.status == "completed"
-            and run.has_scores
-            and not is_gate_run(run)
-            and may_be_baseline(run)
-            and on_dataset(run)
-        ),
-        None,
-    )
+    own = next(baselines_of(client, live.id, dataset_id), None)
     passed = None
     twin = candidate_among(index, live.name, content_of_prompt(live))
     if twin is not None:

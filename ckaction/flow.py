@@ -147,15 +147,30 @@ def is_gate_run(run: Run) -> bool:
     return GATE_TAG in run.tag_names or (run.name or "").startswith("ckaction gate ")
 
 
-def is_baseline_of(run: Run, prompt_id: int) -> bool:
-    """A run the gate may take as `prompt_id`'s baseline: of that prompt, completed, scored, not a
-    gate run, and not a confirm or calibrate run."""
+def is_baseline_of(run: Run, prompt_id: int, dataset_id: int | None = None) -> bool:
+    """A run the gate may take as `prompt_id`'s baseline: of that prompt (and of `dataset_id` when
+    one is asked for), completed, scored, not a gate run, and not a confirm or calibrate run."""
     return (
         run.prompt_id == prompt_id
+        and (dataset_id is None or run.dataset_id == dataset_id)
         and run.status == "completed"
         and run.has_scores
         and not is_gate_run(run)
         and may_be_baseline(run)
+    )
+
+
+def baselines_of(
+    client: CompletionKitClient, prompt_id: int, dataset_id: int | None = None
+) -> Iterator[Run]:
+    """The runs that may be `prompt_id`'s baseline (on `dataset_id` when one is asked for), newest
+    first: filtered by the server and checked here whatever its filter returned (an engine or a
+    proxy may ignore it)."""
+    filters: dict[str, Any] = {"prompt_id": prompt_id, "status": "completed"}
+    if dataset_id is not None:
+        filters["dataset_id"] = dataset_id
+    return (
+        run for run in client.list_runs(**filters) if is_baseline_of(run, prompt_id, dataset_id)
     )
 
 
@@ -308,13 +323,14 @@ class Gate:
         else:
             live = self.live_version(candidate)
         self.learn(baseline_prompt_id=live.id)
-        for run in self.client.list_runs(prompt_id=live.id, status="completed"):
-            # Checked here whatever the list filter returned: an engine or proxy may ignore it.
-            if is_baseline_of(run, live.id):
-                self.log.info(
-                    f"Baseline: run {run.id} ({run.name}), the last green run of prompt {live.id}"
-                )
-                return run
+        # Any dataset: a gate on a smoke subset compares with the full baseline (its missing
+        # rows and new cases are reported, the dataset difference is a not-like-for-like note).
+        newest = next(baselines_of(self.client, live.id), None)
+        if newest is not None:
+            self.log.info(
+                f"Baseline: run {newest.id} ({newest.name}), the last green run of prompt {live.id}"
+            )
+            return newest
         raise ConfigurationError(
             f"The live prompt (id {live.id}, version {live.version_number}) has no completed, "
             "scored run that is not a gate run, so there is no baseline to compare with.",
