@@ -302,7 +302,9 @@ class Gate:
 
     # -- step 1: the baseline ----------------------------------------------------------------------
 
-    def resolve_baseline(self, candidate: Prompt) -> Run:
+    def resolve_baseline(self, candidate: Prompt, *, dataset_id: int | None = None) -> Run:
+        """baseline-run-id, or the last green run of the live version (on `dataset_id` when one
+        is given)."""
         settings = self.settings
         if settings.baseline_run_id is not None:
             baseline = self.client.get_run(settings.baseline_run_id)
@@ -323,9 +325,9 @@ class Gate:
         else:
             live = self.live_version(candidate)
         self.learn(baseline_prompt_id=live.id)
-        # Any dataset: a gate on a smoke subset compares with the full baseline (its missing
-        # rows and new cases are reported, the dataset difference is a not-like-for-like note).
-        newest = next(baselines_of(self.client, live.id), None)
+        # A prompt-id gate takes any dataset: on a smoke subset it compares with the full baseline
+        # (missing rows and new cases are reported, the dataset a not-like-for-like note).
+        newest = next(baselines_of(self.client, live.id, dataset_id), None)
         if newest is not None:
             self.log.info(
                 f"Baseline: run {newest.id} ({newest.name}), the last green run of prompt {live.id}"
@@ -340,11 +342,14 @@ class Gate:
 
     def chosen_baseline(self) -> Run:
         """baseline-run-id as given, or the last green run of prompt-id's live version: the run
-        that rebaseline and calibrate start from."""
-        if self.settings.baseline_run_id is not None:
-            return self.client.get_run(self.settings.baseline_run_id)
-        assert self.settings.prompt_id is not None
-        return self.resolve_baseline(self.prompt(self.settings.prompt_id))
+        that rebaseline and calibrate start from. With a prompt file, on its `eval:` dataset, the
+        one its gate looks for a baseline on."""
+        settings = self.settings
+        if settings.baseline_run_id is not None:
+            return self.client.get_run(settings.baseline_run_id)
+        assert settings.prompt_id is not None
+        dataset = settings.dataset_id if settings.prompt_files else None
+        return self.resolve_baseline(self.prompt(settings.prompt_id), dataset_id=dataset)
 
     # -- step 2: what to run -----------------------------------------------------------------------
 

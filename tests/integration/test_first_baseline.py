@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ckaction.candidates import BASELINE_TAG
+from ckaction.emulator.seed import TEMPLATE_V1
 from tests.conftest import ActionEnv, Emulated
 from tests.integration.helpers import run_action
 
@@ -88,3 +89,29 @@ def test_one_prompt_files_eval_gives_the_first_baseline_its_settings(
     two = run_action(emulated, action_env, inputs)
     assert two.code == 2
     assert "matches 2 files; rebaseline takes one prompt file" in two.stdout
+
+
+def test_rebaseline_of_a_prompt_file_starts_from_the_baseline_its_gate_would_take(
+    emulated: Emulated, action_env: ActionEnv
+) -> None:
+    """A prompt file's gate takes its baseline on the file's `eval:` dataset; rebaseline starts
+    from that run too, not from a newer green run on another dataset."""
+    emu, ids = emulated.emulator, emulated.ids
+    smoke = emu.add_dataset(
+        "Smoke tickets", [{"customer_message": "Hi", "order_number": "1", "expected_output": "x"}]
+    )
+    newer = emu.add_completed_run(
+        ids.prompt_v1_id, smoke["id"], ids.metric_ids, judge_model=ids.judge_model
+    )
+    prompts = action_env.workspace / "prompts"
+    prompts.mkdir(parents=True)
+    (prompts / "support.yml").write_text(
+        f"prompt: Support reply\nllm_model: gpt-4o-mini\ntemplate: {json.dumps(TEMPLATE_V1)}\n"
+        f"eval:\n  dataset-id: {ids.dataset_id}\n"
+    )
+    inputs = {"api-url": emulated.url, "command": "rebaseline", "prompt-files": "prompts/*.yml"}
+    result = run_action(emulated, action_env, inputs)
+    assert result.code == 0, result.stdout
+    assert newer["id"] > ids.baseline_run_id
+    assert result.outputs["baseline-run-id"] == str(ids.baseline_run_id)
+    assert emu.get_run(int(result.outputs["run-id"]))["dataset_id"] == ids.dataset_id
