@@ -29,6 +29,7 @@ from ckaction.commands import Stopped, run_command
 from ckaction.context import RunContext, context_from_env
 from ckaction.delivery import Delivered, deliver
 from ckaction.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, CkError, InputError
+from ckaction.flow import StepTools
 from ckaction.gha import Runner
 from ckaction.inputs import Command, Door, Settings, raw_inputs_from_env
 from ckaction.metadata import (
@@ -154,16 +155,9 @@ class App:
     def execute(self, settings: Settings, facts: Facts) -> Report:
         deadline = Deadline.after(settings.timeout_seconds, self.clock)
         with self.client(settings, deadline) as client:
+            tools = StepTools(client, self.runner, self.clock, self.sleep, deadline)
             return run_command(
-                settings,
-                facts,
-                client=client,
-                runner=self.runner,
-                context=self.context,
-                clock=self.clock,
-                sleep=self.sleep,
-                deadline=deadline,
-                github=self.github(settings),
+                settings, facts, tools=tools, context=self.context, github=self.github(settings)
             )
 
     def pull(

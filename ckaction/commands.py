@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from ckaction.api import CompletionKitClient
 from ckaction.candidates import BASELINE_TAG
-from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.confirm import Confirmer
 from ckaction.context import RunContext
 from ckaction.errors import ConfigurationError, InputError, RunFailed, UncertainOutcome
-from ckaction.flow import Gate, Log, is_gate_run
+from ckaction.flow import Gate, StepTools, is_gate_run
 from ckaction.inputs import RebaselineMethod, Settings
 from ckaction.liveprompt import find_live
 from ckaction.models import Prompt, Run
@@ -43,16 +42,14 @@ def run_command(
     settings: Settings,
     facts: Facts,
     *,
-    client: CompletionKitClient,
-    runner: Log,
+    tools: StepTools,
     context: RunContext,
-    clock: Clock,
-    sleep: Sleep,
-    deadline: Deadline,
     github: Github | None = None,
 ) -> Report:
-    """Run settings.command against `client`, starting from what the caller knows (`facts`);
-    `github` reads the pushed branch's head for publish (None: no github-token)."""
+    """Run settings.command with `tools` (the CompletionKit client, the log, the clock, the sleep
+    and the step's deadline), starting from what the caller knows (`facts`); `github` reads the
+    pushed branch's head for publish and the merged pull request's label (None: no github-token)."""
+    client, runner = tools.client, tools.log
     if settings.command == "drift":
         from ckaction.promptsync import drift
 
@@ -81,30 +78,14 @@ def run_command(
         signoffs, facts = gather_signoffs(settings, context, facts, github)
     if settings.command == "gate" and settings.prompt_files:
         assert signoffs is not None
-        return gate_files(
-            settings,
-            facts,
-            signoffs,
-            client=client,
-            runner=runner,
-            context=context,
-            clock=clock,
-            sleep=sleep,
-            deadline=deadline,
-        )
+        return gate_files(settings, facts, signoffs, tools=tools, context=context)
     gate = Gate(
         settings,
-        client,
-        log=runner,
-        clock=clock,
-        sleep=sleep,
-        deadline=deadline,
+        tools,
         commit=settings.commit or context.sha,
         facts=facts,
         signoffs=signoffs,
-        confirmer=confirmer_for(
-            settings, client, log=runner, clock=clock, sleep=sleep, deadline=deadline
-        ),
+        confirmer=confirmer_for(settings, tools),
         known_prompts=known_prompts,
     )
     try:
@@ -121,27 +102,11 @@ def run_command(
         raise Stopped(gate.facts) from exc
 
 
-def confirmer_for(
-    settings: Settings,
-    client: CompletionKitClient,
-    *,
-    log: Log,
-    clock: Clock,
-    sleep: Sleep,
-    deadline: Deadline,
-) -> Confirmer | None:
+def confirmer_for(settings: Settings, tools: StepTools) -> Confirmer | None:
     """The confirm of a gate's flagged rows when `confirm-runs` asks for one (None: off)."""
     if settings.command != "gate" or settings.confirm_runs == 0:
         return None
-    return Confirmer(
-        client,
-        runs=settings.confirm_runs,
-        max_rows=settings.confirm_max_rows,
-        log=log,
-        clock=clock,
-        sleep=sleep,
-        deadline=deadline,
-    )
+    return Confirmer(tools, runs=settings.confirm_runs, max_rows=settings.confirm_max_rows)
 
 
 def gate_files(
@@ -149,12 +114,8 @@ def gate_files(
     facts: Facts,
     signoffs: SignOffs,
     *,
-    client: CompletionKitClient,
-    runner: Log,
+    tools: StepTools,
     context: RunContext,
-    clock: Clock,
-    sleep: Sleep,
-    deadline: Deadline,
 ) -> Report:
     """`command: gate` with `prompt-files`: every file read (and checked) before any network call,
     then gated together."""
@@ -164,16 +125,10 @@ def gate_files(
     files = resolve_prompt_files(settings.prompt_files, context.workspace)
     gate = FileGate(
         settings,
-        client,
-        log=runner,
-        clock=clock,
-        sleep=sleep,
-        deadline=deadline,
+        tools,
         facts=facts,
         signoffs=signoffs,
-        confirmer=confirmer_for(
-            settings, client, log=runner, clock=clock, sleep=sleep, deadline=deadline
-        ),
+        confirmer=confirmer_for(settings, tools),
     )
     try:
         return gate.run(files)

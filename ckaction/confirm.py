@@ -21,8 +21,6 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from ckaction.api import CompletionKitClient
-from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.decide import UNASSESSABLE, Evaluation, RowConfirmation, RowResult, Tolerances
 from ckaction.errors import CkError
 from ckaction.flaky import (
@@ -35,7 +33,7 @@ from ckaction.flaky import (
     skip_reason,
     with_confirmations,
 )
-from ckaction.flow import Log, wait_for_runs
+from ckaction.flow import StepTools, wait_for_runs
 from ckaction.models import Dataset, Run
 from ckaction.runtags import CONFIRM_NAME_PREFIX, CONFIRM_TAG
 
@@ -56,24 +54,14 @@ class Confirmer:
     docstring) with the collaborators it is given; built by `commands.confirmer_for`, used by
     `flow.Gate` and, for the whole step, `filegate.FileGate`."""
 
-    def __init__(
-        self,
-        client: CompletionKitClient,
-        *,
-        runs: int,
-        max_rows: int,
-        log: Log,
-        clock: Clock,
-        sleep: Sleep,
-        deadline: Deadline,
-    ) -> None:
-        self.client = client
+    def __init__(self, tools: StepTools, *, runs: int, max_rows: int) -> None:
+        self.client = tools.client
         self.runs = runs
         self.max_rows = max_rows
-        self.log = log
-        self.clock = clock
-        self.sleep = sleep
-        self.deadline = deadline
+        self.log = tools.log
+        self.clock = tools.clock
+        self.sleep = tools.sleep
+        self.deadline = tools.deadline
 
     def confirm(
         self,

@@ -25,15 +25,14 @@ from ckaction.candidates import (
     obtain_candidate,
     passed_runs,
 )
-from ckaction.clock import Clock, Deadline, Sleep
 from ckaction.errors import CkError, ConfigurationError
 from ckaction.flaky import flagged_rows
 from ckaction.flow import (
     GATE_TAG,
     Gate,
-    Log,
     RowConfirmer,
     RunSpec,
+    StepTools,
     baselines_of,
     changed_judge,
     like_for_like_differences,
@@ -109,23 +108,20 @@ class FileGate:
     def __init__(
         self,
         settings: Settings,
-        client: CompletionKitClient,
+        tools: StepTools,
         *,
-        log: Log,
-        clock: Clock,
-        sleep: Sleep,
-        deadline: Deadline,
         facts: Facts,
         signoffs: SignOffs,
         confirmer: RowConfirmer | None = None,
     ) -> None:
         self.settings = settings
         self.confirmer = confirmer
-        self.client = client
-        self.log = log
-        self.clock = clock
-        self.sleep = sleep
-        self.deadline = deadline
+        self.tools = tools
+        self.client = tools.client
+        self.log = tools.log
+        self.clock = tools.clock
+        self.sleep = tools.sleep
+        self.deadline = tools.deadline
         self.facts = facts
         self.signoffs = signoffs
         self.known_metrics: dict[int, Metric] = {}
@@ -269,11 +265,7 @@ class FileGate:
         """The single-run gate of one file's candidate, with the file's settings and sign-offs."""
         return Gate(
             settings.model_copy(update={"prompt_id": candidate.id}),
-            self.client,
-            log=self.log,
-            clock=self.clock,
-            sleep=self.sleep,
-            deadline=self.deadline,
+            self.tools,
             facts=replace(facts, prompt_id=candidate.id),
             signoffs=replace(self.signoffs, prompt_id=candidate.id, prompt_file=file.path),
             known_metrics=self.known_metrics,

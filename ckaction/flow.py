@@ -63,6 +63,18 @@ class Log(Protocol):
     def group(self, title: str) -> AbstractContextManager[None]: ...
 
 
+@dataclass(frozen=True)
+class StepTools:
+    """What every stage of a step works with, built once in `cli.App`: the CompletionKit client,
+    the runner's log, the clock and the sleep, and the step's deadline."""
+
+    client: CompletionKitClient
+    log: Log
+    clock: Clock
+    sleep: Sleep
+    deadline: Deadline
+
+
 class RowConfirmer(Protocol):
     """What a gate needs of confirm-runs (`confirm.Confirmer`): the evaluation with its flagged
     rows re-tested, and what that did (None when there was nothing to confirm)."""
@@ -240,12 +252,8 @@ class Gate:
     def __init__(
         self,
         settings: Settings,
-        client: CompletionKitClient,
+        tools: StepTools,
         *,
-        log: Log,
-        clock: Clock,
-        sleep: Sleep,
-        deadline: Deadline,
         commit: str | None = None,
         facts: Facts | None = None,
         signoffs: SignOffs | None = None,
@@ -256,13 +264,14 @@ class Gate:
     ) -> None:
         self.settings = settings
         self.confirmer = confirmer
-        self.client = client
-        self.log = log
-        self.clock = clock
-        self.sleep = sleep
+        self.tools = tools
+        self.client = tools.client
+        self.log = tools.log
+        self.clock = tools.clock
+        self.sleep = tools.sleep
         self.wall_clock = wall_clock
         self.commit = commit
-        self.deadline = deadline.at
+        self.deadline = tools.deadline.at
         self.tolerances = tolerances_of(settings)
         self.signoffs = signoffs
         self.facts = facts or Facts(command=settings.command)

@@ -16,6 +16,7 @@ from ckaction.emulator.judging import JudgeCall, NoisyJudge, ScriptedJudge, Verd
 from ckaction.emulator.records import parse_csv
 from ckaction.emulator.seed import DEMO_ROWS, TEMPLATE_V2
 from ckaction.filegate import CONTENT_RUN_PREFIX
+from ckaction.flow import StepTools
 from ckaction.runtags import CONFIRM_TAG
 from tests.conftest import ActionEnv, Emulated
 from tests.integration.helpers import api_root, gate_step, run_action
@@ -349,14 +350,9 @@ def test_no_confirm_run_is_paid_for_once_the_deadline_has_passed(emulated: Emula
     candidate = client.get_run(int(report.outputs()["run-id"]))
     inputs = {r.id: r.input_data for r in client.responses(baseline.id, ("id", "input_data"))}
     emulated.emulator.requests.clear()
+    spent = Deadline(time.now() - 1.0, time.now)
     confirmer = Confirmer(
-        client,
-        runs=2,
-        max_rows=20,
-        log=gate.log,
-        clock=time.now,
-        sleep=time.sleep,
-        deadline=Deadline(time.now() - 1.0, time.now),
+        StepTools(client, gate.log, time.now, time.sleep, spent), runs=2, max_rows=20
     )
     confirmed, facts = confirmer.confirm(
         evaluation,

@@ -17,7 +17,7 @@ from ckaction.emulator.faults import Fault
 from ckaction.emulator.judging import GenerationError, JsonDict, default_generator
 from ckaction.emulator.seed import DEMO_ROWS, TEMPLATE_V1
 from ckaction.errors import UncertainOutcome
-from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate
+from ckaction.flow import OUTPUT_FIELD, VERDICT_FIELDS, Gate, StepTools
 from ckaction.inputs import Settings
 from ckaction.report import Facts
 from ckaction.rerun import Reruns
@@ -62,11 +62,7 @@ def emulated_gate(emulated: Emulated, **inputs: str) -> Gate:
     client = CompletionKitClient(http, sleep=time.sleep, deadline=deadline)
     return Gate(
         settings,
-        client,
-        log=Log(),
-        clock=time.now,
-        sleep=time.sleep,
-        deadline=deadline,
+        StepTools(client, Log(), time.now, time.sleep, deadline),
         commit="c" * 40,
         facts=Facts(command="gate"),
     )

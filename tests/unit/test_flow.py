@@ -10,7 +10,7 @@ from ckaction.api import CompletionKitClient, build_http_client
 from ckaction.clock import Deadline
 from ckaction.decide import Tolerances
 from ckaction.errors import GateTimeout, UncertainOutcome
-from ckaction.flow import Gate, RunSpec, run_mark
+from ckaction.flow import Gate, RunSpec, StepTools, run_mark
 from ckaction.inputs import Settings
 from ckaction.polling import MAX_DELAY, MIN_DELAY
 from ckaction.report import tolerances_of
@@ -56,15 +56,7 @@ def make_gate(clock, **inputs):
     http = build_http_client(ROOT, "tok-1234")
     deadline = Deadline.after(settings.timeout_seconds, clock)
     client = CompletionKitClient(http, sleep=clock.sleep, deadline=deadline)
-    return Gate(
-        settings,
-        client,
-        log=Log(),
-        clock=clock,
-        sleep=clock.sleep,
-        deadline=deadline,
-        commit="c" * 40,
-    )
+    return Gate(settings, StepTools(client, Log(), clock, clock.sleep, deadline), commit="c" * 40)
 
 
 def run_json(status, done, total=10):
