@@ -15,10 +15,9 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ckaction.api import CompletionKitClient
-from ckaction.clock import Clock, Sleep, WallClock
+from ckaction.clock import WallClock
 from ckaction.errors import UncertainOutcome
-from ckaction.flow import Gate, Log
+from ckaction.flow import Gate, StepTools
 from ckaction.models import Run
 from ckaction.runtags import derived_tags, retag_rerun
 
@@ -70,39 +69,20 @@ class Reruns:
     """Reruns of runs through `client` by the flow tagged `flow_tag`, each read back after a lost
     answer before any resend, and each retagged."""
 
-    def __init__(
-        self,
-        client: CompletionKitClient,
-        *,
-        flow_tag: str,
-        log: Log,
-        clock: Clock,
-        sleep: Sleep,
-        deadline: float,
-        wall_clock: WallClock,
-    ) -> None:
-        self.client = client
+    def __init__(self, tools: StepTools, *, flow_tag: str, wall_clock: WallClock) -> None:
+        self.client = tools.client
         self.flow_tag = flow_tag
-        self.log = log
-        self.clock = clock
-        self.sleep = sleep
-        self.deadline = deadline
+        self.log = tools.log
+        self.clock = tools.clock
+        self.sleep = tools.sleep
+        self.deadline = tools.deadline.at
         self.wall_clock = wall_clock
         self.lost: list[LostRerun] = []
 
     @classmethod
     def of(cls, gate: Gate, flow_tag: str) -> Reruns:
-        """Reruns by the flow tagged `flow_tag` through the gate's client, log, clocks, sleep and
-        deadline."""
-        return cls(
-            gate.client,
-            flow_tag=flow_tag,
-            log=gate.log,
-            clock=gate.clock,
-            sleep=gate.sleep,
-            deadline=gate.deadline,
-            wall_clock=gate.wall_clock,
-        )
+        """Reruns by the flow tagged `flow_tag` with the gate's tools and wall clock."""
+        return cls(gate.tools, flow_tag=flow_tag, wall_clock=gate.wall_clock)
 
     def rerun(self, old: Run, *, taken: Collection[int] = ()) -> Run:
         """A new, started run with `old`'s settings and the flow's tags (`retag_rerun`).
