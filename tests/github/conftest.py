@@ -46,13 +46,6 @@ class Log:
         return [line for line in self.text.splitlines() if line.startswith("::warning")]
 
 
-@pytest.fixture(autouse=True)
-def no_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PyGithub's pacing and the retry backoff only slow down tests against a local fake."""
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
-    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
-
-
 @pytest.fixture
 def log() -> Log:
     stream = io.StringIO()

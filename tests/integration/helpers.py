@@ -22,6 +22,8 @@ from ckaction.inputs import raw_inputs_from_env
 from tests.conftest import TOKEN, ActionEnv, Emulated
 
 ROOT = Path(__file__).resolve().parents[2]
+REPO = "acme/prompts"  # the repository the fake GitHub serves
+GITHUB_TOKEN = "ghs_workflowtoken0123456789"  # the job's token the fake GitHub knows
 SUBPROCESS_TIMEOUT_SECONDS = 60
 BASE_INPUTS = {
     "api-token": TOKEN,

@@ -26,9 +26,7 @@ MARIA = Account("maria", 202)
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeGitHub, str]]:
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
-    monkeypatch.setattr("ckaction.github.RETRY_BACKOFF_SECONDS", 0.0)
+def github() -> Iterator[tuple[FakeGitHub, str]]:
     fake = FakeGitHub()
     fake.checkers.append(check_exchange)
     fake.add_token(WORKFLOW_TOKEN, ACTIONS_BOT, installation=True)

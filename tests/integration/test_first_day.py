@@ -20,11 +20,9 @@ from ckaction.cli import main
 from ckaction.emulator.seed import TEMPLATE_V1
 from tests.conftest import TOKEN
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
-from tests.integration.helpers import gate_step, run_action
+from tests.integration.helpers import GITHUB_TOKEN, REPO, gate_step, run_action
 
 ROOT = Path(__file__).resolve().parents[2]
-REPO = "acme/prompts"
-GITHUB_TOKEN = "ghs_workflowtoken0123456789"
 
 
 @pytest.fixture

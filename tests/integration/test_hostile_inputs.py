@@ -7,11 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import workflow_run
-from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
-from tests.integration.helpers import gate_step, run_action
-
-REPO = "acme/prompts"
-GITHUB_TOKEN = "ghs_workflowtoken0123456789"
+from tests.integration.helpers import GITHUB_TOKEN, REPO, gate_step, run_action
 
 
 @pytest.mark.parametrize(
@@ -102,15 +98,6 @@ def test_an_event_file_of_invalid_utf8_is_an_exit_2_report(emulated, action_env,
     result = gate_on_event(emulated, action_env, GITHUB_EVENT_PATH=str(path))
     assert result.code == 2
     assert "The event payload is not UTF-8 text" in result.summary_text
-
-
-@pytest.fixture
-def github():
-    fake = FakeGitHub()
-    fake.add_pull(REPO, 12)
-    fake.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)
-    with serve_github(fake) as url:
-        yield fake, url
 
 
 @pytest.mark.parametrize(("base", "commented"), [("someone/prompts", False), (REPO, True)])

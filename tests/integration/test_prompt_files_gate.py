@@ -16,13 +16,11 @@ from ckaction.liveprompt import slug_of
 from ckaction.render import COMMENT_LIMIT
 from tests.conftest import ActionEnv, Emulated, Served
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
-from tests.integration.helpers import Result, run_action, run_entrypoint
+from tests.integration.helpers import GITHUB_TOKEN, REPO, Result, run_action, run_entrypoint
 
 LIVE = "Support reply"
 PASSING = TEMPLATE_V1 + " Thank them for writing."
 OTHER_SHA = "fedcba9876543210fedcba9876543210fedcba98"
-REPO = "acme/prompts"
-GITHUB_TOKEN = "ghs_workflowtoken0123456789"
 TERSE_ROW = 2  # the row a terse template answers badly on Accuracy
 POLLS_A_MINUTE = 15  # the poll rule's cap on looks a minute
 

@@ -8,16 +8,13 @@ import io
 import json
 from typing import Any
 
-import pytest
-
 from ckaction.cli import EXIT_ERROR, EXIT_REGRESSED, App
 from ckaction.emulator import GenerationError
 from ckaction.inputs import raw_inputs_from_env
 from tests.conftest import TOKEN, ActionEnv, Emulated
-from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
+from tests.fakes.github_api import FakeGitHub
+from tests.integration.helpers import GITHUB_TOKEN, REPO
 
-REPO = "acme/prompts"
-GITHUB_TOKEN = "ghs_workflowtoken0123456789"
 STRICT = {"avg-gate": "significant", "max-unscored": "0.25", "row-tolerance": "-1.5"}
 STRICT_JSON = {"row": -1.5, "avg": -0.5, "avg_gate": "significant", "max_unscored": 0.25}
 
@@ -42,15 +39,6 @@ def gate(
     code = in_process(environ, emulated).run(raw_inputs_from_env(environ))
     report = json.loads((action_env.workspace / "ckaction-report.json").read_text())
     return code, report
-
-
-@pytest.fixture
-def github():
-    fake = FakeGitHub()
-    fake.add_pull(REPO, 12)
-    fake.add_token(GITHUB_TOKEN, ACTIONS_BOT, installation=True)
-    with serve_github(fake) as url:
-        yield fake, url
 
 
 def test_the_json_report_holds_the_outputs_as_written_comment_url_included(

@@ -12,14 +12,12 @@ import pytest
 from ckaction.emulator import Fault, Verdict
 from tests.conftest import TOKEN
 from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
-from tests.integration.helpers import api_root, run_action
+from tests.integration.helpers import GITHUB_TOKEN, REPO, api_root, run_action
 
 # A token with the characters every escaping changes: a quote, a backslash, an underscore.
 HOSTILE_TOKEN = 'ck_live"quoted\\slash-0123456789'
 PASSWORD = "hunter2-s3cret-pw"
-REPO = "acme/prompts"
 PR = 7
-GITHUB_TOKEN = "ghs_workflowtoken0123456789"
 MAX_RATIONALE_SHOWN = 500  # beyond the longest cut the summary and the comment make of a rationale
 
 

@@ -138,11 +138,10 @@ def written_outputs(
 
 
 def test_outputs_declared_are_the_outputs_written(
-    emulated: Emulated, action_env: ActionEnv, monkeypatch
+    emulated: Emulated, action_env: ActionEnv
 ) -> None:
     """Every command, passing, regressing and failing: the union of the outputs the code really
     wrote is what action.yml declares."""
-    monkeypatch.setattr("ckaction.github.REQUEST_SPACING_SECONDS", 0.0)
     ids: Any = emulated.ids
     api = {"api-url": emulated.url}
     github = FakeGitHub()
