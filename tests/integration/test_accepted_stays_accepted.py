@@ -7,32 +7,19 @@ against its OpenAPI description."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from ckaction.emulator.seed import TEMPLATE_V2
 from tests.conftest import ActionEnv, Emulated
-from tests.fakes.github_api import ACTIONS_BOT, Account, FakeGitHub, serve_github
-from tests.github.contract import check_exchange
+from tests.fakes.github_api import Account, FakeGitHub
 from tests.integration.helpers import Result, run_action
 from tests.integration.test_prompt_files_gate import content_judge, write
 
 REPO = "acme/prompts"
 LABEL = "prompt-regression-approved"
 MERGED = "c" * 40
-WORKFLOW_TOKEN = "ghs_faketoken0000000000"  # helpers.BASE_INPUTS' github-token
 MARIA = Account("maria", 202)
-
-
-@pytest.fixture
-def github() -> Iterator[tuple[FakeGitHub, str]]:
-    fake = FakeGitHub()
-    fake.checkers.append(check_exchange)
-    fake.add_token(WORKFLOW_TOKEN, ACTIONS_BOT, installation=True)
-    with serve_github(fake) as url:
-        yield fake, url
-    assert fake.violations == []
 
 
 @pytest.fixture
@@ -61,9 +48,9 @@ def push_step(
 
 
 def test_a_merged_pull_requests_label_keeps_main_green_and_lets_publish_run(
-    emu: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emu: Emulated, action_env: ActionEnv, checked_github: tuple[FakeGitHub, str]
 ) -> None:
-    fake, url = github
+    fake, url = checked_github
     fake.add_merged_pull(REPO, 12, MERGED, labels=("docs", LABEL), labeled_by=MARIA)
     fake.set_branch(REPO, "main", MERGED)
     write(action_env, "prompts/support-reply.yml", TEMPLATE_V2)
@@ -90,9 +77,9 @@ def test_a_merged_pull_requests_label_keeps_main_green_and_lets_publish_run(
 
 
 def test_a_direct_push_has_no_pull_request_and_its_regression_fails(
-    emu: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emu: Emulated, action_env: ActionEnv, checked_github: tuple[FakeGitHub, str]
 ) -> None:
-    fake, url = github
+    fake, url = checked_github
     fake.add_merged_pull(REPO, 13, None, labels=(LABEL,))  # open: it only contains the commit
     fake.add_merged_pull(REPO, 14, "d" * 40, labels=(LABEL,))  # merged as another commit
     result = push_step(emu, action_env, url, {"prompt-id": str(emu.ids.prompt_v2_id)})
@@ -102,9 +89,9 @@ def test_a_direct_push_has_no_pull_request_and_its_regression_fails(
 
 
 def test_a_push_to_another_branch_looks_nothing_up(
-    emu: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emu: Emulated, action_env: ActionEnv, checked_github: tuple[FakeGitHub, str]
 ) -> None:
-    fake, url = github
+    fake, url = checked_github
     fake.add_merged_pull(REPO, 12, MERGED, labels=(LABEL,), base="release")
     result = push_step(
         emu, action_env, url, {"prompt-id": str(emu.ids.prompt_v2_id)}, branch="release"
@@ -114,9 +101,9 @@ def test_a_push_to_another_branch_looks_nothing_up(
 
 
 def test_a_lookup_github_refuses_is_a_warning_and_the_label_does_not_apply(
-    emu: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emu: Emulated, action_env: ActionEnv, checked_github: tuple[FakeGitHub, str]
 ) -> None:
-    fake, url = github
+    fake, url = checked_github
     fake.tokens.clear()  # GitHub answers 401 Bad credentials
     fake.add_merged_pull(REPO, 12, MERGED, labels=(LABEL,))
     result = push_step(emu, action_env, url, {"prompt-id": str(emu.ids.prompt_v2_id)})
@@ -129,9 +116,9 @@ def test_a_lookup_github_refuses_is_a_warning_and_the_label_does_not_apply(
 
 
 def test_on_a_later_push_to_the_pull_request_who_added_the_label_comes_from_its_events(
-    emu: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emu: Emulated, action_env: ActionEnv, checked_github: tuple[FakeGitHub, str]
 ) -> None:
-    fake, url = github
+    fake, url = checked_github
     fake.add_merged_pull(REPO, 12, None, labels=(LABEL,), labeled_by=MARIA)
     pull = {
         "number": 12,

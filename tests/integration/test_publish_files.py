@@ -6,7 +6,6 @@ the head check), and once over real HTTP through the action's entrypoint."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,13 @@ from ckaction.emulator.seed import TEMPLATE_V1
 from ckaction.flow import GATE_TAG
 from ckaction.promptfile import candidate_name, content_of
 from tests.conftest import ActionEnv, Emulated, Served
-from tests.fakes.github_api import ACTIONS_BOT, FakeGitHub, serve_github
-from tests.github.contract import check_exchange
+from tests.fakes.github_api import FakeGitHub
 from tests.integration.helpers import run_action, run_entrypoint
 
 NEW_TEMPLATE = "You are a calm support agent. Order #{{order_number}}: {{customer_message}}"
 ORDER_TEMPLATE = "Summarise order #{{order_number}} for {{customer_message}}"
 PUSHED = "a" * 40
 NEWER = "b" * 40
-WORKFLOW_TOKEN = "ghs_faketoken0000000000"  # helpers.BASE_INPUTS' github-token
 REPO = "acme/prompts"
 
 
@@ -243,16 +240,6 @@ def test_a_description_alone_is_never_released(emulated: Emulated, action_env: A
     assert writes(emu) == []
 
 
-@pytest.fixture
-def github() -> Iterator[tuple[FakeGitHub, str]]:
-    fake = FakeGitHub()
-    fake.checkers.append(check_exchange)
-    fake.add_token(WORKFLOW_TOKEN, ACTIONS_BOT, installation=True)
-    with serve_github(fake) as url:
-        yield fake, url
-    assert fake.violations == []
-
-
 def push(emulated: Emulated, env: ActionEnv, api_url: str) -> object:
     return run_action(
         emulated,
@@ -266,9 +253,9 @@ def push(emulated: Emulated, env: ActionEnv, api_url: str) -> object:
 
 
 def test_a_push_that_is_no_longer_the_head_publishes_nothing(
-    emulated: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emulated: Emulated, action_env: ActionEnv, checked_github: tuple[FakeGitHub, str]
 ) -> None:
-    fake, url = github
+    fake, url = checked_github
     emu, ids = emulated.emulator, emulated.ids
     fake.set_branch(REPO, "main", NEWER)
     passed_candidate(emulated, "Support reply", NEW_TEMPLATE)
@@ -283,9 +270,9 @@ def test_a_push_that_is_no_longer_the_head_publishes_nothing(
 
 
 def test_a_push_that_is_the_head_publishes(
-    emulated: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emulated: Emulated, action_env: ActionEnv, checked_github: tuple[FakeGitHub, str]
 ) -> None:
-    fake, url = github
+    fake, url = checked_github
     fake.set_branch(REPO, "main", PUSHED)
     passed_candidate(emulated, "Support reply", NEW_TEMPLATE)
     write_file(action_env.workspace, "support-reply.yml", "Support reply", NEW_TEMPLATE)
@@ -296,9 +283,9 @@ def test_a_push_that_is_the_head_publishes(
 
 
 def test_an_unreadable_head_publishes_and_says_so(
-    emulated: Emulated, action_env: ActionEnv, github: tuple[FakeGitHub, str]
+    emulated: Emulated, action_env: ActionEnv, checked_github: tuple[FakeGitHub, str]
 ) -> None:
-    _, url = github  # the fake knows no branch main: 404
+    _, url = checked_github  # the fake knows no branch main: 404
     passed_candidate(emulated, "Support reply", NEW_TEMPLATE)
     write_file(action_env.workspace, "support-reply.yml", "Support reply", NEW_TEMPLATE)
     result = push(emulated, action_env, url)
